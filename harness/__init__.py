@@ -1,0 +1,9 @@
+"""metaharness: a Python meta-analysis core verified number by number against R.
+
+Importing ``harness`` never starts R; the R engine starts on first use.
+"""
+from .api import escalc, rma
+from .results import ConfidenceInterval, EscalcResult, RmaResult
+
+__version__ = "0.1.0"
+__all__ = ["escalc", "rma", "EscalcResult", "RmaResult", "ConfidenceInterval", "__version__"]

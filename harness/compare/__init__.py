@@ -1,0 +1,1 @@
+"""Comparison layer: tolerances, per-quantity records and verdicts."""

@@ -1,0 +1,139 @@
+"""Typed, immutable results of the Python stats core.
+
+Field names follow metafor's output with dots turned into underscores
+(``ci.lb`` -> ``ci_lb``, ``se.tau2`` -> ``se_tau2``); I2 is a percentage as in
+metafor. Every result has :meth:`summary_frame` (a pandas DataFrame) and
+:meth:`quantities` (the flat ``name -> float`` mapping the comparison layer
+reads).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+
+class ConfidenceInterval(NamedTuple):
+    low: float
+    high: float
+
+
+def _f(x):
+    return float(x) if x is not None else float("nan")
+
+
+@dataclass(frozen=True)
+class EscalcResult:
+    """Per-study effect sizes, as ``metafor::escalc`` returns them."""
+
+    measure: str
+    yi: np.ndarray
+    vi: np.ndarray
+    slab: tuple[str, ...]
+    vtype: str = "LS"
+    convention: str = "metafor"
+
+    @property
+    def sei(self):
+        return np.sqrt(self.vi)
+
+    @property
+    def k(self):
+        return len(self.yi)
+
+    def ci(self, level=95):
+        """Per-study normal CI, as ``summary(escalc(...))`` gives (ci.lb, ci.ub)."""
+        from scipy import stats
+
+        from .core.rma import level_to_alpha
+
+        crit = stats.norm.isf(level_to_alpha(level) / 2)
+        return self.yi - crit * self.sei, self.yi + crit * self.sei
+
+    def summary_frame(self, level=95) -> pd.DataFrame:
+        lb, ub = self.ci(level)
+        return pd.DataFrame({"yi": self.yi, "vi": self.vi, "sei": self.sei, "ci_lb": lb, "ci_ub": ub}, index=pd.Index(self.slab, name="study"))
+
+    def quantities(self) -> dict[str, float]:
+        out = {}
+        for name, arr in (("yi", self.yi), ("vi", self.vi)):
+            for lab, x in zip(self.slab, arr):
+                out[f"{name}[{lab}]"] = float(x)
+        return out
+
+
+@dataclass(frozen=True)
+class RmaResult:
+    """Result of :func:`harness.rma` (metafor ``rma.uni``)."""
+
+    beta: np.ndarray
+    se: np.ndarray
+    zval: np.ndarray
+    pval: np.ndarray
+    ci_lb: np.ndarray
+    ci_ub: np.ndarray
+    vb: np.ndarray
+    coef_names: tuple[str, ...]
+    tau2: float
+    se_tau2: float
+    QE: float
+    QEp: float
+    I2: float
+    H2: float
+    vt: float
+    QM: float
+    QMp: float
+    QMdf: tuple[float, float]
+    k: int
+    p: int
+    ddf: float
+    method: str
+    test: str
+    level: float
+    weights: np.ndarray
+    slab: tuple[str, ...]
+    yi: np.ndarray
+    vi: np.ndarray
+    converged: bool
+    iterations: int
+
+    @property
+    def intercept_only(self):
+        return self.p == 1 and self.coef_names == ("intrcpt",)
+
+    def confidence_interval(self) -> ConfidenceInterval:
+        """CI of the first coefficient (the pooled effect in intercept-only models)."""
+        return ConfidenceInterval(float(self.ci_lb[0]), float(self.ci_ub[0]))
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Coefficient rows (beta, se, zval, pval, ci_lb, ci_ub)."""
+        stat = "zval" if self.test == "z" else "tval"
+        return pd.DataFrame(
+            {"beta": self.beta, "se": self.se, stat: self.zval, "pval": self.pval, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub},
+            index=pd.Index(self.coef_names, name="coef"),
+        )
+
+    def quantities(self) -> dict[str, float]:
+        """Flat ``name -> float`` mapping compared against R.
+
+        Coefficient quantities are ``beta``, ``se`` ... for an intercept-only
+        model and ``beta[name]`` ... otherwise; per-study weights are
+        ``weights[label]`` (percent).
+        """
+        out: dict[str, float] = {}
+        single = self.intercept_only
+        for name in ("beta", "se", "zval", "pval", "ci_lb", "ci_ub"):
+            arr = getattr(self, name)
+            for cname, x in zip(self.coef_names, arr):
+                out[name if single else f"{name}[{cname}]"] = float(x)
+        for name in ("tau2", "se_tau2", "QE", "QEp", "I2", "H2"):
+            out[name] = _f(getattr(self, name))
+        if not single:
+            out["QM"] = _f(self.QM)
+            out["QMp"] = _f(self.QMp)
+        out["k"] = float(self.k)
+        for lab, x in zip(self.slab, self.weights):
+            out[f"weights[{lab}]"] = float(x)
+        return out

@@ -1,0 +1,200 @@
+"""Fixture specs: a TOML file naming a dataset, its source, and its analyses.
+
+Layout (keys are metafor's and robumeta's argument names wherever they exist)::
+
+    [dataset]
+    name = "normand1999"
+    data = "data.csv"            # relative to this file
+    slab = "source"              # study label column (optional)
+    source = "Normand (1999) Stat Med 18:321-359, via metadat::dat.normand1999"
+
+    [defaults]                   # optional: keys shared by every analysis
+    measure = "MD"
+
+    [[analysis]]
+    id = "normand1999-MD"
+    method = ["FE", "DL", "REML"]   # a list expands into one analysis per value
+    [analysis.tolerance]
+    tau2 = { rtol = 1e-8, atol = 1e-10 }
+
+List values of the keys an analysis kind marks as expandable (``method``,
+``test``, ...) give one analysis per combination, with the values appended to
+the id (``normand1999-MD-REML``). Unknown keys, wrong types and unknown values
+are errors that name the file and the key, with a did-you-mean.
+"""
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from .compare.tolerance import Tolerance
+from .data import Dataset, read_csv
+from .errors import InputError
+
+DATASET_KEYS = {"name": str, "data": str, "slab": str, "source": str, "citation": str, "notes": str}
+TOLERANCE_KEYS = ("rtol", "atol")
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    id: str
+    kind: str
+    options: dict[str, Any]
+    tolerances: dict[str, Tolerance]
+    fixture: Path
+    dataset: Dataset
+    slab: str | None = None
+    source: str = ""
+
+    def get(self, key, default=None):
+        return self.options.get(key, default)
+
+    def __getitem__(self, key):
+        return self.options[key]
+
+
+@dataclass(frozen=True)
+class Fixture:
+    path: Path
+    dataset: Dataset
+    source: str
+    analyses: list[AnalysisSpec] = field(default_factory=list)
+
+
+def _did_you_mean(word, choices):
+    near = get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _type_name(t):
+    return {str: "a string", float: "a number", int: "an integer", bool: "true or false", list: "a list"}.get(t, str(t))
+
+
+def check_value(path, where, key, value, keyspec):
+    """Validate one option against its :class:`~harness.analyses.base.Key`."""
+    t = keyspec.type
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if t is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{where}: `{key}` must be a list of strings", path)
+    elif not isinstance(value, t) or (t in (int, float) and isinstance(value, bool)):
+        raise InputError(f"{where}: `{key}` must be {_type_name(t)}, not {value!r}", path)
+    if keyspec.choices is not None and value not in keyspec.choices:
+        raise InputError(f"{where}: `{key}` = {value!r} is not one of {', '.join(map(str, keyspec.choices))}{_did_you_mean(value, keyspec.choices)}", path)
+    if keyspec.check is not None:
+        msg = keyspec.check(value)
+        if msg:
+            raise InputError(f"{where}: `{key}` {msg}", path)
+    return value
+
+
+def _tolerances(path, where, table):
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: `tolerance` must be a table of quantity = {{ rtol = ..., atol = ... }}", path)
+    out = {}
+    for q, t in table.items():
+        if not isinstance(t, dict) or not t or any(k not in TOLERANCE_KEYS for k in t):
+            raise InputError(f"{where}: tolerance for {q!r} must be a table with rtol and/or atol", path)
+        for k, v in t.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise InputError(f"{where}: tolerance {q}.{k} must be a non-negative number", path)
+        out[q] = (float(t["rtol"]) if "rtol" in t else None, float(t["atol"]) if "atol" in t else None)
+    return out
+
+
+def load_fixture(path) -> Fixture:
+    """Parse and validate a spec file and its data file (nothing is run)."""
+    from .analyses import KINDS  # late import: kinds import spec helpers
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such spec file", path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"not valid TOML: {e}", path) from None
+    top_known = ("dataset", "defaults", "analysis")
+    for key in doc:
+        if key not in top_known:
+            raise InputError(f"unknown top-level key {key!r}{_did_you_mean(key, top_known)}; expected {', '.join(top_known)}", path)
+    ds = doc.get("dataset")
+    if not isinstance(ds, dict):
+        raise InputError("a [dataset] table is required (name, data, source)", path)
+    for key, val in ds.items():
+        if key not in DATASET_KEYS:
+            raise InputError(f"[dataset]: unknown key {key!r}{_did_you_mean(key, DATASET_KEYS)}", path)
+        if not isinstance(val, DATASET_KEYS[key]):
+            raise InputError(f"[dataset]: `{key}` must be {_type_name(DATASET_KEYS[key])}", path)
+    for key in ("data", "source"):
+        if key not in ds:
+            raise InputError(f"[dataset]: `{key}` is required", path)
+    dataset = read_csv(path.parent / ds["data"], name=ds.get("name", path.parent.name))
+    slab = ds.get("slab")
+    dataset.labels(slab)  # validates the label column now
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise InputError("[defaults] must be a table", path)
+    raw_analyses = doc.get("analysis", [])
+    if not isinstance(raw_analyses, list) or not raw_analyses:
+        raise InputError("at least one [[analysis]] table is required", path)
+    analyses: list[AnalysisSpec] = []
+    seen_ids: set[str] = set()
+    for n, raw in enumerate(raw_analyses, start=1):
+        merged = {**defaults, **raw}
+        where = f"analysis {merged.get('id', f'#{n}')!s}"
+        kind_name = merged.pop("kind", "rma")
+        if kind_name not in KINDS:
+            raise InputError(f"{where}: unknown kind {kind_name!r}{_did_you_mean(kind_name, KINDS)}; known kinds: {', '.join(KINDS)}", path)
+        kind = KINDS[kind_name]
+        base_id = merged.pop("id", None)
+        if not isinstance(base_id, str) or not base_id:
+            raise InputError(f"{where}: `id` (a non-empty string) is required", path)
+        tol = _tolerances(path, where, merged.pop("tolerance", {}))
+        for key in merged:
+            if key not in kind.keys:
+                raise InputError(f"{where}: unknown key {key!r} for kind {kind_name!r}{_did_you_mean(key, kind.keys)}", path)
+        grid_keys = [k for k, v in merged.items() if isinstance(v, list) and kind.keys[k].expand]
+        combos = itertools.product(*(merged[k] for k in grid_keys)) if grid_keys else [()]
+        for combo in combos:
+            opts = dict(merged)
+            opts.update(zip(grid_keys, combo))
+            aid = "-".join([base_id, *map(str, combo)])
+            for key, keyspec in kind.keys.items():
+                if key in opts:
+                    opts[key] = check_value(path, f"analysis {aid}", key, opts[key], keyspec)
+                elif keyspec.required:
+                    raise InputError(f"analysis {aid}: `{key}` is required for kind {kind_name!r}", path)
+                elif keyspec.default is not None:
+                    opts[key] = keyspec.default
+            if aid in seen_ids:
+                raise InputError(f"analysis id {aid!r} is used twice", path)
+            seen_ids.add(aid)
+            spec = AnalysisSpec(aid, kind_name, opts, {}, path, dataset, slab, ds["source"])
+            tols = {q: kind.tolerance_from_override(spec, q, rt, at) for q, (rt, at) in tol.items()}
+            spec = AnalysisSpec(aid, kind_name, opts, tols, path, dataset, slab, ds["source"])
+            kind.check(spec)
+            analyses.append(spec)
+    return Fixture(path, dataset, ds["source"], analyses)
+
+
+def discover(paths) -> list[Path]:
+    """Spec files named by ``paths``: files as given; folders are searched for
+    ``spec.toml`` and ``*.spec.toml`` (other TOML files, such as published-results
+    files for ``audit``, are not fixtures)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = {q for q in p.rglob("*.toml") if q.name == "spec.toml" or q.name.endswith(".spec.toml")}
+            out.extend(sorted(found))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError("no such file or folder", p)
+    return out

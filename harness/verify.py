@@ -1,0 +1,115 @@
+"""Run every analysis of some fixtures through both engines and compare.
+
+:func:`verify` is what ``metaharness verify`` calls; it is also usable from
+Python. The R engine is obtained once; if it cannot start, every analysis is
+reported with an ``engine-error`` (never as agreement).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .analyses import KINDS
+from .analyses.base import Outcome
+from .compare.compare import AnalysisComparison, compare_outcomes
+from .errors import EngineUnavailable, HarnessError
+from .spec import discover, load_fixture
+
+#: where the bundled fixtures live (repository layout)
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class VerifyRun:
+    analyses: list[AnalysisComparison] = field(default_factory=list)
+    engines: dict = field(default_factory=dict)
+    r_unavailable: str | None = None
+
+    @property
+    def n_quantities(self):
+        return sum(len(a.records) for a in self.analyses)
+
+    def counts(self):
+        c = {"agree": 0, "explained": 0, "differ": 0, "missing": 0, "engine-error": 0, "warning": 0}
+        for a in self.analyses:
+            for r in a.records:
+                c[r.verdict] += 1
+        return c
+
+    @property
+    def ok(self):
+        return bool(self.analyses) and all(a.ok for a in self.analyses)
+
+    def to_dict(self):
+        return {
+            "schema": SCHEMA_VERSION,
+            "engines": self.engines,
+            "r_unavailable": self.r_unavailable,
+            "summary": {"analyses": len(self.analyses), "quantities": self.n_quantities, **self.counts()},
+            "analyses": [a.to_dict() for a in self.analyses],
+        }
+
+
+def python_versions() -> dict:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("metaharness", "numpy", "scipy", "pandas", "rpy2", "rpy2-rinterface"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def run_engine(fn, *args) -> tuple[Outcome, float]:
+    """Run one engine on one analysis; any exception becomes an error outcome."""
+    t0 = time.perf_counter()
+    try:
+        out = fn(*args)
+    except HarnessError:
+        raise
+    except (FloatingPointError, ArithmeticError, ValueError, IndexError, KeyError, TypeError, RuntimeError) as e:
+        import numpy as np
+
+        kind = "numerical breakdown" if isinstance(e, (np.linalg.LinAlgError, FloatingPointError, ArithmeticError)) else type(e).__name__
+        out = Outcome(error=f"{kind}: {e}")
+    return out, time.perf_counter() - t0
+
+
+def verify(paths=None, engine_factory: Callable | None = None, progress: Callable | None = None) -> VerifyRun:
+    """Verify the analyses in ``paths`` (spec files or folders; default: bundled fixtures).
+
+    Raises :class:`~harness.errors.InputError` for any bad spec or data file
+    before anything runs.
+    """
+    files = discover(paths or [FIXTURES])
+    fixtures = [load_fixture(f) for f in files]  # all input errors surface here, before any run
+    run = VerifyRun(engines={"python": python_versions()})
+    engine = None
+    if engine_factory is None:
+        from .engines.r import get_engine as engine_factory
+    try:
+        engine = engine_factory()
+        run.engines["r"] = engine.versions()
+    except EngineUnavailable as e:
+        run.r_unavailable = str(e)
+    specs = [a for fx in fixtures for a in fx.analyses]
+    for i, spec in enumerate(specs):
+        kind = KINDS[spec.kind]
+        py, tpy = run_engine(kind.run_python, spec)
+        if engine is None:
+            r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
+        else:
+            r, tr = run_engine(kind.run_r, spec, engine)
+        cmp = compare_outcomes(kind, spec, py, r)
+        cmp.seconds = {"python": tpy, "r": tr}
+        run.analyses.append(cmp)
+        if progress:
+            progress(i + 1, len(specs), cmp)
+    return run

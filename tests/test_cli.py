@@ -1,0 +1,50 @@
+"""The command line end to end: verify the bundled fixtures, JSON shape, exit codes."""
+import json
+import subprocess
+import sys
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_verify_bundled_fixtures_agree(tmp_path, r_engine):
+    out = tmp_path / "out.json"
+    p = run("verify", "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    last = p.stdout.strip().splitlines()[-1]
+    assert "analyses" in last and " 0 differ, 0 errors" in last
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == 1
+    assert {"python", "r"} <= set(doc["engines"])
+    assert doc["engines"]["r"]["metafor"]
+    a = doc["analyses"][0]
+    assert {"id", "fixture", "quantities"} <= set(a)
+    q = a["quantities"][0]
+    assert set(q) >= {"name", "python", "r", "abs_diff", "rel_diff", "tolerance", "verdict"}
+    assert all(q["verdict"] == "agree" for a in doc["analyses"] for q in a["quantities"])
+
+
+def test_bad_spec_exits_2(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[dataset]\ndata = "data.csv"\nsource = "x"\n[[analysis]]\nid = "a"\nmeasure = "SMD"\nmethd = "REML"\n')
+    (tmp_path / "data.csv").write_text("m1i,sd1i,n1i,m2i,sd2i,n2i\n1,1,10,0,1,10\n2,1,10,0,1,10\n")
+    p = run("verify", str(spec))
+    assert p.returncode == 2
+    assert "unknown key 'methd'" in p.stderr and "did you mean 'method'" in p.stderr
+
+
+def test_bad_cell_names_file_line_and_column(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[dataset]\ndata = "data.csv"\nsource = "x"\n[[analysis]]\nid = "a"\nmeasure = "SMD"\n')
+    (tmp_path / "data.csv").write_text("m1i,sd1i,n1i,m2i,sd2i,n2i\n1,1,10,0,1,10\n2,abc,10,0,1,10\n")
+    p = run("verify", str(spec))
+    assert p.returncode == 2
+    assert "data.csv, line 3, column 'sd1i': 'abc' is not a number" in p.stderr
+
+
+def test_doctor_reports_both_engines(r_engine):
+    p = run("doctor")
+    assert p.returncode == 0, p.stdout
+    assert "metafor" in p.stdout and "3." in p.stdout
+    assert "numpy" in p.stdout
