@@ -1,0 +1,164 @@
+"""Benchmarks: the Python core against metafor and robumeta, in the same run.
+
+    make bench                 # or: .venv/bin/python bench/run.py [--quick]
+
+Every row times Python and R on the same generated data and reports medians
+and their ratio. R times its own computing (``system.time`` inside R,
+r_scripts/bench.R), so the bridge is not charged to R. The table is printed
+and written to bench/results.md (the README carries the latest one).
+
+There are no timing assertions in the test suite; tests check that the
+batched paths give the same numbers as one-by-one fits.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402
+from harness.core.rma import rma_arrays  # noqa: E402
+
+
+def median_time(fn, reps, rounds=7):
+    """Median over ``rounds`` of the mean time of ``reps`` calls."""
+    fn()  # warm-up
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        out.append((time.perf_counter() - t0) / reps)
+    return statistics.median(out)
+
+
+def data(k, seed, tau2=0.1):
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.01, 0.2, k)
+    yi = rng.normal(0.3, np.sqrt(vi + tau2))
+    return yi, vi
+
+
+def bench_single(engine, k, method, reps_py, reps_r, target):
+    yi, vi = data(k, seed=k)
+    t_py = median_time(lambda: harness.rma(yi, vi, method=method), reps_py)
+    r = engine.call("mh_bench_rma", yi=yi, vi=vi, method=method, reps=reps_r, rounds=5)
+    if r.error:
+        raise RuntimeError(r.error)
+    t_r = r.value["seconds"][0]
+    fit = harness.rma(yi, vi, method=method)
+    assert abs(fit.tau2 - r.value["tau2"][0]) <= 1e-4 * max(1.0, abs(fit.tau2)), (fit.tau2, r.value["tau2"])
+    return {"case": f"rma {method}, k = {k}, single fit", "python": t_py, "r": t_r, "target": target}
+
+
+def bench_batch(engine, B, k, target_seconds):
+    rng = np.random.default_rng(2)
+    vi = rng.uniform(0.01, 0.2, (B, k))
+    yi = rng.normal(0.3, np.sqrt(vi + 0.1))
+    t0 = time.perf_counter()
+    res = rma_arrays(yi, vi, method="REML")
+    t_py = time.perf_counter() - t0
+    # identical to one-by-one fits (a sample of them)
+    worst = 0.0
+    for i in rng.choice(B, 50, replace=False):
+        one = rma_arrays(yi[i], vi[i], method="REML")
+        for key in ("beta", "se", "tau2"):
+            a, b = np.ravel(res[key][i]), np.ravel(one[key])
+            ok = np.isnan(a) == np.isnan(b)
+            assert ok.all()
+            worst = max(worst, float(np.nanmax(np.abs(a - b), initial=0.0)))
+    r = engine.call("mh_bench_rma", yi=yi[0], vi=vi[0], method="REML", reps=200, rounds=5)
+    t_r = r.value["seconds"][0] * B
+    return {
+        "case": f"rma REML, {B:,} analyses of k = {k}, one call",
+        "python": t_py,
+        "r": t_r,
+        "target": f"< {target_seconds:g} s",
+        "note": f"R time extrapolated from {200} fits; batched = one-by-one within {worst:.1e}",
+    }
+
+
+def bench_memory(B, k):
+    code = (
+        "import numpy as np, resource, sys; sys.path.insert(0, %r);"
+        "from harness.core.rma import rma_arrays;"
+        "rng = np.random.default_rng(3); vi = rng.uniform(0.01, 0.2, (%d, %d)); yi = rng.normal(0, np.sqrt(vi + 0.1));"
+        "r = rma_arrays(yi, vi, method='REML');"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    ) % (str(ROOT), B, k)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024 / 1024  # GiB (ru_maxrss is in KiB on Linux)
+
+
+def bench_robu(engine, target):
+    robu = getattr(harness, "robu", None)
+    if robu is None:
+        return {"case": "robu CORR small=TRUE, 60 effects in 20 studies", "python": None, "r": None, "target": target, "note": "harness.robu not available"}
+    rng = np.random.default_rng(4)
+    study = np.repeat(np.arange(20), 3).astype(float)
+    vi = rng.uniform(0.01, 0.1, 60)
+    yi = rng.normal(0.2, 0.3, 20)[study.astype(int)] + rng.normal(0, np.sqrt(vi))
+    t_py = median_time(lambda: robu(yi, vi, studynum=study, modelweights="CORR", rho=0.8, small=True), 200)
+    r = engine.call("mh_bench_robu", yi=yi, vi=vi, study=study, reps=50, rounds=5)
+    if r.error:
+        raise RuntimeError(r.error)
+    return {"case": "robu CORR small=TRUE, 60 effects in 20 studies", "python": t_py, "r": r.value["seconds"][0], "target": target}
+
+
+def fmt_t(t):
+    if t is None:
+        return "—"
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t * 1e6:.1f} µs"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (for a smoke run)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = ap.parse_args(argv)
+    from tabulate import tabulate
+
+    from harness.engines.r import get_engine
+
+    engine = get_engine()
+    q = args.quick
+    rows = [
+        bench_single(engine, 20, "DL", 200 if q else 2000, 50 if q else 300, "≥ 30×"),
+        bench_single(engine, 20, "REML", 200 if q else 2000, 50 if q else 300, "≥ 30×"),
+        bench_single(engine, 1000, "REML", 5 if q else 50, 1, "≥ 500×"),
+        bench_batch(engine, 10_000 if q else 100_000, 20, 2.0),
+        bench_robu(engine, "≥ 30×"),
+    ]
+    mem = bench_memory(10_000 if q else 100_000, 20)
+    table = []
+    for r in rows:
+        ratio = (r["r"] / r["python"]) if r["python"] and r["r"] else None
+        table.append([r["case"], fmt_t(r["python"]), fmt_t(r["r"]), f"{ratio:,.0f}×" if ratio else "—", r["target"], r.get("note", "")])
+    table.append([f"peak memory, {'10,000' if q else '100,000'} REML analyses of k = 20", f"{mem:.2f} GiB", "—", "—", "≤ 2 GiB", "max RSS of a fresh process"])
+    vers = engine.versions()
+    head = (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}; "
+        f"R {vers['R']}, metafor {vers['metafor']}, robumeta {vers['robumeta']}; {time.strftime('%Y-%m-%d')}"
+    )
+    md = tabulate(table, headers=["case", "Python", "R", "R / Python", "target", "note"], tablefmt="github")
+    print(head)
+    print(md)
+    Path(args.out).write_text(f"{head}\n\n{md}\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
