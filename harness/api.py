@@ -22,6 +22,12 @@ from .results import EscalcResult, RmaResult
 MEASURES = {
     "MD": (es.md, ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")),
     "SMD": (es.smd, ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")),
+    "SMDH": (es.smdh, ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")),
+    "ROM": (es.rom, ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")),
+}
+#: alternative inputs of a measure: (measure, input) -> (function, argument names)
+ALT_INPUTS = {
+    ("SMD", "ti"): (es.smd_from_t, ("ti", "n1i", "n2i")),
 }
 #: effect-size conventions that are not metafor's (no ``vtype``).
 CONVENTIONS = {
@@ -42,8 +48,9 @@ def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metaf
     Parameters
     ----------
     measure : str
-        ``"MD"``, ``"SMD"`` (and whatever :data:`MEASURES` holds), or
-        ``"GEN"`` with ``yi`` and ``vi``/``sei`` given directly.
+        ``"MD"``, ``"SMD"``, ``"SMDH"``, ``"ROM"`` (whatever :data:`MEASURES`
+        holds), or ``"GEN"`` with ``yi`` and ``vi``/``sei`` given directly.
+        ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's ``ti``).
     vtype : str
         metafor's variance type (``"LS"`` default).
     convention : {"metafor", "revman"}
@@ -58,7 +65,10 @@ def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metaf
         yi = np.asarray(yi, float)
         vi = np.asarray(vi, float) if vi is not None else np.asarray(sei, float) ** 2
         return EscalcResult(measure, yi, vi, _labels(slab, len(yi)), vtype, convention)
-    if convention == "metafor":
+    if convention == "metafor" and "ti" in data and (measure, "ti") in ALT_INPUTS:
+        fn, names = ALT_INPUTS[(measure, "ti")]
+        kwargs = {"vtype": vtype}
+    elif convention == "metafor":
         if measure not in MEASURES:
             raise ValueError(f"`measure` must be one of {tuple(MEASURES)}, not {measure!r}")
         fn, names = MEASURES[measure]
@@ -90,6 +100,7 @@ def rma(
     tau2=None,
     control=None,
     slab=None,
+    weights=None,
 ) -> RmaResult:
     """Fit a fixed-, random- or mixed-effects model (metafor ``rma.uni``).
 
@@ -107,7 +118,11 @@ def rma(
         ``"ML"``, ``"REML"``, ``"EB"`` (and those registered later).
     test : {"z", "t", "knha", "adhoc"}
     control : dict, optional
-        ``threshold`` (default 1e-5, as metafor), ``maxiter`` (100), ...
+        ``threshold`` (default 1e-5, as metafor), ``maxiter`` (100), ``tol``
+        (root finding of PM/PMM and the ML/REML ll0 check), ``tau2_min``,
+        ``tau2_max``, ``tau2_init``, ``stepadj``.
+    weights : array_like, shape (k,), optional
+        User weights (metafor ``weights=``), required by ``method="GENQ"``.
 
     Returns
     -------
@@ -141,7 +156,7 @@ def rma(
     if not cols:
         raise ValueError("the model has no coefficients (no intercept and no moderators)")
     X = np.column_stack(cols)
-    r = rma_arrays(yi, vi, X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2)
+    r = rma_arrays(yi, vi, X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=weights)
     return RmaResult(
         beta=r["beta"],
         se=r["se"],
@@ -173,6 +188,11 @@ def rma(
         vi=vi,
         converged=bool(r["converged"]),
         iterations=int(r["iterations"]),
+        R2=float(r["R2"]),
+        X=X,
+        user_weights=None if weights is None else np.asarray(weights, float),
+        control=dict(control or {}),
+        tau2_fixed=tau2 is not None,
     )
 
 

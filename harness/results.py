@@ -98,6 +98,11 @@ class RmaResult:
     vi: np.ndarray
     converged: bool
     iterations: int
+    R2: float = float("nan")  # meta-regressions with an intercept (metafor R2, percent)
+    X: np.ndarray | None = None  # model matrix (needed by predict/leave1out/...)
+    user_weights: np.ndarray | None = None
+    control: dict | None = None
+    tau2_fixed: bool = False
 
     @property
     def intercept_only(self):
@@ -130,9 +135,16 @@ class RmaResult:
                 out[name if single else f"{name}[{cname}]"] = float(x)
         for name in ("tau2", "se_tau2", "QE", "QEp", "I2", "H2"):
             out[name] = _f(getattr(self, name))
+        for j, a in enumerate(self.coef_names):
+            for l, b in enumerate(self.coef_names):
+                if l >= j:
+                    out["vb" if single else f"vb[{a},{b}]"] = float(self.vb[j, l])
+        out["p"] = float(self.p)
         if not single:
             out["QM"] = _f(self.QM)
             out["QMp"] = _f(self.QMp)
+            if self.p > 1 and "intrcpt" in self.coef_names:
+                out["R2"] = _f(self.R2)
         out["k"] = float(self.k)
         for lab, x in zip(self.slab, self.weights):
             out[f"weights[{lab}]"] = float(x)

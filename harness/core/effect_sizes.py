@@ -127,3 +127,89 @@ def smd_revman(m1i, sd1i, n1i, m2i, sd2i, n2i):
     yi = di * (1 - 3 / (4 * ni - 9))
     vi = ni / (n1i * n2i) + yi**2 / (2 * (ni - 3.94))
     return yi, vi
+
+
+def smd_from_t(ti, n1i, n2i, vtype="LS"):
+    """SMD from a two-sample t statistic (metafor ``escalc("SMD", ti=, n1i=, n2i=)``).
+
+    metafor 3.8-1 converts :math:`d_i = t_i\\sqrt{1/n_{1i} + 1/n_{2i}}` and then
+    proceeds as :func:`smd` with ``m1i = d, m2i = 0, sd1i = sd2i = 1`` (so the
+    pooled SD is exactly 1). metafor 3.8-1 has no p-value input (``pi`` came
+    with metafor 4.8-0); a p-value must be turned into t first, which loses
+    the sign, so it is not offered here either.
+    """
+    ti, n1i, n2i = _asarrays(ti, n1i, n2i)
+    di = ti * np.sqrt(1 / n1i + 1 / n2i)
+    one = np.ones_like(di)
+    return smd(di, one, n1i, 0 * di, one, n2i, vtype=vtype)
+
+
+def smdh(m1i, sd1i, n1i, m2i, sd2i, n2i, vtype="LS"):
+    """SMD with heteroscedastic SDs (Bonett 2009; metafor ``measure="SMDH"``, 3.8-1).
+
+    .. math::
+        s_i = \\sqrt{(sd_{1i}^2 + sd_{2i}^2)/2},\\qquad
+        y_i = J(n_{1i}+n_{2i}-2)\\,(m_{1i} - m_{2i})/s_i
+
+    ``vtype="LS"`` (metafor 3.8-1, R/escalc.r lines 898-911):
+
+    .. math::
+        v_i = J^2\\left[\\frac{y_i^2 (sd_1^4/(n_1-1) + sd_2^4/(n_2-1))}{2(sd_1^2+sd_2^2)^2}
+              + \\frac{sd_1^2/(n_1-1) + sd_2^2/(n_2-1)}{(sd_1^2+sd_2^2)/2}\\right]
+
+    ``vtype="LS2"``: :math:`y^2 sd_1^2/(2n_1(sd_1^2+sd_2^2)^2) + y^2 sd_2^2/(2n_2(sd_1^2+sd_2^2)^2)
+    + 2sd_1^2/(n_1(sd_1^2+sd_2^2)) + 2sd_2^2/(n_2(sd_1^2+sd_2^2))`.
+
+    Version note: metafor >= 4.6-0 drops the :math:`J^2` factor from "LS" and
+    changes "LS2"; these are the 3.8-1 formulas (the Debian version).
+    """
+    m1i, sd1i, n1i, m2i, sd2i, n2i = _asarrays(m1i, sd1i, n1i, m2i, sd2i, n2i)
+    cm = cmicalc(n1i + n2i - 2)
+    s2 = sd1i**2 + sd2i**2
+    yi = cm * (m1i - m2i) / np.sqrt(s2 / 2)
+    if vtype == "LS":
+        vi = yi**2 * (sd1i**4 / (n1i - 1) + sd2i**4 / (n2i - 1)) / (2 * s2**2) + (sd1i**2 / (n1i - 1) + sd2i**2 / (n2i - 1)) / (s2 / 2)
+        vi = cm**2 * vi
+    elif vtype == "LS2":
+        vi = yi**2 * sd1i**2 / (2 * n1i * s2**2) + yi**2 * sd2i**2 / (2 * n2i * s2**2) + 2 * sd1i**2 / (n1i * s2) + 2 * sd2i**2 / (n2i * s2)
+    else:
+        raise ValueError(f"`vtype` must be one of {SMDH_VTYPES} for SMDH, not {vtype!r}")
+    return yi, vi
+
+
+def rom(m1i, sd1i, n1i, m2i, sd2i, n2i, vtype="LS"):
+    """Log ratio of means (Hedges, Gurevitch & Curtis 1999; metafor ``measure="ROM"``, 3.8-1).
+
+    .. math:: y_i = \\ln(m_{1i}/m_{2i}),\\qquad
+              v_i = \\frac{sd_{1i}^2}{n_{1i} m_{1i}^2} + \\frac{sd_{2i}^2}{n_{2i} m_{2i}^2}\\ (\\text{"LS"})
+
+    ``"HO"``: the pooled SD in place of each SD; ``"AV"``: :math:`\\bar{CV}_1^2/n_1 + \\bar{CV}_2^2/n_2`
+    with the n-weighted mean coefficient of variation of each group over all
+    rows; ``"AVHO"``: :math:`\\bar{CV}^2(1/n_1 + 1/n_2)` with both groups pooled.
+
+    Version note: metafor 3.8-1 has no bias correction for ROM; metafor >= 5.0
+    adds :math:`\\tfrac12(sd_1^2/(n_1m_1^2) - sd_2^2/(n_2m_2^2))` to yi by default
+    (``correct=TRUE``). These are the 3.8-1 numbers. A ratio m1/m2 <= 0 gives
+    NaN (metafor: NA).
+    """
+    m1i, sd1i, n1i, m2i, sd2i, n2i = _asarrays(m1i, sd1i, n1i, m2i, sd2i, n2i)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        yi = np.log(m1i / m2i)
+    if vtype == "LS":
+        vi = sd1i**2 / (n1i * m1i**2) + sd2i**2 / (n2i * m2i**2)
+    elif vtype == "HO":
+        sp2 = pooled_sd(sd1i, n1i, sd2i, n2i) ** 2
+        vi = sp2 / (n1i * m1i**2) + sp2 / (n2i * m2i**2)
+    elif vtype in ("AV", "AVHO"):
+        cv1, cv2 = sd1i / m1i, sd2i / m2i
+        ok = ~(np.isnan(cv1) | np.isnan(cv2))
+        if vtype == "AV":
+            c1 = np.sum(np.where(~np.isnan(cv1), n1i * cv1, 0)) / np.sum(np.where(~np.isnan(cv1), n1i, 0))
+            c2 = np.sum(np.where(~np.isnan(cv2), n2i * cv2, 0)) / np.sum(np.where(~np.isnan(cv2), n2i, 0))
+            vi = c1**2 / n1i + c2**2 / n2i
+        else:
+            c = (np.sum(np.where(ok, n1i * cv1, 0)) + np.sum(np.where(ok, n2i * cv2, 0))) / np.sum(np.where(ok, n1i + n2i, 0))
+            vi = c**2 * (1 / n1i + 1 / n2i)
+    else:
+        raise ValueError(f"`vtype` must be one of {ROM_VTYPES} for ROM, not {vtype!r}")
+    return yi, vi

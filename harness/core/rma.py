@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from .tau2 import DEFAULT_CONTROL, ESTIMATORS
-from .wls import projection, wls
+from .wls import projection, wls, xtwx
 
 #: metafor's method codes handled by the Python core.
 FE_METHODS = ("FE", "EE", "CE")
@@ -52,7 +52,7 @@ def default_btt(p, intercept):
     return np.arange(p)
 
 
-def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True, btt=None, control=None, tau2=None):
+def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True, btt=None, control=None, tau2=None, weights=None, r2=True):
     """Fit ``rma.uni`` models on stacked arrays; see the module docstring.
 
     Parameters
@@ -71,13 +71,21 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
         ``threshold``, ``maxiter``, ``stepadj``, ``tau2_min``, ``tol``, ``tau2_init``.
     tau2 : float, optional
         Fix tau^2 instead of estimating it.
+    weights : array_like, shape (..., k), optional
+        User weights A (metafor ``weights=``; needed by ``method="GENQ"``):
+        :math:`\\hat\\beta = (X'AX)^{-1}X'Ay` with the sandwich
+        :math:`(X'AX)^{-1}X'A(V+\\tau^2)AX(X'AX)^{-1}`; Knapp-Hartung's
+        :math:`s^2` still comes from the inverse-variance fit, as in metafor.
+    r2 : bool
+        Compute R2 for meta-regressions (refits the intercept-only model, as
+        metafor does; ``R2`` is NaN when not applicable).
 
     Returns
     -------
     dict of ndarray
         ``beta, se, zval, pval, ci_lb, ci_ub, vb, tau2, se_tau2, QE, QEp, I2,
-        H2, vt, QM, QMp, QMdf1, QMdf2, ddf, k, p, weights (percent), converged,
-        iterations``.
+        H2, vt, QM, QMp, QMdf1, QMdf2, ddf, R2, k, p, weights (percent),
+        converged, iterations``.
     """
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
@@ -99,6 +107,11 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
     if k == 1 and test != "z":
         test = "z"  # metafor warns and switches to z for k = 1
     ymc = yi - yi.mean(-1, keepdims=True)
+    if weights is not None:
+        weights = np.broadcast_to(np.asarray(weights, float), yi.shape)
+        ctrl["weights"] = weights
+    elif method == "GENQ":
+        raise ValueError("method 'GENQ' needs user `weights`")
 
     # --- tau^2 ---------------------------------------------------------------
     if is_fe:
@@ -117,6 +130,12 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
     w = 1 / (vi + t2[..., None])
     fit = wls(yi, w, Xb)
     beta, vb = fit.beta, fit.vb
+    if weights is not None:
+        afit = wls(yi, weights, Xb)
+        beta = afit.beta
+        # sandwich (X'AX)^-1 X'A M A X (X'AX)^-1 with M = diag(v + tau2)
+        meat = xtwx(Xb, weights**2 * (vi + t2[..., None]))
+        vb = afit.vb @ meat @ afit.vb
     s2w = np.ones(shape)
     if test in ("knha", "adhoc"):
         rss = (w * fit.resid**2).sum(-1)
@@ -179,6 +198,11 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
         H2 = np.ones(shape)
         vt = np.zeros(shape)
 
+    # --- R2 (mixed-effects / FE meta-regressions with an intercept) ------------
+    R2 = np.full(shape, np.nan)
+    if r2 and intercept and p > 1:
+        R2 = _r2(yi, vi, ymc, Xb, t2, method, is_fe, ctrl, weights)
+
     return {
         "beta": beta,
         "se": se,
@@ -200,11 +224,43 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
         "QMdf2": np.full(shape, float(QMdf[1])),
         "ddf": np.full(shape, float(ddf)),
         "s2w": s2w,
+        "R2": R2,
         "k": np.full(shape, k),
         "p": np.full(shape, p),
-        "weights": 100 * w / w.sum(-1, keepdims=True),
+        "weights": 100 * (w if weights is None else weights) / (w if weights is None else weights).sum(-1, keepdims=True),
         "converged": est.converged,
         "iterations": est.iterations,
         "test": test,
         "alpha": alpha,
     }
+
+
+def _r2(yi, vi, ymc, Xb, t2, method, is_fe, ctrl, weights):
+    """metafor's R2 (``r2def="1"``) for models with an intercept and p > 1.
+
+    Random/mixed models: :math:`\\max(0, 100(\\hat\\tau^2_{RE} - \\hat\\tau^2_{ME})/\\hat\\tau^2_{RE})`
+    with :math:`\\hat\\tau^2_{RE}` from the intercept-only model refitted with the same
+    method and control (0 when that is 0; NaN when that refit fails).
+    FE models: ``max(0, 100 * adjusted R^2)`` of the weighted ``lm(yi ~ X)``
+    (weights 1/v or the user weights), 0 when all yi are equal.
+    metafor 3.8-1 R/rma.uni.r (``Computing R^2``).
+    """
+    k, p = Xb.shape[-2], Xb.shape[-1]
+    if is_fe:
+        w = 1 / vi if weights is None else weights
+        fit = wls(yi, w, Xb)
+        f = yi - fit.resid
+        fbar = (w * f).sum(-1, keepdims=True) / w.sum(-1, keepdims=True)
+        mss = (w * (f - fbar) ** 2).sum(-1)
+        rss = (w * fit.resid**2).sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2 = mss / (mss + rss)
+            adj = 1 - (1 - r2) * (k - 1) / (k - p)
+        const = np.all(yi == yi[..., :1], axis=-1)
+        return np.where(const, 0.0, np.maximum(0.0, 100 * adj))
+    ones = np.ones(Xb.shape[:-1] + (1,))
+    est = ESTIMATORS[method](ymc, vi, ones, **ctrl)
+    t_re = np.where(est.converged, est.tau2, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(t_re == 0, 0.0, np.maximum(0.0, 100 * (t_re - t2) / t_re))
+    return np.where(np.isnan(t_re), np.nan, r2)

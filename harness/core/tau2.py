@@ -17,6 +17,12 @@ References
 .. [4] Viechtbauer W (2005). Bias and efficiency of meta-analytic variance
        estimators in the random-effects model. J Educ Behav Stat 30:261-293.
 .. [5] Morris CN (1983). Parametric empirical Bayes inference. JASA 78:47-55.
+.. [6] Sidik K, Jonkman JN (2005). Simple heterogeneity variance estimation for
+       meta-analysis. J R Stat Soc C 54:367-384.
+.. [7] DerSimonian R, Kacker R (2007). Random-effects model for meta-analysis
+       of clinical trials: an update. Contemp Clin Trials 28:105-114.
+.. [8] Paule RC, Mandel J (1982). Consensus values and weighting factors.
+       J Res Natl Bur Stand 87:377-385.
 """
 from __future__ import annotations
 
@@ -24,10 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .wls import projection, wls
+from scipy import optimize, stats
+
+from .wls import projection, tr_PA, tr_PAPB, wls, xtwx
 
 #: metafor's ``control`` defaults (R/rma.uni.r 3.8-1, lines 993-1011).
-DEFAULT_CONTROL = {"threshold": 1e-5, "maxiter": 100, "stepadj": 1.0, "tau2_min": 0.0, "tol": np.finfo(float).eps ** 0.25}
+#: ``tau2_max`` None means metafor's ``max(100, 10 * mad(yi)^2)``.
+DEFAULT_CONTROL = {"threshold": 1e-5, "maxiter": 100, "stepadj": 1.0, "tau2_min": 0.0, "tol": np.finfo(float).eps ** 0.25, "tau2_max": None}
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,32 @@ def _se_moment(trP, k, p, t, trPP):
     """SE shared by DL and HS: sqrt((2(k-p) + 4 t trP + 2 t^2 sum(P*P)) / D^2), D given by caller."""
     t = np.maximum(t, 0)
     return 2 * (k - p) + 4 * t * trP + 2 * t**2 * trPP
+
+
+def _flat(y, v, X):
+    """(B, k), (B, k), (B, k, p) views of stacked inputs, and the batch shape."""
+    k, p = X.shape[-2], X.shape[-1]
+    shape = y.shape[:-1]
+    X = np.broadcast_to(X, shape + (k, p))
+    return y.reshape(-1, k), np.broadcast_to(v, y.shape).reshape(-1, k), X.reshape(-1, k, p), shape
+
+
+def _p_fit(w, X):
+    """(X'WX)^-1 for stacked problems."""
+    return np.linalg.inv(xtwx(X, w))
+
+
+def mad(x):
+    """R's ``mad``: 1.4826 * median(|x - median(x)|), along the last axis."""
+    med = np.median(x, axis=-1, keepdims=True)
+    return 1.4826 * np.median(np.abs(x - med), axis=-1)
+
+
+def default_tau2_max(y):
+    """metafor's upper end of the root bracket: ``max(100, 10 * mad(yi)^2)``.
+
+    mad is shift invariant, so the centred outcome gives the same value."""
+    return np.maximum(100.0, 10 * mad(y) ** 2)
 
 
 def tau2_fe(y, v, X, **control):
@@ -238,6 +273,122 @@ def tau2_eb(y, v, X, tau2_min=0.0, threshold=1e-5, maxiter=100, stepadj=1.0, tol
     return _fisher_scoring(y, v, X, "EB", tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check=False)
 
 
+def tau2_sj(y, v, X, tau2_min=0.0, tau2_init=None, **control):
+    """Sidik-Jonkman estimator [6]_ (metafor ``"SJ"``), one step from a crude start.
+
+    .. math:: \\tau_0^2 = \\frac1k\\sum (y_i - \\bar y)^2,\\qquad
+              \\hat\\tau^2 = \\tau_0^2\\, \\frac{y'P(\\tau_0^2)y}{k-p}
+
+    (the start ignores moderators, as metafor's ``var(ymci) * (k-1)/k``;
+    ``tau2_init`` replaces it). SE, with P = P(tau0^2):
+    :math:`\\tau_0^2\\sqrt{2\\operatorname{tr}(PVPV) + 4t\\sum_{ij}P_{ij}^2v_j + 2t^2\\sum P\\circ P}/(k-p)`.
+    metafor: R/rma.uni.r 3.8-1, ``method == "SJ"`` branch and se.tau2.
+    """
+    k, p = X.shape[-2], X.shape[-1]
+    if tau2_init is None:
+        t0 = ((y - y.mean(-1, keepdims=True)) ** 2).sum(-1) / k
+    else:
+        t0 = np.broadcast_to(np.asarray(tau2_init, float), y.shape[:-1])
+    w = 1 / (v + t0[..., None])
+    Xb = np.broadcast_to(X, y.shape + (p,))
+    pr = projection(y, w, Xb)
+    tau2 = _trunc(t0 * pr.yPy / (k - p), tau2_min)
+    M = _p_fit(w, Xb)
+    t = np.maximum(tau2, 0)
+    ones = np.ones_like(w)
+    vv = np.broadcast_to(v, w.shape)
+    inner = 2 * tr_PAPB(w, Xb, M, vv, vv) + 4 * t * tr_PAPB(w, Xb, M, vv, ones) + 2 * t**2 * tr_PAPB(w, Xb, M, ones, ones)
+    se = np.sqrt(t0**2 / (k - p) ** 2 * inner)
+    return _done(tau2, se)
+
+
+def tau2_genq(y, v, X, weights=None, tau2_min=0.0, **control):
+    """Generalised Q-statistic estimator [7]_ with user weights A (metafor ``"GENQ"``).
+
+    .. math:: P_A = A - AX(X'AX)^{-1}X'A,\\qquad
+              \\hat\\tau^2 = \\frac{y'P_Ay - \\operatorname{tr}(P_AV)}{\\operatorname{tr}P_A}
+
+    SE: :math:`\\sqrt{2\\operatorname{tr}(P_AVP_AV) + 4t\\sum_{ij}P_{ij}^2v_j + 2t^2\\sum P_A\\circ P_A}/\\operatorname{tr}P_A`.
+    With A = 1/v this is DL; with A = I it is HE.
+    """
+    if weights is None:
+        raise ValueError("method GENQ needs user `weights`")
+    k, p = X.shape[-2], X.shape[-1]
+    a = np.broadcast_to(np.asarray(weights, float), y.shape)
+    Xb = np.broadcast_to(X, y.shape + (p,))
+    vv = np.broadcast_to(v, y.shape)
+    M = _p_fit(a, Xb)
+    ones = np.ones_like(a)
+    pr = projection(y, a, Xb)
+    trP = pr.trP
+    trPV = tr_PA(a, Xb, M, vv)
+    tau2 = _trunc((pr.yPy - trPV) / trP, tau2_min)
+    t = np.maximum(tau2, 0)
+    inner = 2 * tr_PAPB(a, Xb, M, vv, vv) + 4 * t * tr_PAPB(a, Xb, M, vv, ones) + 2 * t**2 * tr_PAPB(a, Xb, M, ones, ones)
+    return _done(tau2, np.sqrt(inner / trP**2))
+
+
+def _qe(y, v, X, tau2):
+    """Q(tau^2) = y'P(tau^2)y for one problem (metafor ``.QE.func``)."""
+    return projection(y, 1 / (v + tau2), X).yPy
+
+
+def brent_root(f, lower, upper, tol, maxiter):
+    """``uniroot(f, c(lower, upper), tol=, maxiter=)`` with R's stopping rule.
+
+    R's zeroin stops when half the bracket is below ``2 eps |x| + tol/2``;
+    scipy's brentq stops below ``(xtol + rtol |x|)/2``, so xtol = tol and
+    rtol = 4 eps give the same rule. Returns (root, converged)."""
+    try:
+        root, res = optimize.brentq(f, lower, upper, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=int(maxiter), full_output=True, disp=False)
+    except (ValueError, RuntimeError):
+        return np.nan, False
+    return root, bool(res.converged)
+
+
+def _paule_mandel(y, v, X, target_fn, tau2_min, tau2_max, tol, maxiter):
+    yf, vf, Xf, shape = _flat(y, v, X)
+    k, p = Xf.shape[-2], Xf.shape[-1]
+    target = target_fn(k - p)
+    tmax = default_tau2_max(yf) if tau2_max is None else np.broadcast_to(np.asarray(tau2_max, float), (yf.shape[0],))
+    tau2 = np.empty(yf.shape[0])
+    conv = np.ones(yf.shape[0], bool)
+    iters = np.zeros(yf.shape[0], int)
+    for b in range(yf.shape[0]):
+        f = lambda t: float(_qe(yf[b], vf[b], Xf[b], t)) - target
+        if f(tau2_min) < 0:
+            tau2[b] = tau2_min
+        elif f(tmax[b]) > 0:
+            tau2[b], conv[b] = np.nan, False  # metafor: "Value of 'tau2.max' too low"
+        else:
+            tau2[b], conv[b] = brent_root(f, tau2_min, tmax[b], tol, maxiter)
+    tau2 = np.where(conv, np.maximum(tau2_min, tau2), np.nan)
+    w = 1 / (vf + np.where(conv, tau2, 0.0)[:, None])
+    se = np.where(conv, np.sqrt(2 * k**2 / (k - p)) / w.sum(-1), np.nan)
+    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), conv.reshape(shape), iters.reshape(shape))
+
+
+def tau2_pm(y, v, X, tau2_min=0.0, tau2_max=None, tol=DEFAULT_CONTROL["tol"], maxiter=100, **control):
+    """Paule-Mandel estimator [8]_ (metafor ``"PM"``/``"MP"``): the root of
+
+    .. math:: y'P(\\tau^2)y = k - p
+
+    on [tau2_min, tau2_max] (metafor's ``uniroot`` bracket, default
+    ``max(100, 10 mad(y)^2)``), by Brent's method with R's tolerance rule
+    (:func:`brent_root`). tau2_min when Q(tau2_min) < k - p already; no root
+    below tau2_max is non-convergence (metafor: "Value of 'tau2.max' too low").
+    SE (metafor's, as for EB): :math:`\\sqrt{2k^2/(k-p)}/\\sum w`.
+    Not vectorised over problems: one root search per problem.
+    """
+    return _paule_mandel(y, v, X, lambda df: float(df), tau2_min, tau2_max, tol, maxiter)
+
+
+def tau2_pmm(y, v, X, tau2_min=0.0, tau2_max=None, tol=DEFAULT_CONTROL["tol"], maxiter=100, **control):
+    """Median-unbiased Paule-Mandel (metafor ``"PMM"``): as :func:`tau2_pm` with
+    target :math:`\\chi^2_{0.5,\\,k-p}` (the median of the chi-square) instead of k - p."""
+    return _paule_mandel(y, v, X, lambda df: float(stats.chi2.ppf(0.5, df)), tau2_min, tau2_max, tol, maxiter)
+
+
 #: method name -> estimator. Issue-specific estimators register here.
 ESTIMATORS = {
     "FE": tau2_fe,
@@ -250,4 +401,9 @@ ESTIMATORS = {
     "ML": tau2_ml,
     "REML": tau2_reml,
     "EB": tau2_eb,
+    "SJ": tau2_sj,
+    "PM": tau2_pm,
+    "MP": tau2_pm,
+    "PMM": tau2_pmm,
+    "GENQ": tau2_genq,
 }

@@ -69,3 +69,25 @@ def projection(y, w, X) -> Projection:
     trPP = (w**2).sum(-1) - 2 * np.trace(M @ A3, axis1=-2, axis2=-1) + np.trace(MA2 @ MA2, axis1=-2, axis2=-1)
     r = fit.resid
     return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP)
+
+
+def tr_PA(w, X, M, a):
+    """:math:`\\operatorname{tr}(P A)` for diagonal ``A = diag(a)`` and ``P = W - WXMX'W``.
+
+    :math:`\\sum w a - \\operatorname{tr}(M X'\\operatorname{diag}(w^2 a)X)`, O(k p^2).
+    """
+    return (w * a).sum(-1) - np.trace(M @ xtwx(X, w**2 * a), axis1=-2, axis2=-1)
+
+
+def tr_PAPB(w, X, M, a, b):
+    """:math:`\\operatorname{tr}(P A P B) = \\sum_{ij} P_{ij}^2 a_j b_i` for diagonal A, B.
+
+    With :math:`P_{ij} = w_i(\\delta_{ij} - x_i'Mx_j w_j)`:
+    :math:`\\sum w^2ab - 2\\operatorname{tr}(M X'\\operatorname{diag}(w^3ab)X)
+    + \\operatorname{tr}(M X'\\operatorname{diag}(w^2b)X\\, M X'\\operatorname{diag}(w^2a)X)`.
+    metafor's ``sum(PV * t(PV))`` is ``tr_PAPB(a=v, b=v)``, ``sum(PV * P)`` is
+    ``tr_PAPB(a=v, b=1)`` and ``sum(P * P)`` is ``tr_PAPB(a=1, b=1)``.
+    """
+    Sa = M @ xtwx(X, w**2 * a)
+    Sb = M @ xtwx(X, w**2 * b)
+    return (w**2 * a * b).sum(-1) - 2 * np.trace(M @ xtwx(X, w**3 * a * b), axis1=-2, axis2=-1) + np.trace(Sb @ Sa, axis1=-2, axis2=-1)
