@@ -15,6 +15,7 @@ from .analyses import KINDS
 from .analyses.base import Outcome
 from .compare.compare import AnalysisComparison, compare_outcomes
 from .errors import EngineUnavailable, HarnessError
+from .reports.plotdata import plot_data
 from .spec import discover, load_fixture
 
 #: where the bundled fixtures live (repository layout)
@@ -109,6 +110,7 @@ def verify(paths=None, engine_factory: Callable | None = None, progress: Callabl
             r, tr = run_engine(kind.run_r, spec, engine)
         cmp = compare_outcomes(kind, spec, py, r)
         cmp.seconds = {"python": tpy, "r": tr}
+        cmp.plot = plot_data(kind.name, spec, cmp.records, py.info, r.info)
         run.analyses.append(cmp)
         if progress:
             progress(i + 1, len(specs), cmp)

@@ -96,6 +96,8 @@ class AnalysisComparison:
     r_warnings: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: forest/funnel plot data (harness.reports.plotdata; JSON-ready), filled by verify
+    plot: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str:
@@ -130,6 +132,7 @@ class AnalysisComparison:
             "r_warnings": self.r_warnings,
             "max_rel_diff": _json_num(w.rel_diff) if w else None,
             "seconds": self.seconds,
+            "plot": self.plot,
             "quantities": [r.to_dict() for r in self.records],
         }
 
