@@ -38,6 +38,34 @@ mh_robu_fit <- function(data, mods = list(), factors = character(0), levels = li
 
 mh_num <- function(x) as.numeric(unlist(x))
 
+# Studies whose small-sample adjustment block is singular, i.e. where robu's
+# pseudo-inverse (eigenvalues < 1e-10 set to 0, robu.R:459-506) acts. Rebuilt
+# from the fit's own pieces (X per study, final weights, average variances)
+# with robu's formulas; returned as the original study identifiers.
+mh_robu_singular_blocks <- function(fit, study) {
+  if (!fit$small) return(character(0))
+  df <- fit$data.full
+  Xreg <- fit$Xreg
+  w <- df$r.weights
+  Q <- solve(crossprod(Xreg, w * Xreg))
+  ids <- sort(unique(as.numeric(as.factor(study))))
+  labs <- levels(as.factor(study))
+  ImH <- diag(nrow(Xreg)) - Xreg %*% Q %*% t(Xreg) %*% diag(w)
+  bad <- character(0)
+  for (j in ids) {
+    r <- which(df$study == j)
+    Ij <- ImH[r, r, drop = FALSE]
+    inside <- if (fit$user_weighting) {
+      ImH[r, , drop = FALSE] %*% diag(df$avg.var.eff.size) %*% t(ImH[r, , drop = FALSE])
+    } else if (fit$modelweights == "HIER") {
+      E <- diag(1 / w[r], nrow = length(r))
+      sqrt(E) %*% Ij %*% (E^1.5)
+    } else Ij
+    if (min(eigen(inside)$values) < 1e-10) bad <- c(bad, labs[j])
+  }
+  sort(bad, method = "radix")
+}
+
 # Every quantity of a robu fit, flat. Per-row vectors are returned in the
 # original row order (robu sorts rows by study: data.full[i] is row ord[i]).
 mh_robu_fields <- function(fit, data) {
@@ -59,7 +87,8 @@ mh_robu_fields <- function(fit, data) {
     k_mean = mean(k), k_median = stats::median(k), k_min = min(k), k_max = max(k),
     r_weights = back(df$r.weights), e_r = back(df$e.r),
     user_weighting = fit$user_weighting, modelweights = fit$modelweights,
-    notice = fit$mod_notice
+    notice = fit$mod_notice,
+    singular_studies = as.character(mh_robu_singular_blocks(fit, data$study))
   )
   if (!fit$user_weighting) {
     # robu does not return Qe; it is sum(w e^2) with the first-stage weights and

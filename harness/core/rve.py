@@ -334,12 +334,13 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         XQX = np.einsum("...nap,...npq,...nbq->...nab", X, np.broadcast_to(_bq(Q), X.shape[:-2] + (P, P)), X)
         ImH = eye - XQX * wr[..., None, :]  # (I - H)_jj = I - X_j Q X_j' W_j
         if modelweights == "CORR":
-            A = _inv_sqrt(ImH, eig_tol)
+            A, lam_min = _inv_sqrt(ImH, eig_tol)
             Phi = np.where(mask, 1.0 / np.where(mask, wr, 1.0), 0.0)
         elif modelweights == "HIER":
             E = np.where(mask, 1.0 / np.where(mask, wr, 1.0), 1.0)
             inside = np.sqrt(E)[..., :, None] * ImH * (E**1.5)[..., None, :]
-            A = np.sqrt(E)[..., :, None] * _inv_sqrt(inside, eig_tol) * np.sqrt(E)[..., None, :]
+            Ai, lam_min = _inv_sqrt(inside, eig_tol)
+            A = np.sqrt(E)[..., :, None] * Ai * np.sqrt(E)[..., None, :]
             Phi = np.where(mask, E, 0.0)
         else:
             Vb = vbar_rows
@@ -347,7 +348,8 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
             XQCQX = np.einsum("...nap,...npq,...nbq->...nab", X, np.broadcast_to(_bq(Q @ C @ Q), X.shape[:-2] + (P, P)), X)
             VWXQX = (Vb * wr)[..., :, None] * XQX
             inside = np.einsum("...na,ab->...nab", Vb, eye) - VWXQX - np.swapaxes(VWXQX, -1, -2) + XQCQX
-            A = np.sqrt(Vb)[..., :, None] * _inv_sqrt(inside, eig_tol)
+            Ai, lam_min = _inv_sqrt(inside, eig_tol)
+            A = np.sqrt(Vb)[..., :, None] * Ai
             Phi = np.where(mask, 1.0, 0.0)
         Ae = np.einsum("...nab,...nb->...na", A, er)
         Ate = np.einsum("...nba,...nb->...na", A, er)
@@ -359,6 +361,8 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         U = np.einsum("...nab,...nb,...nbp,...pq->...naq", A, wr, X, Q)
         Om = satterthwaite_omega(U, X, Phi, wr, Q)
         dfs = satterthwaite_df(Om)
+        # studies whose adjustment block is singular (pseudo-inverse used)
+        out["singular_block"] = (lam_min < ROBU_EIG_TOL) & has
     tval = br / SE
     prob = robu_p_value(tval, dfs)
     crit = stats.t.ppf(0.975, dfs)
@@ -375,13 +379,15 @@ def _bq(Q):
 
 
 def _inv_sqrt(S, tol):
-    if tol is None:  # sensitivity(): plain 1/sqrt, no threshold (R/sensitivity.R:119-126)
-        S = 0.5 * (S + np.swapaxes(S, -1, -2))
-        lam, U = np.linalg.eigh(S)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    """(inverse square root, smallest eigenvalue per block)."""
+    S = 0.5 * (S + np.swapaxes(S, -1, -2))
+    lam, U = np.linalg.eigh(S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if tol is None:  # sensitivity(): plain 1/sqrt, no threshold (R/sensitivity.R:119-126)
             f = 1.0 / np.sqrt(lam)
-        return np.einsum("...ij,...j,...kj->...ik", U, f, U)
-    return inv_sqrt_sym(S, tol)
+        else:
+            f = np.where(lam < tol, 0.0, 1.0 / np.sqrt(np.where(lam > 0, lam, 1.0)))
+    return np.einsum("...ij,...j,...kj->...ik", U, f, U), lam.min(-1)
 
 
 def sig_stars(prob):

@@ -1,0 +1,226 @@
+"""Analysis kind ``robu``: robust variance estimation, in Python and through robumeta.
+
+Python fits with :func:`harness.rve_api.robu` (:mod:`harness.core.rve`); R
+calls ``robumeta::robu`` (``r_scripts/robumeta.R``) on the same columns.
+Every coefficient quantity (``b_r``, ``SE``, ``t``, ``dfs``, ``prob``,
+``CI_L``, ``CI_U``, ``VR_r``), every model quantity (``tau_sq``, ``I_2``,
+``QE``, ``term1``, ``term2`` for CORR; ``tau_sq``, ``omega_sq``, ``QE`` for
+HIER; ``N``, ``M``, mean/median/min/max effects per study) and the per-row
+``r_weights`` and ``e_r`` are compared.
+
+Options
+-------
+``sensitivity = true``
+    the CORR model over robumeta's rho grid; compared with ``robu()`` refitted
+    at each rho in R (numbers), and the R side checks that robumeta's printed
+    ``sensitivity()`` table equals those refits formatted as it formats them
+    (a mismatch is an R warning, so it is reported).
+``reference = "clubSandwich"``
+    the R side is ``clubSandwich::coef_test``/``conf_int`` (CR2, Satterthwaite)
+    on robumeta's fit instead of robumeta's own table: this shows where the two
+    disagree, and :meth:`RobuKind.explain` says why.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rve_api
+from ..compare.tolerance import CLOSED, Tolerance
+from ..errors import InputError
+from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+
+COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
+
+
+def categorical_design(spec, mods, factors, intercept):
+    """Moderator columns as R's ``model.matrix`` builds them: numeric columns as
+    they are; a factor gets treatment-coded dummies ``<name><level>`` (levels in
+    sorted code-point order, the first is the reference), except that the first
+    factor of a model without intercept gets one column per level."""
+    ds = spec.dataset
+    cols, names, levels = [], [], {}
+    full_first = not intercept
+    for m in mods:
+        if m in factors:
+            vals = ds.text(m)
+            for i, s in enumerate(vals):
+                if s == "":
+                    raise InputError("empty cell; a category is expected", ds.path, ds.line_of(i), m)
+            lev = sorted(set(vals))
+            levels[m] = lev
+            use = lev if full_first else lev[1:]
+            full_first = False
+            for lv in use:
+                cols.append(np.array([1.0 if s == lv else 0.0 for s in vals]))
+                names.append(f"{m}{lv}")
+        else:
+            cols.append(ds.numeric(m))
+            names.append(m)
+    M = np.column_stack(cols) if cols else None
+    return M, names, levels
+
+
+class RobuKind(AnalysisKind):
+    name = "robu"
+    keys = {
+        "yi": Key(str, default="yi", check=check_r_name, help="column of effect sizes"),
+        "vi": Key(str, default="vi", check=check_r_name, help="column of sampling variances (robumeta var.eff.size)"),
+        "studynum": Key(str, required=True, check=check_r_name, help="study identifier column (robumeta studynum)"),
+        "userweights": Key(str, check=check_r_name, help="column of user weights (modelweights becomes USER)"),
+        "modelweights": Key(str, default="CORR", choices=("CORR", "HIER"), expand=True),
+        "rho": Key(float, default=0.8, expand=True, help="CORR within-study correlation"),
+        "small": Key(bool, default=True, expand=True, help="small-sample corrections (robumeta small)"),
+        "mods": Key(list, default=[], check=check_r_name, help="moderator columns"),
+        "factors": Key(list, default=[], check=check_r_name, help="moderators that are categorical (dummy-coded as R does)"),
+        "intercept": Key(bool, default=True),
+        "sensitivity": Key(bool, default=False, help="run sensitivity() over robumeta's rho grid (CORR, no user weights)"),
+        "reference": Key(str, default="robumeta", choices=("robumeta", "clubSandwich"), expand=True, help="R side: robumeta's table, or clubSandwich CR2 on robumeta's fit"),
+    }
+
+    # ---- validation -----------------------------------------------------------
+    def check(self, spec):
+        require_columns(spec, ["yi", "vi", "studynum"])
+        if spec.get("userweights"):
+            require_columns(spec, ["userweights"])
+        for m in spec["mods"]:
+            spec.dataset.require(m, "moderator")
+        for f in spec["factors"]:
+            if f not in spec["mods"]:
+                raise InputError(f"analysis {spec.id}: factor {f!r} is not one of `mods`", spec.fixture)
+        if not spec["intercept"] and not spec["mods"]:
+            raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        if not 0 <= spec["rho"] <= 1:
+            raise InputError(f"analysis {spec.id}: `rho` must be between 0 and 1", spec.fixture)
+        if spec["sensitivity"] and (spec["modelweights"] != "CORR" or spec.get("userweights")):
+            raise InputError(f"analysis {spec.id}: sensitivity is available for CORR weights without user weights only (as in robumeta)", spec.fixture)
+        if spec["sensitivity"] and spec["reference"] != "robumeta":
+            raise InputError(f"analysis {spec.id}: sensitivity compares with robumeta only", spec.fixture)
+        self.inputs(spec)
+
+    def inputs(self, spec):
+        ds = spec.dataset
+        x = {
+            "yi": ds.numeric(spec["yi"]),
+            "vi": ds.numeric(spec["vi"], lower=0, lower_inclusive=False, what="a sampling variance"),
+            "study": ds.text(spec["studynum"]),
+        }
+        for i, s in enumerate(x["study"]):
+            if s == "":
+                raise InputError("empty study identifier", ds.path, ds.line_of(i), spec["studynum"])
+        if spec.get("userweights"):
+            x["uw"] = ds.numeric(spec["userweights"], lower=0, what="a weight")
+        M, names, levels = categorical_design(spec, spec["mods"], spec["factors"], spec["intercept"])
+        return x, M, names, levels
+
+    def _study_ids(self, study):
+        """Numbers stay numbers (R's as.factor on a numeric column sorts numerically)."""
+        try:
+            return [float(s) for s in study], True
+        except ValueError:
+            return list(study), False
+
+    # ---- engines ----------------------------------------------------------------
+    def run_python(self, spec) -> Outcome:
+        x, M, names, _ = self.inputs(spec)
+        study, _ = self._study_ids(x["study"])
+        kw = dict(mods=M, coef_names=names or None, intercept=spec["intercept"], small=spec["small"])
+        try:
+            if spec["sensitivity"]:
+                res = rve_api.sensitivity(x["yi"], x["vi"], study, **kw)
+                return Outcome(values=res.quantities(), info={"fit": res})
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", rve_api.RobuWarning)
+                fit = rve_api.robu(x["yi"], x["vi"], study, modelweights=spec["modelweights"], rho=spec["rho"], userweights=x.get("uw"), **kw)
+        except (rve_api.SingularDesignError, rve_api.UndefinedVarianceComponents) as e:
+            return Outcome(error=str(e))
+        return Outcome(values=fit.quantities(), warnings=list(fit.warnings), info={"fit": fit})
+
+    def _r_args(self, spec, x, levels):
+        study, numeric = self._study_ids(x["study"])
+        data = {"yi": x["yi"], "vi": x["vi"], "study": np.array(study) if numeric else np.array(study, dtype=object)}
+        if "uw" in x:
+            data["uw"] = x["uw"]
+        mods = {}
+        for m in spec["mods"]:
+            mods[m] = np.array(spec.dataset.text(m), dtype=object) if m in spec["factors"] else spec.dataset.numeric(m)
+        return dict(data=data, mods=mods, factors=np.array(list(spec["factors"]), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, intercept=spec["intercept"], small=spec["small"])
+
+    def run_r(self, spec, engine) -> Outcome:
+        x, _, _, levels = self.inputs(spec)
+        args = self._r_args(spec, x, levels)
+        if spec["sensitivity"]:
+            call = engine.call("mh_robu_sensitivity", **args)
+            if call.error is not None:
+                return Outcome(error=call.error, warnings=call.warnings)
+            v = call.value
+            vals = {}
+            for g in v["grid"]:
+                r = g["rho"][0]
+                for lab, b, s in zip(v["labels"], g["b_r"], g["SE"]):
+                    vals[f"sens_b_r[rho={r:g}][{lab}]"] = b
+                    vals[f"sens_SE[rho={r:g}][{lab}]"] = s
+                vals[f"sens_tau_sq[rho={r:g}]"] = g["tau_sq"][0]
+            return Outcome(values=vals, warnings=call.warnings, info={"r": v})
+        fname = "mh_robu" if spec["reference"] == "robumeta" else "mh_robu_clubsandwich"
+        mw = "USER" if "uw" in x else spec["modelweights"]
+        call = engine.call(fname, modelweights=mw, rho=spec["rho"], **args)
+        if call.error is not None:
+            return Outcome(error=call.error, warnings=call.warnings)
+        v = call.value
+        labels = v["labels"]
+        vals = {}
+        for q in COEF_Q:
+            for lab, a in zip(labels, v[q]):
+                vals[f"{q}[{lab}]"] = a
+        VR = np.asarray(v["VR_r"], float).reshape(len(labels), len(labels), order="F")
+        for i, a in enumerate(labels):
+            for j, b in enumerate(labels):
+                vals[f"VR_r[{a},{b}]"] = float(VR[i, j])
+        for q in ("tau_sq", "I_2", "QE", "term1", "term2", "omega_sq"):
+            if q in v and v[q] is not None:
+                vals[q] = float(v[q][0])
+        for q in ("N", "M", "k_mean", "k_median", "k_min", "k_max"):
+            vals[q] = float(v[q][0])
+        for i, (w, e) in enumerate(zip(v["r_weights"], v["e_r"])):
+            vals[f"r_weights[{i + 1}]"] = w
+            vals[f"e_r[{i + 1}]"] = e
+        warns, raw = [], []
+        singular = [s for s in (v.get("singular_studies") or []) if s is not None]
+        for w in call.warnings:
+            # robu's ifelse(eigenval < 1e-10, 0, 1/sqrt(eigenval)) evaluates sqrt() of a
+            # negative rounding-level eigenvalue before discarding it: R says "NaNs
+            # produced". That event is the singular block reported just below, so the
+            # raw text is kept in info and replaced by the explicit message.
+            (raw if (w == "NaNs produced" and singular) else warns).append(w)
+        if spec["small"] and singular:
+            warns.append(rve_api.singular_block_message(singular))
+        if spec["small"]:
+            # robumeta prints its note with every small-sample fit; like the Python
+            # side, report it as a warning only where a df is actually below 4.
+            w = rve_api.df_warning(labels, v["dfs"])
+            if w:
+                warns.append(w)
+        return Outcome(values=vals, warnings=warns, info={"r": v, "r_raw_warnings": raw})
+
+    # ---- tolerances / explanations ---------------------------------------------
+    def tolerance_class(self, spec, quantity):
+        return CLOSED
+
+    def explain(self, spec, record):
+        if spec["reference"] != "clubSandwich":
+            return None
+        base = record.name.split("[", 1)[0]
+        if not spec["small"] and base in ("SE", "t", "dfs", "prob", "CI_L", "CI_U", "VR_r"):
+            return ("robumeta small = FALSE is CR0 scaled by sqrt(N/(N-p-1)) with df = N-p-1 (its VR.r is plain CR0); "
+                    "clubSandwich here is CR2 with Satterthwaite df")
+        if spec.get("userweights") and base in ("dfs", "prob", "CI_L", "CI_U"):
+            return ("with user weights robumeta's Satterthwaite df use Phi = I (robu.R:528-534) while clubSandwich uses the "
+                    "working variance Phi = diag(mean v_j) (targetVariance.robu); the SEs agree, the dfs (and p, CI) do not")
+        if base == "prob" and record.r is not None and abs(record.r) < 1e-13:
+            return "robumeta computes p = 2*(1 - pt(|t|, df)), which cancels to 0 below ~1e-16; clubSandwich uses the upper tail"
+        return None
+
+
+KIND = RobuKind()

@@ -1,0 +1,300 @@
+"""Public Python API for robust variance estimation: ``robu``, ``sensitivity``, ``cr2``.
+
+Kept in its own module (imported by ``harness/__init__.py``) so that it can
+grow without touching ``api.py``/``results.py``.
+
+Examples
+--------
+>>> import harness
+>>> fit = harness.robu(yi, vi, studynum, mods=x, coef_names=["x"])      # doctest: +SKIP
+>>> fit.summary_frame()                                                # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .core import rve
+from .core.rve import RHO_GRID, SingularDesignError, UndefinedVarianceComponents
+
+DF_NOTICE = "If df < 4, do not trust the results"
+
+
+class RobuWarning(UserWarning):
+    """robumeta's small-sample note applies: a Satterthwaite df is below 4."""
+
+
+def r_make_names(names):
+    """R's ``make.names(names, unique = TRUE)``, which robumeta's ``data.frame()`` applies
+    to the model-matrix columns ("(Intercept)" -> "X.Intercept.")."""
+    out = []
+    for n in names:
+        if not n or not (n[0].isalpha() or (n[0] == "." and not (len(n) > 1 and n[1].isdigit()))):
+            n = "X" + n
+        out.append(re.sub(r"[^A-Za-z0-9._]", ".", n))
+    seen: dict[str, int] = {}
+    res = []
+    for s in out:
+        if s in seen:
+            seen[s] += 1
+            cand = f"{s}.{seen[s]}"
+            while cand in out or cand in res:
+                seen[s] += 1
+                cand = f"{s}.{seen[s]}"
+            res.append(cand)
+        else:
+            seen[s] = 0
+            res.append(s)
+    return res
+
+
+def df_warning(labels, dfs):
+    low = [lab for lab, d in zip(labels, dfs) if d < 4]
+    return f"Satterthwaite df < 4 for {', '.join(low)} (robumeta: {DF_NOTICE})" if low else None
+
+
+def _id_text(s):
+    return f"{s:g}" if isinstance(s, float) else str(s)
+
+
+def singular_block_message(study_ids):
+    """Reported (by both engines) when a study's small-sample adjustment block is
+    singular, so that robumeta's pseudo-inverse (eigenvalues < 1e-10 set to 0)
+    is used; typically a coefficient estimated from that study alone."""
+    ids = sorted(_id_text(s) for s in study_ids)
+    return f"singular small-sample adjustment block (pseudo-inverse, eigenvalues < 1e-10 set to 0) for study {', '.join(ids)}"
+
+
+@dataclass(frozen=True)
+class RobuResult:
+    """Result of :func:`robu` (robumeta ``robu``); names follow robumeta's
+    (``b.r`` -> ``b_r``, ``CI.L`` -> ``CI_L``, ``tau.sq`` -> ``tau_sq``, ``I.2`` -> ``I_2``)."""
+
+    labels: tuple[str, ...]
+    b_r: np.ndarray
+    SE: np.ndarray
+    t: np.ndarray
+    dfs: np.ndarray
+    prob: np.ndarray
+    CI_L: np.ndarray
+    CI_U: np.ndarray
+    sig: tuple[str, ...]
+    VR_r: np.ndarray
+    modelweights: str  # "CORR", "HIER" or "USER"
+    small: bool
+    rho: float
+    tau_sq: float  # NaN for user weights
+    omega_sq: float  # HIER only
+    I_2: float  # CORR only (percent)
+    QE: float  # sum w e^2 with the first-stage weights (not returned by robumeta)
+    term1: float
+    term2: float
+    N: int  # studies
+    M: int  # effect sizes
+    k: np.ndarray  # effects per study (robumeta's study order)
+    r_weights: np.ndarray  # final weights, original row order
+    e_r: np.ndarray  # residuals, original row order
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def k_mean(self):
+        return float(np.mean(self.k))
+
+    @property
+    def k_median(self):
+        return float(np.median(self.k))
+
+    @property
+    def k_min(self):
+        return float(np.min(self.k))
+
+    @property
+    def k_max(self):
+        return float(np.max(self.k))
+
+    def summary_frame(self) -> pd.DataFrame:
+        """robumeta's ``reg_table`` (one row per coefficient)."""
+        return pd.DataFrame(
+            {"b_r": self.b_r, "SE": self.SE, "t": self.t, "dfs": self.dfs, "prob": self.prob, "CI_L": self.CI_L, "CI_U": self.CI_U, "sig": self.sig},
+            index=pd.Index(self.labels, name="labels"),
+        )
+
+    def quantities(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name in ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U"):
+            for lab, x in zip(self.labels, getattr(self, name)):
+                out[f"{name}[{lab}]"] = float(x)
+        for i, a in enumerate(self.labels):
+            for j, b in enumerate(self.labels):
+                out[f"VR_r[{a},{b}]"] = float(self.VR_r[i, j])
+        if self.modelweights == "CORR":
+            for name in ("tau_sq", "I_2", "QE", "term1", "term2"):
+                out[name] = float(getattr(self, name))
+        elif self.modelweights == "HIER":
+            for name in ("tau_sq", "omega_sq", "QE"):
+                out[name] = float(getattr(self, name))
+        out["N"] = float(self.N)
+        out["M"] = float(self.M)
+        for name in ("k_mean", "k_median", "k_min", "k_max"):
+            out[name] = getattr(self, name)
+        for i, (w, e) in enumerate(zip(self.r_weights, self.e_r)):
+            out[f"r_weights[{i + 1}]"] = float(w)
+            out[f"e_r[{i + 1}]"] = float(e)
+        return out
+
+
+def _design(k, mods, coef_names, intercept):
+    cols, names = [], []
+    if intercept:
+        cols.append(np.ones(k))
+        names.append("(Intercept)")
+    if mods is not None:
+        Mx = np.asarray(mods, float).reshape(k, -1)
+        cols.extend(Mx.T)
+        if coef_names is None:
+            coef_names = [f"mods{j + 1}" for j in range(Mx.shape[1])]
+        if len(coef_names) != Mx.shape[1]:
+            raise ValueError(f"{len(coef_names)} coef_names for {Mx.shape[1]} moderator columns")
+        names.extend(coef_names)
+    if not cols:
+        raise ValueError("the model has no coefficients (no intercept and no moderators)")
+    return np.column_stack(cols), tuple(r_make_names(names))
+
+
+def _prepare(yi, vi, studynum, mods, coef_names, intercept):
+    yi = np.asarray(yi, float)
+    vi = np.asarray(vi, float)
+    if yi.ndim != 1 or vi.shape != yi.shape or len(studynum) != len(yi):
+        raise ValueError("yi, vi and studynum must be 1-d and of the same length")
+    X, labels = _design(len(yi), mods, coef_names, intercept)
+    blocks = rve.StudyBlocks.from_ids(studynum)
+    return yi, vi, X, labels, blocks
+
+
+def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelweights="CORR", rho=0.8, small=True, userweights=None) -> RobuResult:
+    """Robust variance estimation meta-regression (robumeta ``robu``).
+
+    Parameters
+    ----------
+    yi, vi : array_like (M,)
+        Effect sizes and their sampling variances.
+    studynum : sequence (M,)
+        Study identifier of each effect size (robumeta ``studynum``).
+    mods : array_like (M,) or (M, m), optional
+        Numeric moderator columns (dummy-code categorical ones; fixture specs do
+        it as R's ``model.matrix``). ``coef_names`` names them.
+    modelweights : {"CORR", "HIER"}
+        Correlated- or hierarchical-effects working weights; ignored (reported
+        as "USER") when ``userweights`` is given.
+    rho : float
+        CORR's assumed within-study correlation (0..1), robumeta's default 0.8.
+    small : bool
+        Tipton's (2015) small-sample correction (CR2-type adjustment,
+        Satterthwaite df) as robumeta ``small = TRUE``.
+
+    Formulas: :mod:`harness.core.rve` (Hedges, Tipton & Johnson 2010;
+    Tipton 2015; robumeta 2.0 ``R/robu.R``).
+
+    Raises
+    ------
+    SingularDesignError
+        sum X'WX is singular (robumeta: ``solve()`` error).
+    UndefinedVarianceComponents
+        HIER with one effect size per study (robumeta errors or returns a
+        rounding-driven number).
+
+    A :class:`RobuWarning` is issued (and kept in ``.warnings``) when
+    ``small=True`` and a df is below 4, where robumeta prints
+    "Note: If df < 4, do not trust the results".
+    """
+    if modelweights not in ("CORR", "HIER", "USER"):
+        raise ValueError(f"modelweights must be 'CORR' or 'HIER', not {modelweights!r}")
+    if userweights is not None:
+        modelweights = "USER"
+    elif modelweights == "USER":
+        raise ValueError("modelweights 'USER' needs userweights")
+    if (modelweights == "CORR" and rho > 1) or rho < 0:
+        raise ValueError("Rho must be a value between 0 and 1.")  # robumeta's message (and its precedence: rho < 0 always checked)
+    yi, vi, X, labels, B = _prepare(yi, vi, studynum, mods, coef_names, intercept)
+    uw = None if userweights is None else rve.pad_rows(B, userweights)
+    o = rve.robu_blocks(rve.pad_rows(B, yi), rve.pad_rows(B, vi), rve.pad_design(B, X), B.mask, modelweights=modelweights, rho=rho, small=small, userweights=uw)
+    msgs = []
+    if small and np.any(o["singular_block"]):
+        msgs.append(singular_block_message([sid for sid, bad in zip(B.study_ids, o["singular_block"]) if bad]))
+        warnings.warn(msgs[-1], RobuWarning, stacklevel=2)
+    if small:
+        w = df_warning(labels, o["dfs"])
+        if w:
+            msgs.append(w)
+            warnings.warn(w, RobuWarning, stacklevel=2)
+    return RobuResult(
+        labels=labels,
+        b_r=o["b_r"], SE=o["SE"], t=o["t"], dfs=o["dfs"], prob=o["prob"], CI_L=o["CI_L"], CI_U=o["CI_U"],
+        sig=rve.sig_stars(o["prob"]), VR_r=o["VR_r"], modelweights=modelweights, small=bool(small), rho=float(rho),
+        tau_sq=float(o["tau_sq"]), omega_sq=float(o["omega_sq"]), I_2=float(o["I_2"]), QE=float(o["QE"]),
+        term1=float(o["term1"]), term2=float(o["term2"]), N=int(o["N"]), M=int(o["M"]), k=B.k.copy(),
+        r_weights=B.rows(o["r_weights"]), e_r=B.rows(o["e_r"]), warnings=tuple(msgs),
+    )
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """:func:`sensitivity`: the CORR model over a grid of rho (robumeta ``sensitivity``)."""
+
+    labels: tuple[str, ...]
+    rho: np.ndarray  # (R,)
+    b_r: np.ndarray  # (R, P)
+    SE: np.ndarray  # (R, P)
+    tau_sq: np.ndarray  # (R,)
+    dfs: np.ndarray  # (R, P): computed by robumeta too, but not shown there
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Rows as robumeta prints them (coefficient, its SE, ..., tau^2), one column per rho."""
+        rows, index = [], []
+        for j, lab in enumerate(self.labels):
+            rows.append(self.b_r[:, j])
+            index.append((lab, "Coefficient"))
+            rows.append(self.SE[:, j])
+            index.append((lab, "Std. Error"))
+        rows.append(self.tau_sq)
+        index.append(("Tau.sq", "Estimate"))
+        return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index), columns=[f"Rho = {r:g}" for r in self.rho])
+
+    def quantities(self) -> dict[str, float]:
+        out = {}
+        for i, r in enumerate(self.rho):
+            for j, lab in enumerate(self.labels):
+                out[f"sens_b_r[rho={r:g}][{lab}]"] = float(self.b_r[i, j])
+                out[f"sens_SE[rho={r:g}][{lab}]"] = float(self.SE[i, j])
+            out[f"sens_tau_sq[rho={r:g}]"] = float(self.tau_sq[i])
+        return out
+
+
+def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, rho=RHO_GRID, small=True, threshold=True) -> SensitivityResult:
+    """CORR results over a grid of rho (robumeta ``sensitivity``; default grid 0, .2, ..., 1).
+
+    robumeta's ``sensitivity()`` refits the second stage for each rho with
+    ``tau^2 = max(0, term1 + rho term2)``; so does this function, in one
+    batched call. ``threshold=True`` uses ``robu``'s pseudo-inverse (eigenvalues
+    < 1e-10 -> 0); ``threshold=False`` reproduces ``sensitivity()`` exactly,
+    which has no threshold (only different when some (I-H)_jj is singular:
+    robumeta then shows NaN/Inf standard errors). robumeta prints the table
+    formatted to 3 significant digits; numbers are returned here.
+    """
+    yi, vi, X, labels, B = _prepare(yi, vi, studynum, mods, coef_names, intercept)
+    rhos = np.asarray(rho, float)
+    if np.any(rhos < 0) or np.any(rhos > 1):
+        raise ValueError("Rho must be a value between 0 and 1.")
+    R = len(rhos)
+    y = np.broadcast_to(rve.pad_rows(B, yi), (R,) + B.mask.shape)
+    v = np.broadcast_to(rve.pad_rows(B, vi), (R,) + B.mask.shape)
+    Xb = np.broadcast_to(rve.pad_design(B, X), (R,) + B.mask.shape + (X.shape[1],))
+    o = rve.robu_blocks(y, v, Xb, B.mask, modelweights="CORR", rho=rhos, small=small, eig_tol=rve.ROBU_EIG_TOL if threshold else None)
+    return SensitivityResult(labels, rhos, o["b_r"], o["SE"], o["tau_sq"], o["dfs"])
+
+
+__all__ = ["robu", "sensitivity", "RobuResult", "SensitivityResult", "RobuWarning", "SingularDesignError", "UndefinedVarianceComponents", "RHO_GRID"]
