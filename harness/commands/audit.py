@@ -1,0 +1,53 @@
+"""``metaharness audit``: check published meta-analysis results for consistency and recompute them.
+
+Exit status: 0 nothing inconsistent, 1 any inconsistent finding, 2 bad input.
+Files are dispatched on their suffix (:data:`AUDITORS`): ``.toml``
+published-results files today; other formats register a function there.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "audit"
+HELP = "audit published meta-analysis results (published-results TOML files)"
+
+
+def audit_toml(path, args):
+    from ..audit import audit_file
+
+    return audit_file(path)
+
+
+#: file suffix -> function(path, args) returning an AuditResult; extend here
+AUDITORS = {".toml": audit_toml}
+
+
+def add_arguments(p):
+    p.add_argument("files", nargs="+", metavar="FILE", help="published-results files (.toml)")
+    p.add_argument("--json", metavar="FILE", help="write every finding as JSON")
+
+
+def run(args) -> int:
+    import json
+
+    from ..audit.report import render
+    from ..errors import InputError
+
+    paths = [Path(f) for f in args.files]
+    for p in paths:
+        if p.suffix.lower() not in AUDITORS:
+            raise InputError(f"cannot audit a {p.suffix or 'suffix-less'} file; known kinds: {', '.join(AUDITORS)}", p)
+        if not p.is_file():
+            raise InputError("no such file", p)
+    results = [AUDITORS[p.suffix.lower()](p, args) for p in paths]
+    for r in results:
+        print(render(r))
+        print()
+    total = {"consistent": 0, "inconsistent": 0, "cannot check": 0}
+    for r in results:
+        for k, v in r.counts().items():
+            total[k] += v
+    print(f"{len(results)} file(s): {total['consistent']} consistent, {total['inconsistent']} inconsistent, {total['cannot check']} cannot check")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"schema": 1, "files": [r.to_dict() for r in results]}, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0 if all(r.ok for r in results) else 1
