@@ -82,9 +82,19 @@ class AnalysisKind:
         d = self.tolerance_class(spec, quantity if quantity != "*" else "beta")
         return Tolerance(d.rtol if rtol is None else rtol, d.atol if atol is None else atol)
 
+    def explain_context(self, spec) -> dict:
+        """What the explained-differences registry matches on (kind, spec options)."""
+        return {"kind": self.name, **spec.options}
+
     def explain(self, spec, record) -> str | None:
-        """A known, expected reason for a difference, or None."""
-        return None
+        """A known, expected reason for a difference, or None.
+
+        Default: the registry of explained differences
+        (:mod:`harness.compare.explained`) with :meth:`explain_context`.
+        """
+        from ..compare.explained import explain
+
+        return explain(self.explain_context(spec), record)
 
 
 def require_columns(spec, roles):

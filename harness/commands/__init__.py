@@ -3,7 +3,7 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit status).
 """
-from . import doctor, verify
+from . import audit, doctor, fuzz, verify
 
 #: the sub-commands, in the order ``--help`` lists them; add new modules here
-COMMANDS = [verify, doctor]
+COMMANDS = [verify, doctor, fuzz, audit]
