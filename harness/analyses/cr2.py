@@ -1,0 +1,126 @@
+"""Analysis kind ``cr2``: clubSandwich CR2 on a random-effects meta-regression.
+
+Python fits ``rma.uni`` with :func:`harness.core.rma.rma_arrays` and applies
+:func:`harness.core.cr2.cr2_fit`; R fits ``metafor::rma.uni`` and calls
+``clubSandwich::coef_test(vcov = "CR2", cluster = ..., test = "Satterthwaite")``,
+``conf_int`` and, for models with moderators, ``Wald_test(test = "HTZ")`` of
+all non-intercept coefficients (``r_scripts/clubsandwich.R``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..compare.tolerance import CLOSED, ITERATIVE
+from ..core.cr2 import cr2_fit
+from ..core.rma import rma_arrays
+from ..core.rve import SingularDesignError
+from ..core.tau2 import ESTIMATORS
+from ..errors import InputError
+from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .robu import categorical_design
+
+ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
+COEF_Q = ("beta", "SE", "tstat", "df_Satt", "p_Satt", "CI_L", "CI_U")
+WALD_Q = ("Fstat", "delta", "df_num", "df_denom", "p_val")
+
+
+class Cr2Kind(AnalysisKind):
+    name = "cr2"
+    keys = {
+        "yi": Key(str, default="yi", check=check_r_name),
+        "vi": Key(str, default="vi", check=check_r_name),
+        "cluster": Key(str, required=True, check=check_r_name, help="cluster (study) column"),
+        "weights": Key(str, check=check_r_name, help="user weights column (metafor weights)"),
+        "method": Key(str, default="REML", choices=tuple(ESTIMATORS), expand=True, help="tau^2 estimator of the rma.uni fit"),
+        "mods": Key(list, default=[], check=check_r_name),
+        "factors": Key(list, default=[], check=check_r_name),
+        "intercept": Key(bool, default=True),
+        "level": Key(float, default=95.0),
+        "threshold": Key(float, default=1e-12),
+        "maxiter": Key(int, default=1000),
+    }
+
+    def check(self, spec):
+        require_columns(spec, ["yi", "vi", "cluster"])
+        if spec.get("weights"):
+            require_columns(spec, ["weights"])
+        for m in spec["mods"]:
+            spec.dataset.require(m, "moderator")
+        for f in spec["factors"]:
+            if f not in spec["mods"]:
+                raise InputError(f"analysis {spec.id}: factor {f!r} is not one of `mods`", spec.fixture)
+        if not spec["intercept"] and not spec["mods"]:
+            raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        self.inputs(spec)
+
+    def inputs(self, spec):
+        ds = spec.dataset
+        x = {"yi": ds.numeric(spec["yi"]), "vi": ds.numeric(spec["vi"], lower=0, what="a sampling variance"), "cluster": ds.text(spec["cluster"])}
+        for i, s in enumerate(x["cluster"]):
+            if s == "":
+                raise InputError("empty cluster identifier", ds.path, ds.line_of(i), spec["cluster"])
+        if spec.get("weights"):
+            x["weights"] = ds.numeric(spec["weights"], lower=0, lower_inclusive=False, what="a weight")
+        M, names, levels = categorical_design(spec, spec["mods"], spec["factors"], spec["intercept"])
+        return x, M, names, levels
+
+    def run_python(self, spec) -> Outcome:
+        x, M, names, _ = self.inputs(spec)
+        k = len(x["yi"])
+        cols = ([np.ones(k)] if spec["intercept"] else []) + ([] if M is None else list(M.T))
+        coef = (["intrcpt"] if spec["intercept"] else []) + names
+        X = np.column_stack(cols)
+        fit = rma_arrays(x["yi"], x["vi"], X, method=spec["method"], intercept=spec["intercept"], control={"threshold": spec["threshold"], "maxiter": spec["maxiter"]}, weights=x.get("weights"), r2=False)
+        if not bool(fit["converged"]):
+            return Outcome(error=f"did not converge: tau^2 iteration ({spec['method']})", info={"nonconvergence": True})
+        wald = [j for j, c in enumerate(coef) if c != "intrcpt"] if (spec["mods"] and X.shape[1] > 1) else []
+        Cm = np.eye(len(coef))[wald] if wald else None
+        try:
+            r = cr2_fit(x["yi"], x["vi"], X, x["cluster"], tau2=float(fit["tau2"]), weights=x.get("weights"), level=spec["level"], constraints=Cm)
+        except SingularDesignError as e:
+            return Outcome(error=str(e))
+        vals = {"tau2": float(fit["tau2"])}
+        for q in COEF_Q:
+            for c, a in zip(coef, r[q]):
+                vals[f"{q}[{c}]"] = float(a)
+        for i, a in enumerate(coef):
+            for j, b in enumerate(coef):
+                vals[f"vcov[{a},{b}]"] = float(r["vcov"][i, j])
+        if Cm is not None:
+            for q in WALD_Q:
+                vals[f"Wald_{q}"] = float(r[q])
+        return Outcome(values=vals, info={"fit": r})
+
+    def run_r(self, spec, engine) -> Outcome:
+        x, _, names, levels = self.inputs(spec)
+        mods = {m: (np.array(spec.dataset.text(m), dtype=object) if m in spec["factors"] else spec.dataset.numeric(m)) for m in spec["mods"]}
+        data = {"yi": x["yi"], "vi": x["vi"], "cluster": np.array(x["cluster"], dtype=object)}
+        if "weights" in x:
+            data["weights"] = x["weights"]
+        coef_py = (["intrcpt"] if spec["intercept"] else []) + names
+        wald = [c for c in coef_py if c != "intrcpt"] if (spec["mods"] and len(coef_py) > 1) else []
+        call = engine.call("mh_cr2", data=data, mods=mods, factors=np.array(list(spec["factors"]), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, method=spec["method"], intercept=spec["intercept"], level=spec["level"], threshold=spec["threshold"], maxiter=spec["maxiter"], wald=np.array(wald, dtype=object))
+        if call.error is not None:
+            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": "did not converge" in call.error})
+        v = call.value
+        coef = v["coef_names"]
+        vals = {"tau2": float(v["tau2"][0])}
+        for q in COEF_Q:
+            for c, a in zip(coef, v[q]):
+                vals[f"{q}[{c}]"] = a
+        Vm = np.asarray(v["vcov"], float).reshape(len(coef), len(coef), order="F")
+        for i, a in enumerate(coef):
+            for j, b in enumerate(coef):
+                vals[f"vcov[{a},{b}]"] = float(Vm[i, j])
+        if wald:
+            for q in WALD_Q:
+                vals[f"Wald_{q}"] = float(v[q][0])
+        return Outcome(values=vals, warnings=call.warnings, info={"r": v})
+
+    def tolerance_class(self, spec, quantity):
+        if spec["method"] in ITERATIVE_METHODS and quantity != "Wald_df_num":
+            return ITERATIVE
+        return CLOSED
+
+
+KIND = Cr2Kind()

@@ -1,0 +1,143 @@
+"""Cluster-robust CR2 variance, Satterthwaite t tests and HTZ Wald tests (clubSandwich).
+
+A numpy port of clubSandwich 0.5.8 ``vcovCR(type = "CR2")``, ``coef_test(test =
+"Satterthwaite")``, ``conf_int`` and ``Wald_test(test = "HTZ")`` for a
+weighted linear model with diagonal working variance, which is what
+clubSandwich does for ``metafor::rma.uni`` fits (Bell & McCaffrey 2002;
+Tipton 2015, *Psychol Methods* 20:375-393; Tipton & Pustejovsky 2015,
+*J Educ Behav Stat* 40:604-634; Pustejovsky & Tipton 2018, *J Bus Econ Stat*
+36:672-683). Source: ``cs058 R/CR-adjustments.R:22-43``, ``R/get_arrays.R``,
+``R/coef_test.R``, ``R/Wald_test.R``, ``R/rma-uni.R`` (stats-reference.md section 5).
+
+For an ``rma.uni`` fit: weights ``w = 1/(v + tau^2)`` (or the user's weights),
+working variance ``Phi = diag(v + tau^2)``, ``M = (X'WX)^-1``. For cluster j
+(``H_jj = X_j M X_j' W_j``, ``C = sum X'W Phi W X``)::
+
+    G_j = Phi_j^1/2 (Phi_j - H_jj Phi_j - Phi_j H_jj' + X_j M C M X_j') Phi_j^1/2
+    A_j = Phi_j^1/2 G_j^-1/2 Phi_j^1/2          (eigenvalues <= 1e-12 -> 0)
+    V^CR2 = M (sum_j X_j'W_j A_j e_j e_j' A_j W_j X_j) M
+
+(with inverse-variance weights ``G_j`` reduces to
+``Phi^1/2 (Phi - X_j M X_j') Phi^1/2``; clubSandwich's threshold then applies to
+the weights rescaled by their mean, reproduced here). Satterthwaite df per
+coefficient: ``(tr P)^2 / sum(P^2)`` with the cluster-by-cluster matrix ``P``
+of :func:`harness.core.rve.satterthwaite_omega`. HTZ: Hotelling's T^2
+approximation with ``nu = q(q+1)/sum(Var)`` (``Wald_testing``,
+``total_variance_mat``), ``F = delta Q/q``, ``delta = (nu - q + 1)/nu``,
+``df = (q, nu - q + 1)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from .rve import StudyBlocks, checked_inv, pad_design, pad_rows
+
+#: clubSandwich matrix_power(tol = -12): eigenvalues <= 1e-12 are set to 0
+CS_EIG_TOL = 1e-12
+
+
+def _inv_sqrt_cs(S, tol):
+    """clubSandwich ``matrix_power(x, -1/2)``: eigenvalues > tol kept, the rest -> 0."""
+    S = 0.5 * (S + np.swapaxes(S, -1, -2))
+    lam, U = np.linalg.eigh(S)
+    tol = np.asarray(tol)[..., None] if np.ndim(tol) else tol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(lam > tol, 1.0 / np.sqrt(np.where(lam > 0, lam, 1.0)), 0.0)
+    return np.einsum("...ij,...j,...kj->...ik", U, f, U)
+
+
+def pair_arrays(U, X, Phi, W, Mb):
+    """``P[s, t, a, b] = g_as' Phi g_bt`` for the columns s, t of ``U_a`` (K x q)
+    (clubSandwich ``get_P_array(all_terms = TRUE)``); shape (..., q, q, N, N).
+    The diagonal ``s = t`` gives the Satterthwaite matrices of single coefficients."""
+    D = np.einsum("...nk,...nks,...nkt->...stn", Phi, U, U)
+    Z = np.einsum("...nkp,...nks->...snp", X, U)
+    Y = np.einsum("...nkp,...nk,...nks->...snp", X, W * Phi, U)
+    C = np.einsum("...nkp,...nk,...nkq->...pq", X, W * W * Phi, X)
+    MCM = Mb @ C @ Mb
+    ZMCMZ = np.einsum("...sap,...pq,...tbq->...stab", Z, MCM, Z)
+    YMZ = np.einsum("...sap,...pq,...tbq->...stab", Y, Mb, Z)
+    ZMY = np.einsum("...sap,...pq,...tbq->...stab", Z, Mb, Y)
+    P = ZMCMZ - YMZ - ZMY
+    n = P.shape[-1]
+    P[..., np.arange(n), np.arange(n)] += D
+    return P
+
+
+def cr2_fit(y, v, X, cluster, *, tau2=0.0, weights=None, level=95.0, constraints=None):
+    """CR2 + Satterthwaite (+ HTZ) for a weighted meta-regression with clusters.
+
+    Parameters
+    ----------
+    y, v : (k,) effect sizes and sampling variances; X : (k, p) design
+    cluster : (k,) cluster identifiers
+    tau2 : the model's tau^2 (``rma.uni``'s estimate; 0 for a fixed-effect fit)
+    weights : user weights (metafor ``weights``); None = inverse variance
+    constraints : (q, p) matrix for the HTZ Wald test (None: no test)
+
+    Returns a dict: ``beta``, ``vcov``, ``SE``, ``tstat``, ``df_Satt``,
+    ``p_Satt``, ``CI_L``, ``CI_U`` and, with constraints, ``Fstat``, ``delta``,
+    ``df_num``, ``df_denom``, ``p_val``, ``Q``.
+    """
+    B = StudyBlocks.from_ids(cluster)
+    if B.N < 2:
+        raise ValueError("Cluster-robust variance estimation will not work when the data only includes a single cluster.")
+    mask = B.mask
+    Phi = np.where(mask, pad_rows(B, np.asarray(v, float) + tau2), 0.0)
+    inverse_var = weights is None
+    w_rows = 1.0 / (np.asarray(v, float) + tau2) if inverse_var else np.asarray(weights, float)
+    W = np.where(mask, pad_rows(B, w_rows), 0.0)
+    w_scale = float(np.mean(w_rows))
+    Xb = pad_design(B, X)
+    yb = np.where(mask, pad_rows(B, y), 0.0)
+    Mb = checked_inv(np.einsum("nkp,nk,nkq->pq", Xb, W, Xb), "X'WX")
+    beta = Mb @ np.einsum("nkp,nk,nk->p", Xb, W, yb)
+    e = np.where(mask, yb - Xb @ beta, 0.0)
+    K = mask.shape[-1]
+    XMX = np.einsum("nap,pq,nbq->nab", Xb, Mb, Xb)
+    C = np.einsum("nkp,nk,nkq->pq", Xb, W * W * Phi, Xb)
+    XMCMX = np.einsum("nap,pq,nbq->nab", Xb, Mb @ C @ Mb, Xb)
+    HPhi = XMX * (W * Phi)[:, None, :]
+    inner = np.einsum("na,ab->nab", Phi, np.eye(K)) - HPhi - np.swapaxes(HPhi, -1, -2) + XMCMX
+    sq = np.sqrt(np.where(mask, Phi, 1.0))
+    inner = np.where(mask[:, :, None] & mask[:, None, :], inner, np.eye(K))
+    G = sq[:, :, None] * inner * sq[:, None, :]
+    # clubSandwich forms G from the weights rescaled by their mean when they are
+    # inverse-variance (target = W^-1): its eigenvalues are then w_scale^2 times ours
+    tol = CS_EIG_TOL / w_scale**2 if inverse_var else CS_EIG_TOL
+    A = sq[:, :, None] * _inv_sqrt_cs(G, tol) * sq[:, None, :]
+    A = np.where(mask[:, :, None] & mask[:, None, :], A, 0.0)
+    u = np.einsum("nkp,nk,nk->np", Xb, W, np.einsum("nab,nb->na", A, e))
+    V = Mb @ (u.T @ u) @ Mb
+    SE = np.sqrt(np.diag(V))
+    t = beta / SE
+    U = np.einsum("nab,nb,nbp,pq->naq", A, W, Xb, Mb)
+    P = pair_arrays(U, Xb, Phi, W, Mb)
+    p = len(beta)
+    Pd = P[np.arange(p), np.arange(p)]  # (p, N, N)
+    df = np.trace(Pd, axis1=-2, axis2=-1) ** 2 / np.einsum("cij,cij->c", Pd, Pd)
+    crit = stats.t.isf((1 - level / 100) / 2, df)
+    out = dict(beta=beta, vcov=V, SE=SE, tstat=t, df_Satt=df, p_Satt=2 * stats.t.sf(np.abs(t), df), CI_L=beta - SE * crit, CI_U=beta + SE * crit, N=B.N)
+    if constraints is not None:
+        out.update(htz_test(np.atleast_2d(np.asarray(constraints, float)), beta, V, U, Xb, Phi, W, Mb))
+    return out
+
+
+def htz_test(Cm, beta, V, U, Xb, Phi, W, Mb):
+    """clubSandwich ``Wald_test(test = "HTZ")`` of ``C beta = 0``."""
+    q = Cm.shape[0]
+    Uc = U @ Cm.T  # columns of U_a M C' ... U already carries M: u_a = A W X M; C-projected
+    P = pair_arrays(Uc, Xb, Phi, W, Mb)  # (q, q, N, N)
+    Om = np.trace(P, axis1=-2, axis2=-1)  # (q, q)
+    Ons = _inv_sqrt_cs(Om, CS_EIG_TOL)
+    Bm = np.einsum("sx,xyab,yt->stab", Ons, P, Ons)
+    var = np.einsum("stab,tsab->st", Bm, Bm) + np.einsum("ssab,ttab->st", Bm, Bm)
+    nu = q * (q + 1) / var.sum()
+    cb = Cm @ beta
+    Q = float(cb @ np.linalg.solve(Cm @ V @ Cm.T, cb))
+    delta = max((nu - q + 1) / nu, 0.0)
+    df2 = nu - q + 1
+    F = delta * Q / q
+    pval = float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
+    return dict(Fstat=F, delta=delta, df_num=float(q), df_denom=df2, p_val=pval, Q=Q)
