@@ -40,7 +40,7 @@ mh_cochrane_pool <- function(yi, vi, method, test, level, i2_from, prediction) {
     TAU2 = as.numeric(fit$tau2),
     weights = as.numeric(stats::weights(fit))
   )
-  if (prediction) {
+  if (prediction && method != "FE") {
     pr <- stats::predict(fit, level = level)
     out$PI_START <- as.numeric(if (is.null(pr$pi.lb)) pr$cr.lb else pr$pi.lb)
     out$PI_END <- as.numeric(if (is.null(pr$pi.ub)) pr$cr.ub else pr$pi.ub)

@@ -13,10 +13,15 @@ recomputation, on the RevMan files named in :attr:`Quirk.found_in`:
 * ``stats-reference §1`` — the real Cochrane ``.rm5`` file analysed for
   shared/reference/stats-reference.md §1.5–1.8 (CMP-001.01, CMP-004.03 ...).
 
-The issue-5 registry ``harness/compare/explained.py`` did not exist while this
-module was written; the quirks are kept here with the fields such a registry
-needs (id, quantities, reason, found_in, predicate) and :func:`explain`
-returns the reason text that goes into a record's ``explanation``.
+Each quirk is registered in the project's explained-differences registry
+(``harness/compare/explained.toml``, read by :mod:`harness.compare.explained`)
+under the same id, with its quantities, context, size bound, cause and
+reference. :func:`explain` requires both: the registry entry must apply to
+the quantity and context and cover the size of the difference, *and* this
+module's structural predicate must hold (e.g. ``stored == |recomputed|`` for
+``revman-abs-z``, which a size bound alone cannot express). Should the
+registry lack an entry, the reason kept here is used, so that behaviour
+never depends on another module's edits.
 """
 from __future__ import annotations
 
@@ -103,9 +108,47 @@ QUIRKS = (
 )
 
 
-def explain(quantity: str, stored, computed, ctx) -> str | None:
-    """The reason of the first quirk that explains this difference, or None."""
+def context(stored, computed, ctx) -> dict:
+    """The registry context of one comparison (see explained.toml, RevMan 5 section)."""
+    df = ctx.get("df")
+    return {
+        "source": "revman5",
+        "df": "" if df is None else str(int(df)),
+        "sign": "negative" if _finite(computed) and computed < 0 else "positive",
+        "p_regime": "tiny" if _finite(computed) and computed < 1e-10 else "ordinary",
+    }
+
+
+def _registry():
+    try:
+        from ..compare import explained
+    except ImportError:  # pragma: no cover - registry absent
+        return {}
+    return {e.id: e for e in explained.load()}
+
+
+def explain(name: str, stored, computed, ctx) -> str | None:
+    """The reason of the first quirk that explains this difference, or None.
+
+    ``name`` is the full quantity name (``overall.Z``, ``subgroup[1: A].I2``);
+    its last part is RevMan's attribute.
+    """
+    attr = name.rsplit(".", 1)[-1]
+    reg = _registry()
+    cx = context(stored, computed, ctx)
     for q in QUIRKS:
-        if quantity in q.quantities and q.applies(stored, computed, ctx):
+        if attr not in q.quantities or not q.applies(stored, computed, ctx):
+            continue
+        e = reg.get(q.id)
+        if e is None:
             return f"{q.id}: {q.reason}"
+        if not e.applies(name, cx):
+            continue
+        if _finite(stored) and _finite(computed):
+            ad = abs(stored - computed)
+            rd = ad / abs(stored) if stored != 0 else math.inf
+            if not e.within(ad, rd):
+                continue
+            return e.reason(ad, rd)
+        return f"{e.id}: {e.cause} (value undefined on one side) [{e.reference}]"
     return None

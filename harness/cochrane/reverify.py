@@ -107,6 +107,7 @@ class AnalysisAudit:
     notes: list[str] = field(default_factory=list)
     lint: list[LintFinding] = field(default_factory=list)
     line: int | None = None
+    k: int = 0  # estimable studies recomputed
 
     @property
     def verdict(self) -> str:
@@ -139,6 +140,7 @@ class AnalysisAudit:
             "verdict": self.verdict,
             "reason": self.reason,
             "line": self.line,
+            "k": self.k,
             "problems": self.problems,
             "notes": self.notes,
             "lint": [f.to_dict() for f in self.lint],
@@ -175,6 +177,23 @@ class ReviewAudit:
             "lint_findings": sum(len(a.lint) for a in self.analyses),
         }
 
+    def counts(self) -> dict:
+        """Analyses by the audit command's verdicts (consistent / inconsistent / cannot check)."""
+        c = {"consistent": 0, "inconsistent": 0, "cannot check": 0}
+        for a in self.analyses:
+            if a.status == "not re-verified":
+                c["cannot check"] += 1
+            elif a.ok:
+                c["consistent"] += 1
+            else:
+                c["inconsistent"] += 1
+        return c
+
+    def render(self, detail: bool = False) -> str:
+        from .report import render
+
+        return render(self, detail)
+
     @property
     def ok(self) -> bool:
         """Every re-verified analysis agrees (or is explained) and nothing failed to read."""
@@ -182,6 +201,7 @@ class ReviewAudit:
 
     def to_dict(self):
         return {
+            "kind": "cochrane-review",
             "path": self.path,
             "title": self.title,
             "format": self.fmt,
@@ -272,7 +292,7 @@ def _pool_python(yi, sei, model, preset: Preset, level, i2_from_q):
         "Z": float(f["zval"][0]), "P_Z": float(f["pval"][0]), "CHI2": q, "DF": float(df), "P_CHI2": p_q,
         "I2": i2q if (i2_from_q or method == "FE") else float(f["I2"]), "TAU2": t2,
     }
-    if preset.prediction:
+    if preset.prediction and method != "FE":
         k = len(yi)
         crit = stats.t.isf((1 - level / 100) / 2, k - 1) if (test == "knha" and k > 1) else z
         half = crit * math.sqrt(se**2 + t2)
@@ -420,7 +440,7 @@ def _rel(a, b):
     return d / abs(b) if b != 0 else (0.0 if d == 0 else math.inf)
 
 
-def _side_verdict(q, stored, val, tol, ctx):
+def _side_verdict(name, stored, val, tol, ctx):
     """(verdict, explanation) of one engine's value against RevMan's."""
     if val is None:
         return "engine-error", "not computed"
@@ -429,7 +449,7 @@ def _side_verdict(q, stored, val, tol, ctx):
         return "agree", None
     if s_nan and v_nan:
         return "agree", "undefined on both sides"
-    why = quirks.explain(q, stored, val, ctx)
+    why = quirks.explain(name, stored, val, ctx)
     if why:
         return "explained", why
     return "differ", None
@@ -447,11 +467,11 @@ def _compare_stored(an, stored, py, r, r_err, df_of, skip=()):
             checks.append(Check(name, None, pv, rvv, tol, "missing", "RevMan's value is empty (not computed by RevMan)"))
             continue
         ctx = {"df": df_of(name), "fmt": an.fmt, "tol": tol}
-        vp, ep = _side_verdict(q, sv, pv, tol, ctx) if pv is not None else ("missing", "not computed by the Python engine")
+        vp, ep = _side_verdict(name, sv, pv, tol, ctx) if pv is not None else ("missing", "not computed by the Python engine")
         if r is None:
             vr, er = "engine-error", r_err
         else:
-            vr, er = _side_verdict(q, sv, rvv, tol, ctx) if rvv is not None else ("missing", "not computed by metafor")
+            vr, er = _side_verdict(name, sv, rvv, tol, ctx) if rvv is not None else ("missing", "not computed by metafor")
         verdict = next(v for v in VERDICT_ORDER if v in (vp, vr))
         expl = "; ".join(dict.fromkeys(f"{side}: {e}" if (vp != vr and e) else e for side, e in (("Python", ep), ("R", er)) if e)) or None
         rels = [x for x in (_rel(pv, sv), _rel(rvv, sv)) if x is not None]
@@ -506,6 +526,7 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
     if len(d.rows) == 0:
         audit.reason = "no estimable study"
         return audit
+    audit.k = len(d.rows)
     level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
     subgroups = an.has_subgroups
     totals = an.settings.get("TOTALS", "YES").upper()

@@ -18,13 +18,23 @@ def audit_toml(path, args):
     return audit_file(path)
 
 
+def audit_cochrane(path, args):
+    """A RevMan 5 review (.rm5) or RevMan analysis-data export (.csv): re-verify every continuous analysis."""
+    from ..cochrane.reverify import audit_review
+
+    return audit_review(path, preset=getattr(args, "preset", "revman5"), integer_scale=getattr(args, "integer_scale", False))
+
+
 #: file suffix -> function(path, args) returning an AuditResult; extend here
-AUDITORS = {".toml": audit_toml}
+AUDITORS = {".toml": audit_toml, ".rm5": audit_cochrane, ".csv": audit_cochrane}
 
 
 def add_arguments(p):
-    p.add_argument("files", nargs="+", metavar="FILE", help="published-results files (.toml)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="published-results files (.toml), RevMan 5 reviews (.rm5) or RevMan 5 analysis-data exports (.csv)")
     p.add_argument("--json", metavar="FILE", help="write every finding as JSON")
+    p.add_argument("--preset", default="revman5", help="Cochrane reviews: re-run under a convention preset (revman5, revman-web-2025, metafor)")
+    p.add_argument("--integer-scale", action="store_true", help="Cochrane reviews: outcomes are on an integer scale (enables the GRIM check)")
+    p.add_argument("--detail", action="store_true", help="Cochrane reviews: every quantity of every analysis")
 
 
 def run(args) -> int:
@@ -41,7 +51,7 @@ def run(args) -> int:
             raise InputError("no such file", p)
     results = [AUDITORS[p.suffix.lower()](p, args) for p in paths]
     for r in results:
-        print(render(r))
+        print(r.render(args.detail) if hasattr(r, "render") else render(r))
         print()
     total = {"consistent": 0, "inconsistent": 0, "cannot check": 0}
     for r in results:
