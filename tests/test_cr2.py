@@ -1,0 +1,85 @@
+"""CR2 (clubSandwich): against clubSandwich run for real, and robu vs clubSandwich."""
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harness
+from harness.core.cr2 import cr2_fit
+from harness.core.rma import rma_arrays
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _cols(path):
+    rows = list(csv.DictReader(open(path)))
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+@pytest.fixture(scope="module")
+def corrdat():
+    d = _cols(FIX / "corrdat/data.csv")
+    return {k: np.array([float(x) for x in v]) for k, v in d.items()}
+
+
+@pytest.mark.filterwarnings("ignore::harness.rve_api.RobuWarning")
+def test_cr2_equals_robu_corr_with_single_effect_clusters():
+    """One effect per cluster, DL tau^2: CR2 on rma.uni equals robu CORR small = TRUE
+    (stats-reference 4.11: same weights 1/(v+tau^2), same A_j, same Phi)."""
+    rng = np.random.default_rng(3)
+    y, v = rng.normal(0.2, 0.3, 12), rng.uniform(0.01, 0.1, 12)
+    x = rng.normal(size=12)
+    X = np.column_stack([np.ones(12), x])
+    fit = rma_arrays(y, v, X, method="DL")
+    r = cr2_fit(y, v, X, list(range(12)), tau2=float(fit["tau2"]))
+    rb = harness.robu(y, v, list(range(12)), mods=x, coef_names=["x"])
+    np.testing.assert_allclose(r["beta"], rb.b_r, rtol=1e-12)
+    np.testing.assert_allclose(r["SE"], rb.SE, rtol=1e-10)
+    np.testing.assert_allclose(r["df_Satt"], rb.dfs, rtol=1e-10)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("method", ["FE", "DL", "REML"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cr2_matches_clubsandwich(r_engine, corrdat, method, weighted):
+    mods = ["males", "college", "binge"]
+    X = np.column_stack([np.ones(len(corrdat["var"]))] + [corrdat[m] for m in mods])
+    w = corrdat["uw_invvar"] if weighted else None
+    fit = rma_arrays(corrdat["effectsize"], corrdat["var"], X, method=method, control={"threshold": 1e-12, "maxiter": 1000}, weights=w, r2=False)
+    py = cr2_fit(corrdat["effectsize"], corrdat["var"], X, corrdat["studyid"], tau2=float(fit["tau2"]), weights=w, constraints=np.eye(4)[1:])
+    data = {"yi": corrdat["effectsize"], "vi": corrdat["var"], "cluster": corrdat["studyid"]}
+    if weighted:
+        data["weights"] = w
+    r = r_engine.call("mh_cr2", data=data, mods={m: corrdat[m] for m in mods}, method=method, wald=np.array(mods, dtype=object))
+    assert r.error is None, r.error
+    v = r.value
+    rtol = 1e-10 if method != "REML" else 1e-8  # REML: tau^2 iterated in both engines (threshold 1e-12)
+    for q in ("beta", "SE", "tstat", "df_Satt", "p_Satt", "CI_L", "CI_U"):
+        np.testing.assert_allclose(py[q], v[q], rtol=rtol, err_msg=q)
+    for q in ("Fstat", "delta", "df_denom", "p_val"):
+        np.testing.assert_allclose(py[q], v[q][0], rtol=rtol, err_msg=q)
+
+
+@pytest.mark.r
+def test_robu_vs_clubsandwich_user_weights_df(r_engine, corrdat):
+    """With user weights robumeta and clubSandwich give the same CR2 SEs but different
+    Satterthwaite dfs (robumeta: Phi = I; clubSandwich: Phi = diag(mean v_j)); with
+    CORR weights and small = TRUE they agree."""
+    mods = ["males", "college", "binge"]
+    data = {"yi": corrdat["effectsize"], "vi": corrdat["var"], "study": corrdat["studyid"], "uw": corrdat["uw_invvar"]}
+    cs = r_engine.call("mh_robu_clubsandwich", data=data, mods={m: corrdat[m] for m in mods}, modelweights="USER").value
+    M = np.column_stack([corrdat[m] for m in mods])
+    py = harness.robu(corrdat["effectsize"], corrdat["var"], corrdat["studyid"], mods=M, coef_names=mods, userweights=corrdat["uw_invvar"])
+    np.testing.assert_allclose(py.SE, cs["SE"], rtol=1e-10)
+    assert np.all(np.abs(py.dfs - np.array(cs["dfs"])) / np.array(cs["dfs"]) > 1e-3)
+    del data["uw"]
+    cs = r_engine.call("mh_robu_clubsandwich", data=data, mods={m: corrdat[m] for m in mods}, modelweights="CORR").value
+    py = harness.robu(corrdat["effectsize"], corrdat["var"], corrdat["studyid"], mods=M, coef_names=mods)
+    np.testing.assert_allclose(py.SE, cs["SE"], rtol=1e-10)
+    np.testing.assert_allclose(py.dfs, cs["dfs"], rtol=1e-10)
+
+
+def test_single_cluster_is_an_error():
+    with pytest.raises(ValueError, match="single cluster"):
+        cr2_fit(np.array([0.1, 0.2]), np.array([0.1, 0.1]), np.ones((2, 1)), ["a", "a"])
