@@ -247,9 +247,12 @@ def _collect(an: Analysis, audit: AnalysisAudit) -> _Data | None:
         rows.append(r)
         groups.append("")
     keys = ("MEAN_1", "SD_1", "TOTAL_1", "MEAN_2", "SD_2", "TOTAL_2")
-    bad = [f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} missing or empty" for r in rows if any(r.inputs.get(k) is None for k in keys)]
-    if bad:
-        audit.problems.extend(bad)
+    incomplete = [r for r in rows if any(r.inputs.get(k) is None for k in keys)]
+    if incomplete:
+        for r in incomplete:
+            # the reader already named missing or non-numeric attributes; add what it did not (empty values)
+            if not any(f"(line {r.line})" in p for p in audit.problems):
+                audit.problems.append(f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} empty")
         return None
     use, excluded = [], []
     for i, r in enumerate(rows):
@@ -473,6 +476,8 @@ def _compare_stored(an, stored, py, r, r_err, df_of, skip=()):
         else:
             vr, er = _side_verdict(name, sv, rvv, tol, ctx) if rvv is not None else ("missing", "not computed by metafor")
         verdict = next(v for v in VERDICT_ORDER if v in (vp, vr))
+        if ep and er and ep.split(":", 1)[0] == er.split(":", 1)[0]:
+            er = None  # the same quirk explains both engines: say it once
         expl = "; ".join(dict.fromkeys(f"{side}: {e}" if (vp != vr and e) else e for side, e in (("Python", ep), ("R", er)) if e)) or None
         rels = [x for x in (_rel(pv, sv), _rel(rvv, sv)) if x is not None]
         checks.append(Check(name, sv, pv, rvv, tol, verdict, expl, max(rels) if rels else None))

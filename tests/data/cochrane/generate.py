@@ -1,0 +1,271 @@
+"""Write the hand-made RevMan test files handmade.rm5 and handmade_CR.csv (run: python generate.py).
+
+Plain arithmetic only (math + statistics from the standard library; nothing
+from metaharness), following RevMan 5's published algorithms (Deeks &
+Higgins 2010) and RevMan's storage conventions as observed in real RevMan
+files (shared/reference/revman-samples, stats-reference.md section 1):
+
+* |Z| stored without its sign;
+* chi-squared p-values carry RevMan's approximation error: here emulated as
+  a relative perturbation of +6e-7 (Fleiss1993.rm5 shows +5.8e-7);
+* a one-study subgroup gets CHI2 = 0, DF = 0, I2 = 99.99999999999999;
+* the CSV export prints 8 decimals.
+
+The files are committed; the tests recompute the key stored values by
+written-out arithmetic and re-verify the files end to end.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from statistics import NormalDist
+
+HERE = Path(__file__).resolve().parent
+Z975 = NormalDist().inv_cdf(0.975)
+P_APPROX = 1 + 6e-7
+
+
+def chi2_sf(q, df):
+    """Upper tail of chi-squared(df) for integer df (closed forms; df <= 4 here)."""
+    if df == 1:
+        return math.erfc(math.sqrt(q / 2))
+    if df == 2:
+        return math.exp(-q / 2)
+    if df == 3:
+        return math.erfc(math.sqrt(q / 2)) + math.sqrt(2 * q / math.pi) * math.exp(-q / 2)
+    raise ValueError(df)
+
+
+def norm_p(z):
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def md(s):
+    m1, sd1, n1, m2, sd2, n2 = s
+    return m1 - m2, math.sqrt(sd1**2 / n1 + sd2**2 / n2)
+
+
+def smd(s):
+    m1, sd1, n1, m2, sd2, n2 = s
+    N = n1 + n2
+    sp = math.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (N - 2))
+    g = (m1 - m2) / sp * (1 - 3 / (4 * N - 9))
+    return g, math.sqrt(N / (n1 * n2) + g**2 / (2 * (N - 3.94)))
+
+
+def pool(ys, ses, random, level=95):
+    z = NormalDist().inv_cdf(1 - (1 - level / 100) / 2)
+    w = [1 / s**2 for s in ses]
+    fe = sum(wi * y for wi, y in zip(w, ys)) / sum(w)
+    q = sum(wi * (y - fe) ** 2 for wi, y in zip(w, ys))
+    df = len(ys) - 1
+    t2 = 0.0
+    if random and df > 0:
+        t2 = max(0.0, (q - df) / (sum(w) - sum(wi**2 for wi in w) / sum(w)))
+    ws = [1 / (s**2 + t2) for s in ses]
+    est = sum(wi * y for wi, y in zip(ws, ys)) / sum(ws)
+    se = 1 / math.sqrt(sum(ws))
+    i2 = 99.99999999999999 if df == 0 else (max(0.0, (q - df) / q) * 100 if q > 0 else 0.0)
+    p_chi2 = 0.0 if df == 0 else chi2_sf(q, df) * P_APPROX
+    return dict(EFFECT_SIZE=est, SE=se, CI_START=est - z * se, CI_END=est + z * se, Z=abs(est / se), P_Z=norm_p(est / se),
+                CHI2=q, DF=df, P_CHI2=p_chi2, I2=i2, TAU2=t2, weights=[100 * wi / sum(ws) for wi in ws])
+
+
+# name, study id, year, (m1, sd1, n1, m2, sd2, n2)
+MD_STUDIES = [
+    ("Adams 2001", "STD-Adams", "2001", (10.0, 4.0, 20, 12.0, 5.0, 25)),
+    ("Brown 2005", "STD-Brown", "2005", (8.5, 3.0, 30, 9.0, 3.0, 30)),
+    ("Chen 2010", "STD-Chen", "2010", (7.0, 2.0, 40, 8.0, 2.0, 40)),
+]
+SMD_SUBGROUPS = [
+    ("Short programmes", [
+        ("Diaz 2003", "STD-Diaz", "2003", (20.0, 6.0, 15, 24.0, 7.0, 15)),
+        ("Evans 2008", "STD-Evans", "2008", (18.0, 5.0, 22, 19.0, 6.0, 20)),
+        ("Fischer 2012", "STD-Fischer", "2012", (30.0, 8.0, 35, 36.0, 9.0, 33)),
+    ]),
+    ("Long programmes", [
+        ("Garcia 2015", "STD-Garcia", "2015", (12.0, 4.0, 50, 11.0, 4.5, 48)),
+    ]),
+]
+SMD_LEVEL_TOTAL = 99
+
+
+def attrs(d):
+    return " ".join(f'{k}="{v}"' for k, v in d.items())
+
+
+def r(x):
+    return repr(float(x))
+
+
+def pooled_attrs(p, weight):
+    return {"CHI2": r(p["CHI2"]), "CI_END": r(p["CI_END"]), "CI_START": r(p["CI_START"]), "DF": str(p["DF"]), "EFFECT_SIZE": r(p["EFFECT_SIZE"]),
+            "I2": r(p["I2"]), "P_CHI2": r(p["P_CHI2"]), "P_Z": r(p["P_Z"]), "TAU2": r(p["TAU2"]), "WEIGHT": r(weight), "Z": r(p["Z"])}
+
+
+def study_row(sid, s, y, se, w, order, level=95):
+    z = NormalDist().inv_cdf(1 - (1 - level / 100) / 2)
+    m1, sd1, n1, m2, sd2, n2 = s
+    return ("<CONT_DATA " + attrs({"CI_END": r(y + z * se), "CI_START": r(y - z * se), "EFFECT_SIZE": r(y), "ESTIMABLE": "YES", "MEAN_1": r(m1), "MEAN_2": r(m2),
+                                   "ORDER": str(order), "SD_1": r(sd1), "SD_2": r(sd2), "SE": r(se), "STUDY_ID": sid, "TOTAL_1": str(n1), "TOTAL_2": str(n2), "WEIGHT": r(w)}) + "/>")
+
+
+def build(level_total=SMD_LEVEL_TOTAL):
+    # --- analysis 1: MD, fixed effect, no subgroups
+    md_eff = [md(s[3]) for s in MD_STUDIES]
+    p1 = pool([e[0] for e in md_eff], [e[1] for e in md_eff], random=False)
+    a1 = {**pooled_attrs(p1, 100.0), "CI_STUDY": "95", "CI_TOTAL": "95", "EFFECT_MEASURE": "MD", "ESTIMABLE": "YES", "I2_Q": "0.0", "ID": "CMP-001.01",
+          "METHOD": "IV", "NO": "1", "P_Q": "0.0", "Q": "0.0", "RANDOM": "NO", "SCALE": "10.0", "SORT_BY": "STUDY", "STUDIES": "3", "SUBGROUPS": "NO",
+          "SUBGROUP_TEST": "YES", "TOTALS": "YES", "TOTAL_1": "90", "TOTAL_2": "95", "UNITS": "points"}
+    rows1 = [study_row(sid, s, y, se, w, i + 1) for i, ((_, sid, _, s), (y, se), w) in enumerate(zip(MD_STUDIES, md_eff, p1["weights"]))]
+    # --- analysis 2: SMD, random effects (DL), two subgroups (one with a single study), 99% CI for totals
+    all_s = [st for _, sts in SMD_SUBGROUPS for st in sts]
+    eff = [smd(st[3]) for st in all_s]
+    p_all = pool([e[0] for e in eff], [e[1] for e in eff], random=True, level=level_total)
+    subs, i0 = [], 0
+    for name, sts in SMD_SUBGROUPS:
+        e = eff[i0:i0 + len(sts)]
+        p = pool([x[0] for x in e], [x[1] for x in e], random=True, level=level_total)
+        subs.append((name, sts, e, p, p_all["weights"][i0:i0 + len(sts)]))
+        i0 += len(sts)
+    b = [s[3]["EFFECT_SIZE"] for s in subs]
+    sb = [s[3]["SE"] for s in subs]
+    wb = [1 / x**2 for x in sb]
+    bbar = sum(w * x for w, x in zip(wb, b)) / sum(wb)
+    qint = sum(w * (x - bbar) ** 2 for w, x in zip(wb, b))
+    a2 = {**pooled_attrs(p_all, 100.0), "CI_STUDY": "95", "CI_TOTAL": str(level_total), "EFFECT_MEASURE": "SMD", "ESTIMABLE": "YES",
+          "I2_Q": r(max(0.0, (qint - 1) / qint) * 100 if qint > 0 else 0.0), "ID": "CMP-001.02", "METHOD": "IV", "NO": "2",
+          "P_Q": r(chi2_sf(qint, 1) * P_APPROX), "Q": r(qint), "RANDOM": "YES", "SCALE": "5.0", "SORT_BY": "STUDY", "STUDIES": "4",
+          "SUBGROUPS": "YES", "SUBGROUP_TEST": "YES", "TOTALS": "YES", "TOTAL_1": "122", "TOTAL_2": "116", "UNITS": ""}
+    sub_xml, order = [], 1
+    for j, (name, sts, e, p, ws) in enumerate(subs, start=1):
+        rows = []
+        for (sname, sid, _, s), (y, se), w in zip(sts, e, ws):
+            rows.append(study_row(sid, s, y, se, w, order))
+            order += 1
+        sat = {**pooled_attrs(p, sum(ws)), "ID": f"CMP-001.02.{j:02d}", "NO": str(j), "STUDIES": str(len(sts))}
+        sub_xml.append(f"<CONT_SUBGROUP {attrs(sat)}>\n<NAME>{name}</NAME>\n" + "\n".join(rows) + "\n</CONT_SUBGROUP>")
+    return p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml
+
+
+def rm5_text():
+    p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml = build()
+    studies = MD_STUDIES + [st for _, sts in SMD_SUBGROUPS for st in sts] + [("Hall 2018", "STD-Hall", "2018", None), ("Ito 2019", "STD-Ito", "2019", None)]
+    st_xml = "\n".join(f'<STUDY DATA_SOURCE="PUB" ID="{sid}" NAME="{name}" YEAR="{year}">\n<REFERENCE PRIMARY="NO" TYPE="JOURNAL_ARTICLE"/>\n</STUDY>' for name, sid, year, _ in studies)
+    labels = "<GROUP_LABEL_1>Exercise</GROUP_LABEL_1>\n<GROUP_LABEL_2>Usual care</GROUP_LABEL_2>\n<GRAPH_LABEL_1>Favours exercise</GRAPH_LABEL_1>\n<GRAPH_LABEL_2>Favours usual care</GRAPH_LABEL_2>"
+    empty = {k: "" for k in ("CHI2", "CI_END", "CI_START", "EFFECT_SIZE", "I2", "I2_Q", "P_CHI2", "P_Q", "P_Z", "Q", "TAU2", "Z")}
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" standalone="no"?>
+<!-- Hand-made for metaharness tests (tests/data/cochrane/generate.py); not a real review. -->
+<COCHRANE_REVIEW DESCRIPTION="" ID="0000000000000000001" REVMAN_SUB_VERSION="5.4.1" REVMAN_VERSION="5" STAGE="R" STATUS="A" TYPE="INTERVENTION" VERSION_NO="0.1">
+<COVER_SHEET>
+<TITLE>Exercise for chronic back pain (hand-made test review; café)</TITLE>
+</COVER_SHEET>
+<STUDIES_AND_REFERENCES>
+<STUDIES>
+<INCLUDED_STUDIES>
+{st_xml}
+</INCLUDED_STUDIES>
+</STUDIES>
+</STUDIES_AND_REFERENCES>
+<ANALYSES_AND_DATA CALCULATED_DATA="YES">
+<COMPARISON ID="CMP-001" NO="1">
+<NAME>Exercise versus usual care</NAME>
+<CONT_OUTCOME {attrs(a1)}>
+<NAME>Pain (0-100 scale)</NAME>
+{labels}
+{chr(10).join(rows1)}
+</CONT_OUTCOME>
+<CONT_OUTCOME {attrs(a2)}>
+<NAME>Function (any scale)</NAME>
+{labels}
+{chr(10).join(sub_xml)}
+</CONT_OUTCOME>
+<DICH_OUTCOME CHI2="0.5" CI_END="1.1" CI_START="0.6" CI_STUDY="95" CI_TOTAL="95" DF="1" EFFECT_MEASURE="RR" EFFECT_SIZE="0.8" ESTIMABLE="YES" I2="0.0" I2_Q="0.0" ID="CMP-001.03" METHOD="MH" NO="3" P_CHI2="0.48" P_Q="0.0" P_Z="0.17" Q="0.0" RANDOM="NO" STUDIES="2" SUBGROUPS="NO" SWAP_EVENTS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="1.37">
+<NAME>Adverse events</NAME>
+<DICH_DATA CI_END="1.3" CI_START="0.5" EFFECT_SIZE="0.8" ESTIMABLE="YES" EVENTS_1="8" EVENTS_2="10" ORDER="1" SE="0.24" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT="40.0"/>
+<DICH_DATA CI_END="1.2" CI_START="0.5" EFFECT_SIZE="0.8" ESTIMABLE="YES" EVENTS_1="12" EVENTS_2="15" ORDER="2" SE="0.2" STUDY_ID="STD-Brown" TOTAL_1="30" TOTAL_2="30" WEIGHT="60.0"/>
+</DICH_OUTCOME>
+<IV_OUTCOME CHI2="0.0" CI_END="0.1" CI_START="-0.5" CI_STUDY="95" CI_TOTAL="95" DF="0" EFFECT_MEASURE="MD" EFFECT_SIZE="-0.2" ESTIMABLE="YES" I2="0.0" ID="CMP-001.04" NO="4" P_CHI2="1.0" P_Z="0.2" RANDOM="NO" STUDIES="1" SUBGROUPS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="1.3">
+<NAME>Pain at 1 year (adjusted)</NAME>
+<IV_DATA CI_END="0.1" CI_START="-0.5" EFFECT_SIZE="-0.2" ESTIMABLE="YES" ORDER="1" SE="0.15" STUDY_ID="STD-Hall" WEIGHT="100.0"/>
+</IV_OUTCOME>
+<IPD_OUTCOME CHI2="0.0" CI_END="1.2" CI_START="0.7" CI_STUDY="95" CI_TOTAL="95" DF="0" EFFECT_MEASURE="PETO_OR" EFFECT_SIZE="0.9" ESTIMABLE="YES" I2="0.0" ID="CMP-001.05" NO="5" P_CHI2="1.0" P_Z="0.5" RANDOM="NO" STUDIES="1" SUBGROUPS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="0.6">
+<NAME>Time to return to work</NAME>
+<IPD_DATA CI_END="1.2" CI_START="0.7" EFFECT_SIZE="0.9" ESTIMABLE="YES" O_E="-1.5" ORDER="1" STUDY_ID="STD-Ito" VAR="12.0" WEIGHT="100.0"/>
+</IPD_OUTCOME>
+<CONT_OUTCOME {attrs({**empty, "CI_STUDY": "95", "CI_TOTAL": "95", "DF": "1", "EFFECT_MEASURE": "SMD", "ESTIMABLE": "YES", "ID": "CMP-001.06", "NO": "6", "RANDOM": "NO", "STUDIES": "2", "SUBGROUPS": "NO", "TOTALS": "YES", "WEIGHT": "99.99999999999999"})}>
+<NAME>Quality of life (not computed by RevMan)</NAME>
+<CONT_DATA CI_END="" CI_START="" EFFECT_SIZE="" ESTIMABLE="YES" MEAN_1="50.0" MEAN_2="45.0" ORDER="1" SD_1="10.0" SD_2="11.0" SE="" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT=""/>
+<CONT_DATA CI_END="" CI_START="" EFFECT_SIZE="" ESTIMABLE="YES" MEAN_1="52.0" MEAN_2="49.0" ORDER="2" SD_1="9.0" SD_2="9.5" SE="" STUDY_ID="STD-Brown" TOTAL_1="30" TOTAL_2="30" WEIGHT=""/>
+</CONT_OUTCOME>
+<CONT_OUTCOME CHI2="0.1" CI_END="1.0" CI_START="-1.0" CI_STUDY="95" CI_TOTAL="95" DF="1" EFFECT_MEASURE="MD" EFFECT_SIZE="0.0" ESTIMABLE="YES" I2="0.0" ID="CMP-001.07" NO="7" P_CHI2="0.75" P_Z="1.0" RANDOM="NO" STUDIES="2" SUBGROUPS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="0.0">
+<NAME>Sleep (malformed: a study lacks MEAN_2)</NAME>
+<CONT_DATA CI_END="2.0" CI_START="-2.0" EFFECT_SIZE="0.0" ESTIMABLE="YES" MEAN_1="5.0" ORDER="1" SD_1="1.0" SD_2="1.0" SE="1.0" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT="50.0"/>
+<CONT_DATA CI_END="2.0" CI_START="-2.0" EFFECT_SIZE="0.0" ESTIMABLE="YES" MEAN_1="5.0" MEAN_2="5.0" ORDER="2" SD_1="1.0" SD_2="1.0" SE="1.0" STUDY_ID="STD-Brown" TOTAL_1="30" TOTAL_2="30" WEIGHT="50.0"/>
+</CONT_OUTCOME>
+</COMPARISON>
+</ANALYSES_AND_DATA>
+</COCHRANE_REVIEW>
+"""
+
+
+HEADER = ["Comparison Number", "Outcome Number", "Subgroup Number", "Name", "Data Type", "Statistical Method", "Effect Measure", "Analysis Model",
+          "Events 1", "Mean 1", "SD 1", "Total 1", "Events 2", "Mean 2", "SD 2", "Total 2", "Effect Estimate", "SE", "CI Start", "CI End", "Weight",
+          "Q", "P(Q)", "I²(Q)", "Tau²", "Z", "P(Z)", "Qint", "P(Qint)", "I²(Qint)", "df", "Group Label 1", "Group Label 2", "Left Graph Label",
+          "Right Graph Label", "Year of study", "User defined order"]
+
+
+def f8(x):
+    """RevMan's export format: 8 decimals, trailing zeros dropped."""
+    s = f"{x:.8f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def csv_text():
+    """The CSV export of analyses 1 and 2 (printed as RevMan does) and of a dichotomous one (1.3)."""
+    p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml = build(level_total=95)  # exports carry no CI level: 95%
+    lines = [",".join(HEADER)]
+
+    def line(d):
+        return ",".join(d.get(h, "") for h in HEADER)
+
+    def pooled(p, weight, extra):
+        return {"Effect Estimate": f8(p["EFFECT_SIZE"]), "CI Start": f8(p["CI_START"]), "CI End": f8(p["CI_END"]), "Weight": f8(weight),
+                "Q": f8(p["CHI2"]), "P(Q)": f8(p["P_CHI2"]), "I²(Q)": f8(p["I2"]), "Tau²": f8(p["TAU2"]), "Z": f8(p["Z"]), "P(Z)": f8(p["P_Z"]),
+                "df": str(p["DF"]), **extra}
+
+    def study(name, year, s, y, se, w, order):
+        m1, sd1, n1, m2, sd2, n2 = s
+        return {"Name": name, "Events 1": "0", "Mean 1": f8(m1), "SD 1": f8(sd1), "Total 1": str(n1), "Events 2": "0", "Mean 2": f8(m2), "SD 2": f8(sd2),
+                "Total 2": str(n2), "Effect Estimate": f8(y), "SE": f8(se), "CI Start": f8(y - Z975 * se), "CI End": f8(y + Z975 * se), "Weight": f8(w),
+                "Year of study": year, "User defined order": str(order)}
+
+    labels = {"Group Label 1": "Exercise", "Group Label 2": "Usual care", "Left Graph Label": "Favours exercise", "Right Graph Label": "Favours usual care"}
+    lines.append(line({"Comparison Number": "1", "Outcome Number": "0", "Subgroup Number": "0", "Name": "Exercise versus usual care"}))
+    lines.append(line({"Comparison Number": "1", "Outcome Number": "1", "Subgroup Number": "0", "Name": "Pain (0-100 scale)", "Data Type": "CON",
+                       "Statistical Method": "IV", "Effect Measure": "MD", "Analysis Model": "Fixed", "Events 1": "0", "Total 1": "90", "Events 2": "0",
+                       "Total 2": "95", **pooled(p1, 100.0, {"Qint": "0", "P(Qint)": "0", "I²(Qint)": "0"}), **labels}))
+    for i, ((name, _, year, s), (y, se), w) in enumerate(zip(MD_STUDIES, md_eff, p1["weights"]), start=1):
+        lines.append(line({"Comparison Number": "1", "Outcome Number": "1", "Subgroup Number": "0", **study(name, year, s, y, se, w, i)}))
+    i2q = max(0.0, (qint - 1) / qint) * 100 if qint > 0 else 0.0
+    lines.append(line({"Comparison Number": "1", "Outcome Number": "2", "Subgroup Number": "0", "Name": "Function (any scale)", "Data Type": "CON",
+                       "Statistical Method": "IV", "Effect Measure": "SMD", "Analysis Model": "Random", "Events 1": "0", "Total 1": "122", "Events 2": "0",
+                       "Total 2": "116", **pooled(p_all, 100.0, {"Qint": f8(qint), "P(Qint)": f8(chi2_sf(qint, 1) * P_APPROX), "I²(Qint)": f8(i2q)}), **labels}))
+    order = 1
+    for j, (name, sts, e, p, ws) in enumerate(subs, start=1):
+        lines.append(line({"Comparison Number": "1", "Outcome Number": "2", "Subgroup Number": str(j), "Name": name, **pooled(p, sum(ws), {})}))
+        for (sname, _, year, s), (y, se), w in zip(sts, e, ws):
+            lines.append(line({"Comparison Number": "1", "Outcome Number": "2", "Subgroup Number": str(j), **study(sname, year, s, y, se, w, order)}))
+            order += 1
+    lines.append(line({"Comparison Number": "1", "Outcome Number": "3", "Subgroup Number": "0", "Name": "Adverse events", "Data Type": "DIC",
+                       "Statistical Method": "MH", "Effect Measure": "RR", "Analysis Model": "Fixed", "Events 1": "20", "Total 1": "50", "Events 2": "25",
+                       "Total 2": "55", "Effect Estimate": "0.8", "CI Start": "0.6", "CI End": "1.1", "Weight": "100", **labels}))
+    lines.append(line({"Comparison Number": "1", "Outcome Number": "3", "Subgroup Number": "0", "Name": "Adams 2001", "Events 1": "8", "Total 1": "20",
+                       "Events 2": "10", "Total 2": "25", "Effect Estimate": "0.8", "SE": "0.24", "Weight": "40", "Year of study": "2001"}))
+    return "\r\n".join(lines) + "\r\n"
+
+
+if __name__ == "__main__":
+    (HERE / "handmade.rm5").write_bytes(rm5_text().encode("iso-8859-1"))
+    (HERE / "handmade_CR.csv").write_bytes(csv_text().encode("utf-8"))
+    print("wrote", HERE / "handmade.rm5", HERE / "handmade_CR.csv")
