@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 #: robumeta's pseudo-inverse threshold on eigenvalues (``:462, :472, :501``)
 ROBU_EIG_TOL = 1e-10
@@ -93,24 +93,23 @@ class StudyBlocks:
         return int(self.k.sum())
 
     @classmethod
-    def from_ids(cls, study, sort_key=None):
-        """Group rows by study. Studies are ordered as R's ``as.factor`` orders them
-        (numbers numerically, strings by ``sort_key`` or code point); rows keep
-        their order within a study (R's ``order()`` is stable)."""
-        study = list(study)
-        uniq = sorted(set(study), key=sort_key)
-        pos = {s: j for j, s in enumerate(uniq)}
-        sid = np.array([pos[s] for s in study])
+    def from_ids(cls, study):
+        """Group rows by study. Studies are ordered as R's ``as.factor`` orders
+        numbers (numerically; strings by code point, R's C-locale order); rows
+        keep their order within a study (R's ``order()`` is stable)."""
+        arr = np.asarray(study)
+        if arr.dtype.kind not in "iufUS":
+            arr = np.asarray([str(s) for s in study])
+        uniq, sid = np.unique(arr, return_inverse=True)
+        sid = sid.ravel()
         order = np.argsort(sid, kind="stable")
         k = np.bincount(sid, minlength=len(uniq))
-        K = int(k.max())
-        index = -np.ones((len(uniq), K), dtype=int)
-        fill = np.zeros(len(uniq), dtype=int)
-        for m in order:
-            j = sid[m]
-            index[j, fill[j]] = m
-            fill[j] += 1
-        return cls(tuple(uniq), index, index >= 0, k, order)
+        start = np.concatenate(([0], np.cumsum(k)[:-1]))
+        pos = np.arange(len(sid)) - start[sid[order]]
+        index = -np.ones((len(uniq), int(k.max())), dtype=int)
+        index[sid[order], pos] = order
+        ids = tuple(u.item() if hasattr(u, "item") else u for u in uniq)
+        return cls(ids, index, index >= 0, k, order)
 
     def rows(self, blocks):
         """(..., N, K) blocks -> (..., M) in original row order."""
@@ -210,7 +209,12 @@ def satterthwaite_df(Om):
 
 def robu_p_value(t, df):
     """robumeta's ``2 * (1 - pt(abs(t), df))`` (cancels to 0 below ~1e-16)."""
-    return 2.0 * (1.0 - stats.t.cdf(np.abs(t), df))
+    return 2.0 * (1.0 - special.stdtr(df, np.abs(t)))
+
+
+def t_quantile(p, df):
+    """``qt(p, df)`` (scipy.special.stdtrit, what scipy.stats.t.ppf calls)."""
+    return special.stdtrit(df, p)
 
 
 # ---------------------------------------------------------------------------------
@@ -365,7 +369,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         out["singular_block"] = (lam_min < ROBU_EIG_TOL) & has
     tval = br / SE
     prob = robu_p_value(tval, dfs)
-    crit = stats.t.ppf(0.975, dfs)
+    crit = t_quantile(0.975, dfs)
     out.update(
         b_r=br, SE=SE, t=tval, dfs=dfs, prob=prob, CI_L=br - crit * SE, CI_U=br + crit * SE, VR_r=VR,
         r_weights=wr, e_r=er, N=N, M=M, k=kf,
