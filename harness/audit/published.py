@@ -15,7 +15,7 @@ Layout (every key is checked; unknown keys are errors with a did-you-mean)::
     id = "fcr"
     name = "Fear of cancer recurrence"
     measure = "SMD"                            # MD or SMD (GEN: yi and sei/vi columns)
-    model = "random"                           # fixed or random
+    model = "random"                           # fixed, random, or unknown (not stated: both are recomputed)
     estimator = "DL"                           # random effects: DL (RevMan 5), REML, or "unknown"
     convention = "revman"                      # revman, metafor, or pooled-sd (MD, equal-variance SE)
     estimate = "-0.37"                         # strings keep the printed precision
@@ -56,7 +56,7 @@ from ..errors import InputError
 from .numbers import Reported, parse_reported
 
 MEASURES = ("MD", "SMD", "GEN")
-MODELS = ("fixed", "random")
+MODELS = ("fixed", "random", "unknown")
 ESTIMATORS = ("DL", "REML", "unknown")
 CONVENTIONS = ("revman", "metafor", "pooled-sd")
 CLAIMS = ("increase", "decrease", "none")
@@ -251,8 +251,8 @@ def load_published(path) -> Publication:
         odec = _decimals(r, raw, where, dec)
         measure = r.string(raw, "measure", where, required=True, choices=MEASURES)
         model = r.string(raw, "model", where, required=True, choices=MODELS)
-        estimator = r.string(raw, "estimator", where, choices=ESTIMATORS, default="DL" if model == "random" else "FE")
-        if model == "fixed" and "estimator" in raw:
+        estimator = r.string(raw, "estimator", where, choices=ESTIMATORS, default={"random": "DL", "fixed": "FE", "unknown": "unknown"}[model])
+        if model != "random" and "estimator" in raw:
             r.fail(where, "`estimator` applies to random-effects models only")
         convention = r.string(raw, "convention", where, choices=CONVENTIONS, default="revman")
         if convention == "pooled-sd" and measure != "MD":

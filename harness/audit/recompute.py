@@ -89,6 +89,8 @@ def effects(outcome, cols, convention):
 def _methods(outcome):
     if outcome.model == "fixed":
         return ["FE"]
+    if outcome.model == "unknown":  # not stated: RevMan 5's two models
+        return ["FE", "DL"]
     return ["DL", "REML"] if outcome.estimator == "unknown" else [outcome.estimator]
 
 
