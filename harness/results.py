@@ -34,6 +34,8 @@ class EscalcResult:
     slab: tuple[str, ...]
     vtype: str = "LS"
     convention: str = "metafor"
+    #: per-study CI bounds as another engine reported them (None: computed here)
+    ci_bounds: tuple | None = None
 
     @property
     def sei(self):
@@ -49,6 +51,8 @@ class EscalcResult:
 
         from .core.rma import level_to_alpha
 
+        if self.ci_bounds is not None and level == 95:
+            return self.ci_bounds
         crit = stats.norm.isf(level_to_alpha(level) / 2)
         return self.yi - crit * self.sei, self.yi + crit * self.sei
 
@@ -58,7 +62,8 @@ class EscalcResult:
 
     def quantities(self) -> dict[str, float]:
         out = {}
-        for name, arr in (("yi", self.yi), ("vi", self.vi)):
+        lb, ub = self.ci()
+        for name, arr in (("yi", self.yi), ("vi", self.vi), ("yi_ci_lb", lb), ("yi_ci_ub", ub)):
             for lab, x in zip(self.slab, arr):
                 out[f"{name}[{lab}]"] = float(x)
         return out

@@ -6,11 +6,12 @@
 
 mh_escalc <- function(data, measure, vtype = "LS") {
   if (measure == "GEN") {
-    yi <- as.numeric(data$yi)
-    vi <- if (!is.null(data$vi)) as.numeric(data$vi) else as.numeric(data$sei)^2
-    return(list(yi = yi, vi = vi))
-  }
-  if (!is.null(data$ti)) {
+    if (!is.null(data$vi)) {
+      es <- metafor::escalc(measure = "GEN", yi = as.numeric(data$yi), vi = as.numeric(data$vi))
+    } else {
+      es <- metafor::escalc(measure = "GEN", yi = as.numeric(data$yi), sei = as.numeric(data$sei))
+    }
+  } else if (!is.null(data$ti)) {
     es <- metafor::escalc(measure = measure, ti = data$ti, n1i = data$n1i, n2i = data$n2i, vtype = vtype)
   } else {
     es <- metafor::escalc(measure = measure, m1i = data$m1i, sd1i = data$sd1i, n1i = data$n1i,

@@ -1,39 +1,76 @@
-"""Analysis kind ``rma``: escalc + rma.uni, in Python and through metafor.
+"""Analysis kind ``rma``: escalc + rma.uni (+ predict, confint, leave1out,
+regtest, trimfill), in Python and through metafor.
 
 Both engines start from the same raw columns: Python computes the effect
 sizes with :mod:`harness.core.effect_sizes` and fits with
 :mod:`harness.core.rma`; R calls ``metafor::escalc`` and ``metafor::rma.uni``
-(``r_scripts/metafor.R``). Per-study ``yi``, ``vi``, ``weights`` and every
-model quantity are compared.
+(``r_scripts/metafor.R``). Per-study ``yi``, ``vi``, their CIs, ``weights``
+and every model quantity are compared, and the quantities of each requested
+post-fitting function (``extras``), per study where metafor gives per-study
+output.
+
+Moderators
+    A moderator column whose cells are all numbers is a numeric moderator;
+    one with any non-numeric cell (or listed in ``factors``) is categorical and
+    is dummy-coded exactly as R's ``model.matrix`` does with treatment
+    contrasts: with an intercept, one column ``<name><level>`` per level but
+    the first; without an intercept the *first* categorical moderator gets a
+    column for every level. The level order is chosen here -- ``levels``
+    in the spec, else the sorted distinct values (Python's code-point order) --
+    and passed to R as ``factor(levels=)``, so both engines code the same
+    dummies whatever R's locale would sort.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .. import api
 from ..compare.tolerance import CLOSED, ITERATIVE
-from ..core.rma import FE_METHODS, TESTS
+from ..core.bias import regtest_arrays, trimfill_arrays
+from ..core.confint import confint_tau2
+from ..core.influence import leave1out_arrays
+from ..core.predict import predict_arrays
+from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..results import EscalcResult, RmaResult
 from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
-#: estimators whose tau^2 is found by iteration (quantities get ITERATIVE tolerances)
+MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
+#: estimators whose tau^2 is found by iteration or root finding (quantities get ITERATIVE tolerances)
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "MP", "PMM", "SJIT", "DLIT", "GENQM")
+#: root-finding estimators: both engines get ``tol`` (default 1e-12) for uniroot / brentq
+ROOT_METHODS = ("PM", "MP", "PMM")
 #: quantities that never depend on tau^2
-TAU2_FREE = ("yi", "vi", "QE", "QEp", "k")
+TAU2_FREE = ("yi", "vi", "yi_ci_lb", "yi_ci_ub", "QE", "QEp", "k", "p")
+EXTRAS = ("predict", "confint", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
 
 
 def _col(name):
     return Key(str, default=name, check=check_r_name, help=f"column holding {name}")
 
 
+def _check_extras(value):
+    bad = [v for v in value if v not in EXTRAS]
+    return f"has unknown value(s) {', '.join(map(repr, bad))}; known: {', '.join(EXTRAS)}" if bad else None
+
+
+def _check_levels(value):
+    for name, levels in value.items():
+        if not isinstance(levels, list) or not levels or not all(isinstance(x, str) for x in levels):
+            return f"entry {name!r} must be a non-empty list of strings (the level order)"
+    return None
+
+
 class RmaKind(AnalysisKind):
     name = "rma"
     keys = {
-        "measure": Key(str, required=True, choices=("MD", "SMD", "GEN"), expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given"),
+        "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given"),
         **{role: _col(role) for role in TWO_GROUP},
+        "ti": Key(str, check=check_r_name, help="column of t statistics (measure SMD with n1i, n2i; metafor `ti`)"),
         "yi": Key(str, check=check_r_name, help="column of effect sizes (measure GEN)"),
         "vi": Key(str, check=check_r_name, help="column of sampling variances (measure GEN)"),
         "sei": Key(str, check=check_r_name, help="column of standard errors (measure GEN)"),
@@ -41,27 +78,48 @@ class RmaKind(AnalysisKind):
         "method": Key(str, default="REML", choices=tuple(ESTIMATORS), expand=True, help="tau^2 estimator"),
         "test": Key(str, default="z", choices=TESTS, expand=True),
         "level": Key(float, default=95.0),
-        "mods": Key(list, default=[], check=check_r_name, help="moderator columns"),
+        "mods": Key(list, default=[], check=check_r_name, help="moderator columns (numeric, or categorical: dummy-coded)"),
+        "factors": Key(list, default=[], check=check_r_name, help="numeric moderator columns to treat as categorical"),
+        "levels": Key(dict, default={}, check=_check_levels, help="level order of categorical moderators, e.g. { alloc = [\"random\", \"alternate\"] }"),
         "intercept": Key(bool, default=True),
+        "weights": Key(str, check=check_r_name, help="column of user weights (metafor `weights`; required by method GENQ)"),
         "threshold": Key(float, default=1e-12, help="convergence threshold for both engines (metafor control$threshold)"),
         "maxiter": Key(int, default=1000, help="iteration limit for both engines (metafor control$maxiter)"),
+        "tol": Key(float, help="root-finding tolerance for both engines (metafor control$tol); default 1e-12 for PM/PMM, metafor's own otherwise"),
+        "extras": Key(list, default=[], check=_check_extras, help="post-fitting functions to compare: " + ", ".join(EXTRAS)),
+        "newmods": Key(list, default=[], help="predict at these moderator rows, each a comma-separated string of model-column values (intercept excluded)"),
+        "confint_tol": Key(float, default=1e-12, help="uniroot tolerance of confint's Q-profile search, for both engines"),
     }
 
     # ---- validation -----------------------------------------------------------
     def check(self, spec):
-        if spec["measure"] == "GEN":
+        measure = spec["measure"]
+        if measure == "GEN":
             if spec.get("yi") is None or (spec.get("vi") is None) == (spec.get("sei") is None):
                 raise InputError(f"analysis {spec.id}: measure GEN needs `yi` and exactly one of `vi`, `sei`", spec.fixture)
             require_columns(spec, ["yi", "vi" if spec.get("vi") else "sei"])
+        elif spec.get("ti") is not None:
+            if measure != "SMD":
+                raise InputError(f"analysis {spec.id}: `ti` (t statistics) is only available for measure SMD (as in metafor 3.8-1)", spec.fixture)
+            require_columns(spec, ["ti", "n1i", "n2i"])
         else:
             require_columns(spec, TWO_GROUP)
         for m in spec["mods"]:
             spec.dataset.require(m, "moderator")
+        for f in spec["factors"]:
+            if f not in spec["mods"]:
+                raise InputError(f"analysis {spec.id}: `factors` names {f!r}, which is not in `mods`", spec.fixture)
         if not spec["intercept"] and not spec["mods"]:
             raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        if spec["method"] == "GENQ" and not spec.get("weights"):
+            raise InputError(f"analysis {spec.id}: method GENQ needs a `weights` column (metafor: \"Must specify 'weights' when method='GENQ'\")", spec.fixture)
+        if spec.get("weights"):
+            require_columns(spec, ["weights"])
         # read every cell now, so that bad data stops the run before anything is fitted
         self.inputs(spec)
-        self.moderators(spec)
+        design = self.design(spec)
+        for i, row in enumerate(spec["newmods"]):
+            self._newmods_row(spec, row, i, design)
 
     def inputs(self, spec):
         """Validated numeric inputs by role (errors name file, line and column)."""
@@ -73,21 +131,114 @@ class RmaKind(AnalysisKind):
             else:
                 out["sei"] = ds.numeric(spec["sei"], lower=0, what="a standard error")
             return out
+        roles = ("ti", "n1i", "n2i") if spec.get("ti") else TWO_GROUP
         out = {}
-        for role in TWO_GROUP:
+        for role in roles:
             if role.startswith("sd"):
                 out[role] = ds.numeric(spec[role], lower=0, what="a standard deviation")
             elif role.startswith("n"):
                 out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a sample size")
             else:
                 out[role] = ds.numeric(spec[role])
+        if spec["measure"] == "ROM":
+            for role in ("m1i", "m2i"):
+                ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a mean (the log ratio of means needs positive means)")
         return out
 
-    def moderators(self, spec):
-        return {m: spec.dataset.numeric(m) for m in spec["mods"]}
+    def user_weights(self, spec):
+        if not spec.get("weights"):
+            return None
+        return spec.dataset.numeric(spec["weights"], lower=0, what="a weight")
+
+    def _is_categorical(self, spec, col):
+        if col in spec["factors"]:
+            return True
+        cells = spec.dataset.text(col)
+        for i, c in enumerate(cells):
+            if c == "" or c.upper() in ("NA", "NAN"):
+                raise InputError("empty cell; a moderator value is expected", spec.dataset.path, spec.dataset.line_of(i), col)
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return True
+        return False
+
+    def design(self, spec):
+        """The moderator part of the model: ``{"X": (k, p), "names": [...],
+        "mods": {col: values for R}, "factors": {col: levels}}``."""
+        ds = spec.dataset
+        k = ds.k
+        cols, names = [], []
+        if spec["intercept"]:
+            cols.append(np.ones(k))
+            names.append("intrcpt")
+        rmods, factors = {}, {}
+        full_done = spec["intercept"]
+        for m in spec["mods"]:
+            if self._is_categorical(spec, m):
+                vals = ds.text(m)
+                seen = sorted(set(vals))
+                levels = spec["levels"].get(m)
+                if levels is None:
+                    levels = seen
+                elif sorted(set(levels)) != seen or len(levels) != len(seen):
+                    raise InputError(f"analysis {spec.id}: `levels` for {m!r} must list each value of the column once; the column has {seen}", spec.fixture)
+                coded = levels if not full_done else levels[1:]
+                full_done = True
+                for lev in coded:
+                    cols.append(np.array([1.0 if v == lev else 0.0 for v in vals]))
+                    names.append(f"{m}{lev}")
+                rmods[m] = vals
+                factors[m] = list(levels)
+            else:
+                x = ds.numeric(m)
+                cols.append(x)
+                names.append(m)
+                rmods[m] = x
+        for m in spec["levels"]:
+            if m not in factors:
+                raise InputError(f"analysis {spec.id}: `levels` names {m!r}, which is not a categorical moderator", spec.fixture)
+        X = np.column_stack(cols)
+        if X.shape[1] > k:
+            raise InputError(f"analysis {spec.id}: {X.shape[1]} model coefficients for {k} studies", spec.fixture)
+        return {"X": X, "names": names, "mods": rmods, "factors": factors}
+
+    def _newmods_row(self, spec, row, i, design):
+        q = design["X"].shape[1] - (1 if spec["intercept"] else 0)
+        try:
+            vals = [float(x) for x in str(row).split(",")]
+        except ValueError:
+            raise InputError(f"analysis {spec.id}: `newmods` entry {i + 1} ({row!r}) is not a comma-separated list of numbers", spec.fixture) from None
+        if len(vals) != q or not all(math.isfinite(v) for v in vals):
+            raise InputError(f"analysis {spec.id}: `newmods` entry {i + 1} ({row!r}) needs {q} finite value(s), one per model column ({', '.join(design['names'][1:] if spec['intercept'] else design['names'])})", spec.fixture)
+        return vals
 
     def control(self, spec):
-        return {"threshold": spec["threshold"], "maxiter": spec["maxiter"]}
+        c = {"threshold": spec["threshold"], "maxiter": spec["maxiter"]}
+        tol = self.tol(spec)
+        if tol is not None:
+            c["tol"] = tol
+        return c
+
+    def tol(self, spec):
+        if spec.get("tol") is not None:
+            return spec["tol"]
+        return 1e-12 if spec["method"] in ROOT_METHODS else None
+
+    def extras(self, spec, design):
+        """The requested extras that apply to this model (metafor refuses the others)."""
+        X = design["X"]
+        int_only = X.shape[1] == 1 and spec["intercept"]
+        out = []
+        for e in spec["extras"]:
+            if e == "confint" and spec["method"] in FE_METHODS:
+                continue  # "Model does not contain a random-effects component."
+            if e == "confint" and spec["method"] == "GENQ":
+                continue  # metafor's CI for GENQ models is type "GENQ" (needs CompQuadForm, absent here)
+            if e in ("leave1out", "trimfill_L0", "trimfill_R0") and not int_only:
+                continue  # intercept-only models only
+            out.append(e)
+        return out
 
     # ---- engines ----------------------------------------------------------------
     def run_python(self, spec) -> Outcome:
@@ -97,20 +248,77 @@ class RmaKind(AnalysisKind):
             es = api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"), slab=slab)
         else:
             es = api.escalc(spec["measure"], vtype=spec["vtype"], slab=slab, **x)
-        mods = self.moderators(spec)
-        M = np.column_stack(list(mods.values())) if mods else None
-        fit = api.rma(es.yi, es.vi, mods=M, coef_names=list(mods) or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=self.control(spec), slab=slab)
+        d = self.design(spec)
+        X = d["X"]
+        mods = X[:, 1:] if spec["intercept"] else X
+        names = d["names"][1:] if spec["intercept"] else d["names"]
+        w = self.user_weights(spec)
+        ctrl = self.control(spec)
+        fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
         if not fit.converged:
             return Outcome(error=f"did not converge: tau^2 iteration ({spec['method']}) stopped after {fit.iterations} iterations (maxiter = {spec['maxiter']})", info={"nonconvergence": True})
-        return Outcome(values={**es.quantities(), **fit.quantities()}, info={"escalc": es, "fit": fit})
+        values = {**es.quantities(), **fit.quantities()}
+        warnings = []
+        if spec["method"] in FE_METHODS and spec["test"] in ("knha", "adhoc"):
+            warnings.append(f"Knapp & Hartung method is not meant to be used in the context of {spec['method']} models.")
+        for e in self.extras(spec, d):
+            try:
+                values.update(self._python_extra(e, spec, es, fit, X, w, ctrl))
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
+                warnings.append(f"{e} failed: {err}")
+        return Outcome(values=values, warnings=warnings, info={"escalc": es, "fit": fit})
+
+    def _python_extra(self, e, spec, es, fit, X, w, ctrl):
+        method, test = spec["method"], spec["test"]
+        alpha = level_to_alpha(spec["level"])
+        if e == "predict":
+            rows, labels = self._predict_rows(spec, fit, X)
+            p = predict_arrays(fit.beta, fit.vb, fit.tau2, rows, test=fit.test, alpha=alpha, ddf=fit.k - fit.p)
+            if method in FE_METHODS:  # metafor gives no prediction interval for FE models
+                del p["pi_lb"], p["pi_ub"]
+            return _prefixed("predict", p, labels)
+        if e == "confint":
+            c = confint_tau2(es.yi, es.vi, X, fit.tau2, fit.vt, alpha=alpha, tol=spec["confint_tol"])
+            out = {}
+            for q in ("tau2", "I2", "H2"):
+                out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(c[q][0]), float(c[q][1])
+            return out
+        if e == "leave1out":
+            l1 = leave1out_arrays(es.yi, es.vi, method=method, test=test, level=spec["level"], control=ctrl, weights=w)
+            return _prefixed("leave1out", l1, es.slab)
+        if e == "regtest":
+            r = regtest_arrays(es.yi, es.vi, X, method=method, test=test, level=spec["level"], control=ctrl, weights=w)
+            return {f"regtest.{n}": v for n, v in r.items() if not (n in ("est", "ci_lb", "ci_ub") and math.isnan(v)) and not (n == "ddf" and test == "z")}
+        if e.startswith("trimfill_"):
+            t = trimfill_arrays(es.yi, es.vi, method=method, estimator=e.split("_")[1], control=ctrl, weights=w)
+            return _trimfill_quantities(e, t, fit, method)
+        raise ValueError(f"unknown extra {e!r}")
+
+    def _predict_rows(self, spec, fit, X):
+        if spec["newmods"]:
+            d = {"X": X, "names": list(fit.coef_names)}
+            rows = [self._newmods_row(spec, r, i, d) for i, r in enumerate(spec["newmods"])]
+            rows = np.array([[1.0, *r] if spec["intercept"] else r for r in rows])
+            return rows, [f"new{i + 1}" for i in range(len(rows))]
+        if fit.intercept_only:
+            return np.ones((1, 1)), None
+        return X, list(fit.slab)
 
     def run_r(self, spec, engine) -> Outcome:
         x = self.inputs(spec)
         slab = spec.dataset.labels(spec.slab)
+        d = self.design(spec)
+        extras = self.extras(spec, d)
+        newmods = None
+        ncol = 1
+        if spec["newmods"]:
+            rows = [self._newmods_row(spec, r, i, d) for i, r in enumerate(spec["newmods"])]
+            newmods, ncol = np.array(rows, float), len(rows[0])
         call = engine.call(
             "mh_rma",
             data=x,
-            mods=self.moderators(spec),
+            mods=d["mods"],
+            factors=d["factors"],
             measure=spec["measure"],
             vtype=spec["vtype"],
             method=spec["method"],
@@ -119,20 +327,154 @@ class RmaKind(AnalysisKind):
             intercept=spec["intercept"],
             threshold=spec["threshold"],
             maxiter=spec["maxiter"],
+            tol=self.tol(spec),
+            weights=self.user_weights(spec),
+            extras=list(extras),
+            newmods=newmods,
+            newmods_ncol=ncol,
+            confint_tol=spec["confint_tol"],
         )
         if call.error is not None:
             return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": "did not converge" in call.error})
         v = call.value
-        es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"])
+        es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"], ci_bounds=(np.asarray(v["ci_lb_i"], float), np.asarray(v["ci_ub_i"], float)))
         fit = rma_result_from_r(v, spec, slab)
-        return Outcome(values={**es.quantities(), **fit.quantities()}, warnings=call.warnings, info={"escalc": es, "fit": fit})
+        values = {**es.quantities(), **fit.quantities()}
+        # each distinct R warning once (refits inside regtest/R2 repeat the model's own)
+        warnings = list(dict.fromkeys(call.warnings))
+        for e in extras:
+            r = v.get(e)
+            if isinstance(r, dict) and "error" in r:
+                warnings.append(f"{e} failed: {r['error'][0] if isinstance(r['error'], list) else r['error']}")
+                continue
+            values.update(self._r_extra(e, spec, r, fit, slab))
+        return Outcome(values=values, warnings=warnings, info={"escalc": es, "fit": fit})
+
+    def _r_extra(self, e, spec, r, fit, slab):
+        arr = lambda key: np.atleast_1d(np.asarray(r[key], float))
+        if e == "predict":
+            if spec["newmods"]:
+                labels = [f"new{i + 1}" for i in range(len(spec["newmods"]))]
+            else:
+                labels = None if fit.intercept_only else list(slab)
+            return _prefixed("predict", {n: arr(n) for n in ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub") if len(arr(n))}, labels)
+        if e == "confint":
+            out = {}
+            for q in ("tau2", "I2", "H2"):
+                a = arr(q)
+                out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(a[1]), float(a[2])
+            return out
+        if e == "leave1out":
+            cols = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")
+            return _prefixed("leave1out", {n: arr(n) for n in cols if n in r}, slab)
+        if e == "regtest":
+            out = {"regtest.zval": float(arr("zval")[0]), "regtest.pval": float(arr("pval")[0])}
+            if spec["test"] != "z":
+                out["regtest.ddf"] = float(arr("ddf")[0])
+            for n in ("est", "ci_lb", "ci_ub"):
+                if r.get(n) is not None and len(arr(n)):
+                    out[f"regtest.{n}"] = float(arr(n)[0])
+            return out
+        if e.startswith("trimfill_"):
+            k0 = int(arr("k0")[0])
+            out = {f"{e}.k0": float(k0), f"{e}.se_k0": float(arr("se_k0")[0]), f"{e}.side_right": 1.0 if r["side"][0] == "right" else 0.0}
+            if e.endswith("R0"):
+                out[f"{e}.p_k0"] = float(arr("p_k0")[0])
+            names = ["beta", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2", "se_tau2", "QE", "QEp", "I2", "H2", "k"]
+            if spec["method"] in FE_METHODS:
+                names.remove("tau2")
+                names.remove("se_tau2")
+            for n in names:
+                out[f"{e}.{n}"] = float(arr(n)[0])
+            yf = arr("yi")
+            for j in range(k0):
+                out[f"{e}.yi[Filled {j + 1}]"] = float(yf[len(yf) - k0 + j])
+            return out
+        raise ValueError(e)
+
+    # ---- explained differences ------------------------------------------------------
+    #: explain differences only for designs at least this ill-conditioned
+    ILL_CONDITIONED = 1e5
+
+    def explain(self, spec, record):
+        """Rounding in an ill-conditioned design (e.g. "year" next to the intercept).
+
+        metafor builds :math:`P = W - WX(X'WX)^{-1}X'W` as a k x k matrix and
+        evaluates :math:`y'Py` from it; the cancellation costs up to
+        :math:`\\kappa^2\\varepsilon` relative, with :math:`\\kappa` the condition
+        number of :math:`W^{1/2}X`. Python works from the QR decomposition of
+        :math:`W^{1/2}X` (error ~ :math:`\\kappa\\varepsilon`). On hackshaw1998
+        (design + year) exact rational arithmetic gives QE = 46.8382848541347,
+        QEp = 0.07025052580899918: Python's value to the last digit, metafor's
+        off by 2.6e-10 relative. A difference within :math:`\\kappa^2\\varepsilon`
+        on such a design is reported as explained, never silently agreed.
+        """
+        if record.rel_diff is None or not spec["mods"]:
+            return None
+        kappa = self._condition(spec)
+        bound = kappa**2 * np.finfo(float).eps
+        if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
+            return (f"ill-conditioned model matrix (condition number of W^1/2 X = {kappa:.2g}): metafor forms "
+                    f"P = W - WX(X'WX)^-1X'W explicitly and loses up to kappa^2*eps = {bound:.1g} relative; "
+                    "Python uses the QR decomposition (exact arithmetic sides with Python on hackshaw1998)")
+        return None
+
+    def _condition(self, spec):
+        cache = self.__dict__.setdefault("_cond_cache", {})
+        if spec.id not in cache:
+            x = self.inputs(spec)
+            if spec["measure"] == "GEN":
+                es = api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"))
+            else:
+                es = api.escalc(spec["measure"], vtype=spec["vtype"], **x)
+            X = self.design(spec)["X"]
+            cache[spec.id] = float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
+        return cache[spec.id]
 
     # ---- tolerances -------------------------------------------------------------
     def tolerance_class(self, spec, quantity):
         base = quantity.split("[", 1)[0]
+        if base.startswith("confint."):
+            return ITERATIVE  # bounds found by root finding (tol 1e-12 in both engines)
+        if base.startswith("trimfill_") and base.endswith((".k0", ".side_right", ".p_k0", ".k")):
+            return CLOSED
         if spec["method"] in ITERATIVE_METHODS and base not in TAU2_FREE:
             return ITERATIVE
         return CLOSED
+
+
+def _prefixed(prefix, cols, labels):
+    """``{prefix.col: value}`` (one value) or ``{prefix.col[label]: value}``."""
+    out = {}
+    for n, a in cols.items():
+        a = np.atleast_1d(np.asarray(a, float))
+        if labels is None:
+            out[f"{prefix}.{n}"] = float(a[0])
+        else:
+            for lab, x in zip(labels, a):
+                out[f"{prefix}.{n}[{lab}]"] = float(x)
+    return out
+
+
+def _trimfill_quantities(e, t, fit, method):
+    """Python trim-and-fill quantities named as :meth:`RmaKind._r_extra` names R's."""
+    k0 = t["k0"]
+    out = {f"{e}.k0": float(k0), f"{e}.se_k0": float(t["se_k0"]), f"{e}.side_right": 1.0 if t["side"] == "right" else 0.0}
+    if e.endswith("R0"):
+        out[f"{e}.p_k0"] = float(t["p_k0"])
+    if t["fit"] is None:  # k0 = 0: metafor returns the original model
+        vals = {"beta": fit.beta[0], "se": fit.se[0], "zval": fit.zval[0], "pval": fit.pval[0], "ci_lb": fit.ci_lb[0], "ci_ub": fit.ci_ub[0], "tau2": fit.tau2, "se_tau2": fit.se_tau2, "QE": fit.QE, "QEp": fit.QEp, "I2": fit.I2, "H2": fit.H2, "k": fit.k}
+    else:
+        r = t["fit"]
+        vals = {n: np.ravel(r[n])[0] for n in ("beta", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2", "se_tau2", "QE", "QEp", "I2", "H2", "k")}
+    if method in FE_METHODS:
+        vals.pop("tau2")
+        vals.pop("se_tau2")
+    out.update({f"{e}.{n}": float(v) for n, v in vals.items()})
+    yf = t["yi_fill"]
+    for j in range(k0):
+        out[f"{e}.yi[Filled {j + 1}]"] = float(yf[len(yf) - k0 + j])
+    return out
 
 
 def _arr(v, key):
@@ -179,6 +521,7 @@ def rma_result_from_r(v, spec, slab) -> RmaResult:
         vi=_arr(v, "vi"),
         converged=True,
         iterations=-1,
+        R2=_num(v, "R2"),
     )
 
 

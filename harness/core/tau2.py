@@ -32,7 +32,7 @@ import numpy as np
 
 from scipy import optimize, stats
 
-from .wls import projection, tr_PA, tr_PAPB, wls, xtwx
+from .wls import inv_xtwx, projection, tr_PA, tr_PAPB, wls, xtwx
 
 #: metafor's ``control`` defaults (R/rma.uni.r 3.8-1, lines 993-1011).
 #: ``tau2_max`` None means metafor's ``max(100, 10 * mad(yi)^2)``.
@@ -72,7 +72,7 @@ def _flat(y, v, X):
 
 def _p_fit(w, X):
     """(X'WX)^-1 for stacked problems."""
-    return np.linalg.inv(xtwx(X, w))
+    return inv_xtwx(X, w)
 
 
 def mad(x):
@@ -128,15 +128,18 @@ def tau2_hs(y, v, X, tau2_min=0.0, small_k=False, **control):
 
 
 def _he_raw(y, v, X):
-    """Hedges' (HE) moment estimate before truncation, and pieces for its SE."""
+    """Hedges' (HE) moment estimate before truncation, and pieces for its SE.
+
+    With :math:`P_{OLS} = I - X(X'X)^{-1}X'` (projection with unit weights):
+    :math:`\\operatorname{tr}(P_{OLS}V) = \\sum v(1-h)`,
+    :math:`\\operatorname{tr}(P_{OLS}VP_{OLS}V)` from :func:`tr_PAPB`."""
     k, p = X.shape[-2], X.shape[-1]
-    ones = np.ones_like(v)
-    fit = wls(y, ones, X)
-    rss = (fit.resid**2).sum(-1)
-    # tr(P_OLS V) = sum v - tr((X'X)^-1 X'VX)
-    XtVX = np.einsum("...ki,...k,...kj->...ij", X, v, X)
-    trPV = v.sum(-1) - np.trace(fit.vb @ XtVX, axis1=-2, axis2=-1)
-    return (rss - trPV) / (k - p), fit, trPV
+    ones = np.ones_like(y)
+    Xb = np.broadcast_to(X, y.shape + (p,))
+    vv = np.broadcast_to(v, y.shape)
+    pr = projection(y, ones, Xb)
+    trPV = tr_PA(ones, pr.Q, vv)
+    return (pr.yPy - trPV) / (k - p), pr, trPV
 
 
 def tau2_he(y, v, X, tau2_min=0.0, **control):
@@ -148,14 +151,11 @@ def tau2_he(y, v, X, tau2_min=0.0, **control):
     SE: :math:`\\sqrt{2\\sum (PV)\\circ(PV)' + 4\\tau^2 \\operatorname{tr}(PV) + 2\\tau^4 (k-p)}/(k-p)`.
     """
     k, p = X.shape[-2], X.shape[-1]
-    raw, fit, trPV = _he_raw(y, v, X)
+    raw, pr, trPV = _he_raw(y, v, X)
     tau2 = _trunc(raw, tau2_min)
-    # sum((PV) * t(PV)) = tr(PV PV); P_OLS V = V - H V with H = X (X'X)^-1 X'
-    # tr(PVPV) = sum v^2 - 2 tr((X'X)^-1 X'V^2X) + tr((X'X)^-1 X'VX (X'X)^-1 X'VX)
-    XtVX = np.einsum("...ki,...k,...kj->...ij", X, v, X)
-    XtV2X = np.einsum("...ki,...k,...kj->...ij", X, v**2, X)
-    B = fit.vb @ XtVX
-    trPVPV = (v**2).sum(-1) - 2 * np.trace(fit.vb @ XtV2X, axis1=-2, axis2=-1) + np.trace(B @ B, axis1=-2, axis2=-1)
+    ones = np.ones_like(y)
+    vv = np.broadcast_to(v, y.shape)
+    trPVPV = tr_PAPB(ones, pr.Q, vv, vv)
     t = np.maximum(tau2, 0)
     se = np.sqrt((2 * trPVPV + 4 * t * trPV + 2 * t**2 * (k - p)) / (k - p) ** 2)
     return _done(tau2, se)
@@ -166,7 +166,8 @@ def _reml_loglik(y, v, X, tau2):
     w = 1 / (v + tau2)
     fit = wls(y, w, X)
     rss = (w * fit.resid**2).sum(-1)
-    _, logdet = np.linalg.slogdet(np.linalg.inv(fit.vb))
+    _, logdet = np.linalg.slogdet(fit.vb)
+    logdet = -logdet  # log|X'WX| = -log|(X'WX)^-1|
     return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.log(v + tau2).sum(-1) - 0.5 * logdet - 0.5 * rss
 
 
@@ -293,11 +294,11 @@ def tau2_sj(y, v, X, tau2_min=0.0, tau2_init=None, **control):
     Xb = np.broadcast_to(X, y.shape + (p,))
     pr = projection(y, w, Xb)
     tau2 = _trunc(t0 * pr.yPy / (k - p), tau2_min)
-    M = _p_fit(w, Xb)
+    Q = pr.Q
     t = np.maximum(tau2, 0)
     ones = np.ones_like(w)
     vv = np.broadcast_to(v, w.shape)
-    inner = 2 * tr_PAPB(w, Xb, M, vv, vv) + 4 * t * tr_PAPB(w, Xb, M, vv, ones) + 2 * t**2 * tr_PAPB(w, Xb, M, ones, ones)
+    inner = 2 * tr_PAPB(w, Q, vv, vv) + 4 * t * tr_PAPB(w, Q, vv, ones) + 2 * t**2 * pr.trPP
     se = np.sqrt(t0**2 / (k - p) ** 2 * inner)
     return _done(tau2, se)
 
@@ -317,14 +318,13 @@ def tau2_genq(y, v, X, weights=None, tau2_min=0.0, **control):
     a = np.broadcast_to(np.asarray(weights, float), y.shape)
     Xb = np.broadcast_to(X, y.shape + (p,))
     vv = np.broadcast_to(v, y.shape)
-    M = _p_fit(a, Xb)
     ones = np.ones_like(a)
     pr = projection(y, a, Xb)
     trP = pr.trP
-    trPV = tr_PA(a, Xb, M, vv)
+    trPV = tr_PA(a, pr.Q, vv)
     tau2 = _trunc((pr.yPy - trPV) / trP, tau2_min)
     t = np.maximum(tau2, 0)
-    inner = 2 * tr_PAPB(a, Xb, M, vv, vv) + 4 * t * tr_PAPB(a, Xb, M, vv, ones) + 2 * t**2 * tr_PAPB(a, Xb, M, ones, ones)
+    inner = 2 * tr_PAPB(a, pr.Q, vv, vv) + 4 * t * tr_PAPB(a, pr.Q, vv, ones) + 2 * t**2 * pr.trPP
     return _done(tau2, np.sqrt(inner / trP**2))
 
 

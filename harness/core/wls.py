@@ -41,10 +41,29 @@ class WLSFit:
     resid: np.ndarray  # (..., k)
 
 
+def _qr_parts(X, w):
+    """Q and R^-1 of the (batched) QR decomposition of :math:`W^{1/2}X`."""
+    A = np.sqrt(w)[..., None] * X
+    Q, R = np.linalg.qr(A)
+    Rinv = np.linalg.inv(R)
+    return Q, Rinv
+
+
+def inv_xtwx(X, w):
+    """:math:`(X'WX)^{-1}` from the QR decomposition of :math:`W^{1/2}X`, as
+    metafor's ``.invcalc`` computes it (``qr.solve(sqrt(W) X)``): the condition
+    number is that of :math:`W^{1/2}X`, not its square, so ill-conditioned
+    designs (e.g. a moderator "year" next to the intercept) agree with R."""
+    _, Rinv = _qr_parts(X, w)
+    return Rinv @ np.swapaxes(Rinv, -1, -2)
+
+
 def wls(y, w, X) -> WLSFit:
-    """Weighted least squares :math:`\\hat\\beta = (X'WX)^{-1} X'Wy`."""
-    M = np.linalg.inv(xtwx(X, w))
-    beta = np.einsum("...ij,...j->...i", M, xtwy(X, w, y))
+    """Weighted least squares :math:`\\hat\\beta = (X'WX)^{-1} X'Wy` (via QR of :math:`W^{1/2}X`)."""
+    Q, Rinv = _qr_parts(X, w)
+    M = Rinv @ np.swapaxes(Rinv, -1, -2)
+    qty = np.einsum("...ki,...k->...i", Q, np.sqrt(w) * y)
+    beta = np.einsum("...ij,...j->...i", Rinv, qty)
     resid = y - np.einsum("...kp,...p->...k", X, beta)
     return WLSFit(beta, M, resid)
 
@@ -57,37 +76,50 @@ class Projection:
     yPPy: np.ndarray  # y'PPy = sum w^2 r^2
     trP: np.ndarray
     trPP: np.ndarray  # = sum of squared elements of P
+    Q: np.ndarray  # Q of the QR decomposition of W^(1/2) X (for further traces)
+    vb: np.ndarray  # (X'WX)^-1
 
 
 def projection(y, w, X) -> Projection:
-    fit = wls(y, w, X)
-    M = fit.vb
-    A2 = xtwx(X, w**2)
-    A3 = xtwx(X, w**3)
-    MA2 = M @ A2
-    trP = w.sum(-1) - np.trace(MA2, axis1=-2, axis2=-1)
-    trPP = (w**2).sum(-1) - 2 * np.trace(M @ A3, axis1=-2, axis2=-1) + np.trace(MA2 @ MA2, axis1=-2, axis2=-1)
-    r = fit.resid
-    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP)
+    """Traces and quadratic forms of :math:`P = W - WX(X'WX)^{-1}X'W` in O(k p^2).
 
-
-def tr_PA(w, X, M, a):
-    """:math:`\\operatorname{tr}(P A)` for diagonal ``A = diag(a)`` and ``P = W - WXMX'W``.
-
-    :math:`\\sum w a - \\operatorname{tr}(M X'\\operatorname{diag}(w^2 a)X)`, O(k p^2).
+    With :math:`W^{1/2}X = QR` and leverages :math:`h_i = \\lVert q_i\\rVert^2`,
+    :math:`P_{ij} = \\sqrt{w_iw_j}(\\delta_{ij} - q_i'q_j)`, so
+    :math:`\\operatorname{tr}P = \\sum w(1-h)` and
+    :math:`\\operatorname{tr}P^2 = \\sum w^2 - 2\\sum w^2h + \\lVert Q'WQ\\rVert_F^2`.
     """
-    return (w * a).sum(-1) - np.trace(M @ xtwx(X, w**2 * a), axis1=-2, axis2=-1)
+    Q, Rinv = _qr_parts(X, w)
+    M = Rinv @ np.swapaxes(Rinv, -1, -2)
+    beta = np.einsum("...ij,...j->...i", Rinv, np.einsum("...ki,...k->...i", Q, np.sqrt(w) * y))
+    r = y - np.einsum("...kp,...p->...k", X, beta)
+    h = (Q**2).sum(-1)
+    trP = (w * (1 - h)).sum(-1)
+    QWQ = np.einsum("...ki,...k,...kj->...ij", Q, w, Q)
+    trPP = (w**2).sum(-1) - 2 * (w**2 * h).sum(-1) + (QWQ**2).sum((-2, -1))
+    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M)
 
 
-def tr_PAPB(w, X, M, a, b):
+def tr_PA(w, Q, a):
+    """:math:`\\operatorname{tr}(P A) = \\sum w a (1 - h)` for diagonal ``A = diag(a)``
+    (``Q`` from :func:`projection` or :func:`qr_q` with the same ``w``)."""
+    return (w * a * (1 - (Q**2).sum(-1))).sum(-1)
+
+
+def tr_PAPB(w, Q, a, b):
     """:math:`\\operatorname{tr}(P A P B) = \\sum_{ij} P_{ij}^2 a_j b_i` for diagonal A, B.
 
-    With :math:`P_{ij} = w_i(\\delta_{ij} - x_i'Mx_j w_j)`:
-    :math:`\\sum w^2ab - 2\\operatorname{tr}(M X'\\operatorname{diag}(w^3ab)X)
-    + \\operatorname{tr}(M X'\\operatorname{diag}(w^2b)X\\, M X'\\operatorname{diag}(w^2a)X)`.
-    metafor's ``sum(PV * t(PV))`` is ``tr_PAPB(a=v, b=v)``, ``sum(PV * P)`` is
-    ``tr_PAPB(a=v, b=1)`` and ``sum(P * P)`` is ``tr_PAPB(a=1, b=1)``.
+    With :math:`P_{ij} = \\sqrt{w_iw_j}(\\delta_{ij} - q_i'q_j)`:
+    :math:`\\sum w^2ab(1 - 2h) + \\operatorname{tr}(Q'D_bQ\\,Q'D_aQ)`,
+    :math:`D_a = \\operatorname{diag}(wa)`. metafor's ``sum(PV * t(PV))`` is
+    ``tr_PAPB(a=v, b=v)``, ``sum(PV * P)`` is ``tr_PAPB(a=v, b=1)`` and
+    ``sum(P * P)`` is ``tr_PAPB(a=1, b=1)``.
     """
-    Sa = M @ xtwx(X, w**2 * a)
-    Sb = M @ xtwx(X, w**2 * b)
-    return (w**2 * a * b).sum(-1) - 2 * np.trace(M @ xtwx(X, w**3 * a * b), axis1=-2, axis2=-1) + np.trace(Sb @ Sa, axis1=-2, axis2=-1)
+    h = (Q**2).sum(-1)
+    Sa = np.einsum("...ki,...k,...kj->...ij", Q, w * a, Q)
+    Sb = np.einsum("...ki,...k,...kj->...ij", Q, w * b, Q)
+    return (w**2 * a * b * (1 - 2 * h)).sum(-1) + np.trace(Sb @ Sa, axis1=-2, axis2=-1)
+
+
+def qr_q(X, w):
+    """Q of the QR decomposition of :math:`W^{1/2}X`."""
+    return _qr_parts(X, w)[0]
