@@ -127,13 +127,13 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
     names = {c.name for c in smd.checks}
     assert {"subgroups.Q", "subgroups.I2_Q", "subgroup[1: Short programmes].TAU2", "overall.CI_START"} <= names
     s = audit.summary()
-    assert (s["re_verified"], s["differing"], s["not_re_verified"]) == (2, 0, 5)
+    assert (s["re_verified"], s["differing"], s["not_re_verified"], s["errors"]) == (2, 0, 4, 1)
+    assert s["error_reasons"] == {"malformed study data": 1}
     assert s["not_re_verified_reasons"] == {
         "dichotomous outcome: not re-verified yet": 1,
-        "generic inverse variance outcome: not re-verified yet": 1,
-        "O − E (individual patient data) outcome: not re-verified yet": 1,
+        "generic IV outcome: not re-verified yet": 1,
+        "O − E outcome: not re-verified yet": 1,
         "RevMan stored no results (empty computed values: RevMan did not compute this analysis)": 1,
-        "malformed study data": 1,
     }
     bad = by_id(audit, "CMP-001.07")
     assert bad.status == "error" and any("MEAN_2" in p and "line 90" in p for p in bad.problems)

@@ -33,7 +33,7 @@ def render(result, detail: bool = False, width: int = 100) -> str:
         out += textwrap.wrap(p, width, initial_indent="    problem: ", subsequent_indent="             ")
     rows = []
     for a in result.analyses:
-        rows.append((a.id, "\n".join(textwrap.wrap(a.name, 32)) or "—", f"{a.data_type}\n{a.measure} {a.model}".strip(), str(a.k) if a.status == "re-verified" else "", a.verdict, "\n".join(textwrap.wrap(_worst(a), 48))))
+        rows.append((a.id, "\n".join(textwrap.wrap(a.name, 26)) or "—", "\n".join(textwrap.wrap(a.data_type, 14) + [f"{a.measure} {a.model}".strip()]), str(a.k) if a.status == "re-verified" else "", a.verdict, "\n".join(textwrap.wrap(_worst(a), 40))))
     out.append(tabulate(rows, headers=["analysis", "name", "type", "studies", "verdict", "worst quantities / reason"], tablefmt="simple_grid", disable_numparse=True))
     for a in result.analyses:
         lines = []
@@ -60,8 +60,11 @@ def render(result, detail: bool = False, width: int = 100) -> str:
             out += lines
     s = result.summary()
     reasons = "; ".join(f"{v} {k}" for k, v in s["not_re_verified_reasons"].items())
+    errors = "; ".join(f"{v} {k}" for k, v in s["error_reasons"].items())
     out.append(
         f"{s['analyses']} analyses: {s['re_verified']} re-verified ({s['agreeing']} agree, {s['explained']} agree with explained quirks, {s['differing']} differ), "
-        f"{s['not_re_verified']} not re-verified" + (f" ({reasons})" if reasons else "") + f"; {s['quantities']} quantities compared; {s['lint_findings']} lint findings"
+        f"{s['not_re_verified']} not re-verified" + (f" ({reasons})" if reasons else "")
+        + (f", {s['errors']} unreadable ({errors})" if s["errors"] else "")
+        + f"; {s['quantities']} quantities compared; {s['lint_findings']} lint findings"
     )
     return "\n".join(out)

@@ -162,9 +162,11 @@ class ReviewAudit:
     def summary(self) -> dict:
         re = [a for a in self.analyses if a.status == "re-verified"]
         not_re: dict[str, int] = {}
+        errors: dict[str, int] = {}
         for a in self.analyses:
             if a.status != "re-verified":
-                not_re[a.reason or a.status] = not_re.get(a.reason or a.status, 0) + 1
+                d = errors if a.status == "error" else not_re
+                d[a.reason or a.status] = d.get(a.reason or a.status, 0) + 1
         return {
             "analyses": len(self.analyses),
             "re_verified": len(re),
@@ -173,6 +175,8 @@ class ReviewAudit:
             "differing": sum(not a.ok for a in re),
             "not_re_verified": sum(not_re.values()),
             "not_re_verified_reasons": not_re,
+            "errors": sum(errors.values()),
+            "error_reasons": errors,
             "quantities": sum(len(a.checks) for a in re),
             "lint_findings": sum(len(a.lint) for a in self.analyses),
         }

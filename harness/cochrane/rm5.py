@@ -42,8 +42,8 @@ from ..errors import InputError
 DATA_TYPES = {
     "CONT": "continuous",
     "DICH": "dichotomous",
-    "IV": "generic inverse variance",
-    "IPD": "O − E (individual patient data)",
+    "IV": "generic IV",
+    "IPD": "O − E",
     "OTHER": "other data",
 }
 #: inputs by data type (the attributes a study row must carry to be recomputed)
