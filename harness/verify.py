@@ -29,6 +29,10 @@ class VerifyRun:
     analyses: list[AnalysisComparison] = field(default_factory=list)
     engines: dict = field(default_factory=dict)
     r_unavailable: str | None = None
+    #: crashes and timeouts of the R worker (each also recorded on its analysis)
+    engine_faults: list = field(default_factory=list)
+    #: the run was interrupted (Ctrl-C): the analyses listed are those that finished
+    interrupted: bool = False
 
     @property
     def n_quantities(self):
@@ -43,13 +47,15 @@ class VerifyRun:
 
     @property
     def ok(self):
-        return bool(self.analyses) and all(a.ok for a in self.analyses)
+        return bool(self.analyses) and not self.interrupted and self.r_unavailable is None and all(a.ok for a in self.analyses)
 
     def to_dict(self):
         return {
             "schema": SCHEMA_VERSION,
             "engines": self.engines,
             "r_unavailable": self.r_unavailable,
+            "engine_faults": list(self.engine_faults),
+            "interrupted": self.interrupted,
             "summary": {"analyses": len(self.analyses), "quantities": self.n_quantities, **self.counts()},
             "analyses": [a.to_dict() for a in self.analyses],
         }
@@ -68,18 +74,50 @@ def python_versions() -> dict:
     return out
 
 
-def run_engine(fn, *args) -> tuple[Outcome, float]:
-    """Run one engine on one analysis; any exception becomes an error outcome."""
-    t0 = time.perf_counter()
-    try:
-        out = fn(*args)
-    except HarnessError:
-        raise
-    except (FloatingPointError, ArithmeticError, ValueError, IndexError, KeyError, TypeError, RuntimeError) as e:
-        import numpy as np
+#: numpy floating-point warnings that mean the numbers cannot be trusted
+NUMERIC_WARNINGS = ("overflow",)
 
-        kind = "numerical breakdown" if isinstance(e, (np.linalg.LinAlgError, FloatingPointError, ArithmeticError)) else type(e).__name__
-        out = Outcome(error=f"{kind}: {e}")
+
+def run_engine(fn, *args) -> tuple[Outcome, float]:
+    """Run one engine on one analysis; any exception becomes an error outcome.
+
+    Nothing an engine does can stop the run: an exception is recorded on the
+    analysis -- ``numerical breakdown: ...`` for singular matrices
+    (``LinAlgError``), overflow and other floating-point failures, else the
+    exception's type and message. numpy's *overflow* warnings (a number became
+    infinite) are recorded as warnings of that engine, so the analysis cannot
+    count as agreement.
+    """
+    import warnings
+
+    import numpy as np
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            out = fn(*args)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # contained: one analysis, never the run
+            if isinstance(e, (np.linalg.LinAlgError, FloatingPointError, ArithmeticError)):
+                what = "numerical breakdown"
+            elif isinstance(e, HarnessError):
+                what = type(e).__name__
+            else:
+                what = f"internal error ({type(e).__name__})"
+            out = Outcome(error=f"{what}: {e}", info={"exception": type(e).__name__})
+    numeric = []
+    for w in caught:
+        msg = str(w.message)
+        if issubclass(w.category, RuntimeWarning) and any(t in msg for t in NUMERIC_WARNINGS):
+            text = f"numerical breakdown: {msg}"
+            if text not in numeric:
+                numeric.append(text)
+        elif not issubclass(w.category, RuntimeWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # not ours to judge: pass on
+    if numeric:
+        out.warnings = [*out.warnings, *numeric]
     return out, time.perf_counter() - t0
 
 
@@ -101,17 +139,27 @@ def verify(paths=None, engine_factory: Callable | None = None, progress: Callabl
     except EngineUnavailable as e:
         run.r_unavailable = str(e)
     specs = [a for fx in fixtures for a in fx.analyses]
-    for i, spec in enumerate(specs):
-        kind = KINDS[spec.kind]
-        py, tpy = run_engine(kind.run_python, spec)
-        if engine is None:
-            r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
-        else:
-            r, tr = run_engine(kind.run_r, spec, engine)
-        cmp = compare_outcomes(kind, spec, py, r)
-        cmp.seconds = {"python": tpy, "r": tr}
-        cmp.plot = plot_data(kind.name, spec, cmp.records, py.info, r.info)
-        run.analyses.append(cmp)
-        if progress:
-            progress(i + 1, len(specs), cmp)
+    faults_before = len(getattr(engine, "faults", []))
+    try:
+        for i, spec in enumerate(specs):
+            kind = KINDS[spec.kind]
+            py, tpy = run_engine(kind.run_python, spec)
+            if engine is None:
+                r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
+            else:
+                r, tr = run_engine(kind.run_r, spec, engine)
+            cmp = compare_outcomes(kind, spec, py, r)
+            cmp.seconds = {"python": tpy, "r": tr}
+            cmp.plot = plot_data(kind.name, spec, cmp.records, py.info, r.info)
+            run.analyses.append(cmp)
+            if progress:
+                progress(i + 1, len(specs), cmp)
+    except KeyboardInterrupt:
+        # keep what was computed: the caller reports and writes it
+        run.interrupted = True
+        import sys
+
+        print(f"metaharness: interrupted after {len(run.analyses)} of {len(specs)} analyses; the report covers those", file=sys.stderr)
+    if engine is not None:
+        run.engine_faults = list(getattr(engine, "faults", []))[faults_before:]
     return run

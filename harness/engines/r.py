@@ -1,7 +1,8 @@
 """The R engine: metafor, robumeta and clubSandwich through rpy2.
 
-This is the only module that imports rpy2. R starts on first use (one
-embedded R per process), the scripts in ``r_scripts/`` are sourced once into
+This is the only module that imports rpy2. :func:`get_engine` runs R in a
+restartable worker process (:mod:`harness.engines.worker`); inside it, R
+starts once (one embedded R per process), the scripts in ``r_scripts/`` are sourced once into
 a private environment, and every call goes through ``mh_call`` (engine.R):
 
 * Python sends the *name* of an ``mh_*`` function and plain data (numbers,
@@ -52,6 +53,9 @@ class RCall:
     value: Any = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    #: set when the engine itself failed rather than R's code: "crash" (the R
+    #: worker died), "timeout" (the call ran past the limit) or "unavailable"
+    fault: str | None = None
 
 
 def _capture_console(sink: list[str]):
@@ -74,8 +78,9 @@ def _capture_console(sink: list[str]):
 class REngine:
     """One embedded R with the metaharness scripts loaded (lazy, per process)."""
 
-    def __init__(self, scripts: Path | None = None):
+    def __init__(self, scripts: Path | None = None, extra_scripts=()):
         self._scripts = scripts
+        self._extra_scripts = [Path(p) for p in extra_scripts]
         self._env = None
         self._mh_call = None
         self.console: list[str] = []
@@ -106,10 +111,15 @@ class REngine:
             files = sorted(folder.glob("*.R"))
             # engine.R first: it defines mh_call and the helpers the others use
             files.sort(key=lambda p: p.name != "engine.R")
+            for extra in self._extra_scripts:  # test-only folders, sourced last
+                files.extend(sorted(Path(extra).glob("*.R")))
             for f in files:
                 if f.name.startswith("generate_") or f.name.startswith("export_"):
                     continue  # command-line scripts, not engine functions
-                ro.r["sys.source"](str(f), envir=env)
+                try:
+                    ro.r["sys.source"](str(f), envir=env)
+                except Exception as e:  # rpy2's RRuntimeError: a script that does not parse or run
+                    raise EngineUnavailable(f"the R script {f} failed to load: {str(e).strip()}") from None
             ro.r["assign"]("mh_env", env, envir=env)
             self._env = env
             self._mh_call = env["mh_call"]
@@ -195,12 +205,21 @@ def _to_py(obj):
     raise TypeError(f"R returned an object of type {getattr(obj, 'typeof', type(obj))} that the engine does not convert")
 
 
-_ENGINE: REngine | None = None
+_ENGINE = None
 
 
-def get_engine() -> REngine:
-    """The process-wide R engine (started on first call)."""
+def get_engine():
+    """The process-wide R engine: a :class:`~harness.engines.worker.WorkerEngine`.
+
+    R runs in a worker process (started here, once; restarted after a crash or
+    a timeout), so a segfault or a hang in R costs one analysis, not the run.
+    Raises :class:`EngineUnavailable` (with the reason and the fix) when R
+    cannot start. :class:`REngine` is what runs inside the worker; it can be
+    used in-process directly where a crash need not be survived.
+    """
     global _ENGINE
     if _ENGINE is None:
-        _ENGINE = REngine()
+        from .worker import WorkerEngine
+
+        _ENGINE = WorkerEngine()
     return _ENGINE.start()
