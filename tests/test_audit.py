@@ -207,3 +207,15 @@ def test_cli_exit_codes(tmp_path, published, capsys):
 
     d = json.loads((tmp_path / "a.json").read_text())
     assert d["files"][0]["summary"]["inconsistent"] == 0
+
+
+@pytest.mark.parametrize("name,checks", [
+    # Henmi & Copas 2010 p. 2978 (via metafor's test_analysis_example_henmi2010.r): DL -0.6787 [-1.0664, -0.2911], tau2 0.3325
+    ("henmi2010", [("nausea", "metafor conventions, DL (R metafor)"), ("nausea", "metafor conventions, DL (Python)"), ("nausea", "estimate = CI midpoint")]),
+    # DerSimonian & Kacker 2007 Tables 3-4 (via metafor's test_analysis_example_dersimonian2007.r): tau, mu, se to 4 dp
+    ("dersimonian2007", [("clasp-dl", "metafor conventions, DL (R metafor)"), ("clasp-reml", "metafor conventions, REML (R metafor)"), ("clasp-reml", "metafor conventions, REML (Python)")]),
+])
+def test_published_tables_recomputed(r_engine, published, name, checks):
+    t = _table(audit_file(published / f"{name}.toml", engine_factory=lambda: r_engine))
+    for key in checks:
+        assert t[key].verdict == "consistent", t[key].reason

@@ -66,7 +66,24 @@ def check_block(block, oid, what="") -> list[Finding]:
     F = lambda check, verdict, reason: out.append(Finding(oid, "reported", check, verdict, pre + reason))  # noqa: E731
     e = block.get("estimate")
     if block.ci is None:
-        F("CI", "cannot check", "no CI reported: midpoint, SE, Z and P cannot be derived")
+        se = block.get("se")
+        if se is None or e is None:
+            F("CI", "cannot check", "neither a CI nor an SE reported: Z and P cannot be derived")
+            out.extend(check_heterogeneity(block, oid, pre))
+            return out
+        # estimate and SE reported (no CI): Z = |estimate|/SE and P from them
+        abs_lo = 0.0 if e.lo <= 0 <= e.hi else min(abs(e.lo), abs(e.hi))
+        z = (abs_lo / se.hi if se.hi > 0 else math.inf, max(abs(e.lo), abs(e.hi)) / se.lo if se.lo > 0 else math.inf)
+        p = (_p_of_z(z[1]), _p_of_z(z[0]))
+        F("CI", "cannot check", f"no CI reported; from estimate {e} and SE {se}: Z in {fmt_iv(*z, 3)}, P in {fmt_iv(*p, 3)}")
+        rep_z = block.get("z")
+        if rep_z is not None:
+            ok = rep_z.overlaps(*z) or Reported(rep_z.text, -rep_z.hi, -rep_z.lo, rep_z.bound, rep_z.decimals).overlaps(*z)
+            F("Z from estimate/SE", "consistent" if ok else "inconsistent", f"|estimate|/SE = Z in {fmt_iv(*z, 3)}; reported Z = {rep_z}")
+        if block.get("p") is not None:
+            f = check_p(block.get("p"), p, z, oid, pre)
+            out.append(Finding(f.outcome, f.section, "P from estimate/SE", f.verdict, f.reason.replace("CI implies", "estimate/SE imply")))
+        out.extend(check_heterogeneity(block, oid, pre))
         return out
     L, U = block.ci
     imp = implied(block)
@@ -149,25 +166,37 @@ def direction_of_ci(lo, hi, tol=0.0) -> str:
     return "none"
 
 
+def reported_interval(block):
+    """The printed 95% CI, or estimate ± 1.96·SE when only those are printed; None otherwise."""
+    if block.ci is not None:
+        return block.ci[0].value, block.ci[1].value, f"[{block.ci[0]}, {block.ci[1]}]"
+    e, se = block.get("estimate"), block.get("se")
+    if e is not None and se is not None:
+        lo, hi = e.value - Z975 * se.value, e.value + Z975 * se.value
+        return lo, hi, f"(estimate ± 1.96·SE: [{fmt(lo, 4)}, {fmt(hi, 4)}])"
+    return None
+
+
 def check_claim(outcome) -> list[Finding]:
     b = outcome.reported
     if outcome.claim is None:
         return [Finding(outcome.id, "reported", "claimed direction", "cannot check", "no claimed direction recorded")]
-    if b.ci is None:
-        return [Finding(outcome.id, "reported", "claimed direction", "cannot check", f"no CI reported: the direction cannot be judged from {b.get('estimate')} alone")]
-    L, U = b.ci
+    iv = reported_interval(b)
+    if iv is None:
+        return [Finding(outcome.id, "reported", "claimed direction", "cannot check", f"no CI or SE reported: the direction cannot be judged from {b.get('estimate')} alone")]
+    lo, hi, shown_ci = iv
     # the direction the printed CI shows (its ends are rounded: use the printed values)
-    shown = direction_of_ci(L.value, U.value)
+    shown = direction_of_ci(lo, hi)
     claim = outcome.claim_text or outcome.claim
     e = b.get("estimate")
     if shown == outcome.claim:
-        return [Finding(outcome.id, "reported", "claimed direction", "consistent", f"{e} [{L}, {U}] (intervention − control) shows '{shown}'; claim: {claim}")]
+        return [Finding(outcome.id, "reported", "claimed direction", "consistent", f"{e} {shown_ci} (intervention − control) shows '{shown}'; claim: {claim}")]
     if outcome.claim == "none":
-        why = f"{e} [{L}, {U}] excludes 0 ('{shown}'), but the claim is no difference: {claim}"
+        why = f"{e} {shown_ci} excludes 0 ('{shown}'), but the claim is no difference: {claim}"
     elif shown == "none":
-        why = f"{e} [{L}, {U}] contains 0, but the claim is a significant '{outcome.claim}': {claim}"
+        why = f"{e} {shown_ci} contains 0, but the claim is a significant '{outcome.claim}': {claim}"
     else:
-        why = (f"{e} [{L}, {U}] is a '{shown}' (intervention − control), but the claim is '{outcome.claim}': {claim} "
+        why = (f"{e} {shown_ci} is a '{shown}' (intervention − control), but the claim is '{outcome.claim}': {claim} "
                f"(only right if the scale or the arms were reversed, which the report does not say)")
     return [Finding(outcome.id, "reported", "claimed direction", "inconsistent", why)]
 

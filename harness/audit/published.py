@@ -21,7 +21,8 @@ Layout (every key is checked; unknown keys are errors with a did-you-mean)::
     estimate = "-0.37"                         # strings keep the printed precision
     ci = ["-0.52", "-0.21"]
     p = "< 0.0001"                             # exact ("0.04") or a bound ("< 0.0001")
-    # optional: z, se, tau2, chi2, df, p_het, i2 (percent), k, n
+    # optional: z, se, tau2, tau, chi2, df, p_het, i2 (percent), k, n
+    scale = "log odds ratio"                   # optional: what a GEN effect is (display only)
     claim = "decrease"                         # increase, decrease, none (no difference)
     claim_text = "interventions reduced fear of cancer recurrence"
     data = "data/normand1999.csv"             # optional: study-level data (relative to this file)
@@ -70,12 +71,13 @@ STATS = {
     "z": (-math.inf, math.inf),
     "p": (0.0, 1.0),
     "tau2": (0.0, math.inf),
+    "tau": (0.0, math.inf),
     "chi2": (0.0, math.inf),
     "p_het": (0.0, 1.0),
     "i2": (0.0, 100.0),
 }
 PUB_KEYS = ("citation", "software", "k", "n", "data", "data_note", "notes", "decimals", "doi")
-OUTCOME_KEYS = ("id", "name", "measure", "model", "estimator", "convention", "ci", "df", "k", "n", "claim", "claim_text",
+OUTCOME_KEYS = ("id", "name", "scale", "measure", "model", "estimator", "convention", "ci", "df", "k", "n", "claim", "claim_text",
                 "data", "columns", "slab", "cluster", "decimals", "subgroup", "source", "notes", *STATS)
 SUBGROUP_KEYS = ("id", "name", "column", "claim_text", "chi2", "df", "p", "i2", "group", "source", "notes", "partition")
 GROUP_KEYS = ("label", "ci", "k", "n", "claim_text", *STATS)
@@ -125,6 +127,7 @@ class Outcome:
     slab: str | None
     cluster: str | None
     subgroups: list[Subgroup] = field(default_factory=list)
+    scale: str = ""
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,7 @@ def load_published(path) -> Publication:
         claim = r.string(raw, "claim", where, choices=CLAIMS)
         outcomes.append(Outcome(oid, r.string(raw, "name", where, default=oid), measure, model, estimator, convention, block, claim,
                                 r.string(raw, "claim_text", where, default=""), data, dict(columns), r.string(raw, "slab", where),
-                                r.string(raw, "cluster", where), subgroups))
+                                r.string(raw, "cluster", where), subgroups, r.string(raw, "scale", where, default="")))
     return Publication(path, citation, r.string(pub, "software", "[publication]", default=""), r.integer(pub, "k", "[publication]", 1),
                        r.integer(pub, "n", "[publication]", 1), r.string(pub, "data_note", "[publication]", default=""),
                        r.string(pub, "notes", "[publication]", default=""), outcomes)

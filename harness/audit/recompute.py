@@ -34,7 +34,7 @@ from ..core import effect_sizes as es
 from ..core import revman
 from ..data import read_csv
 from ..errors import EngineUnavailable, InputError
-from .consistency import direction_of_ci
+from .consistency import direction_of_ci, reported_interval
 from .findings import Finding, fmt
 from .published import GEN_COLUMNS, TWO_GROUP
 
@@ -134,11 +134,11 @@ def r_fit(engine, outcome, cols, convention, method):
 def compare_reported(block, fit):
     """Per reported quantity: (name, reported text, computed value, matches)."""
     rows = []
-    for key in ("estimate", "se", "z", "p", "tau2", "chi2", "p_het", "i2"):
+    for key in ("estimate", "se", "z", "p", "tau2", "tau", "chi2", "p_het", "i2"):
         rep = block.get(key)
         if rep is None:
             continue
-        val = fit[key]
+        val = math.sqrt(fit["tau2"]) if key == "tau" else fit[key]
         if key == "z":
             ok = rep.contains(val) or rep.contains(-val)
         else:
@@ -236,9 +236,10 @@ def _direction_text(d):
 def robustness(outcome, yi, vi, cluster) -> list[Finding]:
     oid = outcome.id
     b = outcome.reported
-    if b.ci is None:
-        return [Finding(oid, "robustness", "robustness", "cannot check", "no reported CI to compare conclusions with")]
-    reported = direction_of_ci(b.ci[0].value, b.ci[1].value)
+    iv = reported_interval(b)
+    if iv is None:
+        return [Finding(oid, "robustness", "robustness", "cannot check", "neither a CI nor an SE reported: no conclusion to compare with")]
+    reported = direction_of_ci(iv[0], iv[1])
     out = []
     runs = [("REML", "z"), ("REML", "knha"), ("DL", "knha")]
     for method, test in runs:

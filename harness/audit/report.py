@@ -23,7 +23,7 @@ def render(result, width=100) -> str:
         ci = f" [{b.ci[0]}, {b.ci[1]}]" if b.ci else ""
         pv = f", p {b.get('p')}" if b.get("p") else ""
         out.append("")
-        out.append(f"== {o.id}: {o.name} — {o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)")
+        out.append(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)")
         rows = []
         for f in fs:
             where = f.outcome[len(o.id):].lstrip("/") or "·"
