@@ -105,7 +105,9 @@ class REngine:
             missing = [p for p in R_PACKAGES if not ro.r["requireNamespace"](p, quietly=True)[0]]
             if missing:
                 debs = " ".join(R_PACKAGES[p] for p in missing)
-                raise EngineUnavailable(f"R package(s) missing: {', '.join(missing)}; install them with `apt-get install {debs}` (or run `make setup`)")
+                err = EngineUnavailable(f"R package(s) missing: {', '.join(missing)}; install them with `apt-get install {debs}` (or run `make setup`)")
+                err.probe = self.probe()
+                raise err
             env = ro.r["new.env"]()
             folder = self._scripts or scripts_dir()
             files = sorted(folder.glob("*.R"))
@@ -124,6 +126,24 @@ class REngine:
             self._env = env
             self._mh_call = env["mh_call"]
         return self
+
+    def probe(self) -> dict:
+        """R's version and each package's version (None when missing), without the scripts.
+
+        Used to say precisely what is missing when the engine cannot start.
+        """
+        import rpy2.robjects as ro
+
+        out = {"R": None, "R_string": None, "lib_paths": []}
+        with _capture_console(self.console):
+            ver = ro.r["R.version"]
+            out["R_string"] = str(ver.rx2("version.string")[0])
+            out["R"] = f"{ver.rx2('major')[0]}.{ver.rx2('minor')[0]}"
+            out["lib_paths"] = [str(x) for x in ro.r[".libPaths"]()]
+            for pkg in (*R_PACKAGES, "metadat"):
+                found = ro.r["requireNamespace"](pkg, quietly=True)[0]
+                out[pkg] = str(ro.r["packageDescription"](pkg).rx2("Version")[0]) if found else None
+        return out
 
     # -- calls ------------------------------------------------------------------------
     def call(self, fname: str, **kwargs) -> RCall:

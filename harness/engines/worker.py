@@ -157,9 +157,15 @@ class WorkerEngine:
             return
         if status == "ok" and payload[0] == "unavailable":
             self._kill()
-            raise EngineUnavailable(payload[1])
+            err = EngineUnavailable(payload[1])
+            err.probe = payload[2] if len(payload) > 2 else None
+            raise err
         self._kill()
-        raise EngineUnavailable(f"the R worker failed to start: {payload}")
+        from .r import INSTALL_HINT
+
+        rhome = os.environ.get("R_HOME") if "R_HOME" not in self.env else self.env["R_HOME"]
+        hint = f"; R_HOME is set to {rhome!r}: unset it or point it at R's home (`R RHOME`)" if rhome else ""
+        raise EngineUnavailable(f"R cannot start: {payload}; {INSTALL_HINT}{hint}")
 
     def _wait(self, timeout, what):
         """Wait for one message: ("ok", msg) | ("timeout", text) | ("crash", text)."""
@@ -339,7 +345,7 @@ def main(argv=None) -> int:
         engine.start()
         outbox.send(("ready", engine.versions()))
     except EngineUnavailable as e:
-        outbox.send(("unavailable", str(e)))
+        outbox.send(("unavailable", str(e), getattr(e, "probe", None)))
         return 0
     except Exception as e:  # an R script that fails to source, etc.
         outbox.send(("unavailable", f"{type(e).__name__}: {e}"))
