@@ -38,3 +38,35 @@ mh_cr2 <- function(data, mods = list(), factors = character(0), levels = list(),
   }
   out
 }
+
+# rma.mv with a random intercept per cluster (random = ~ 1 | cluster); sigma2 fixed
+# (a number) or estimated by REML (NULL), then clubSandwich CR2 as above.
+mh_cr2_mv <- function(data, mods = list(), factors = character(0), levels = list(),
+                      sigma2 = NULL, intercept = TRUE, level = 95, wald = character(0)) {
+  md <- if (length(mods)) mh_frame(mods) else data.frame(row.names = seq_along(data$yi))
+  for (f in factors) md[[f]] <- factor(md[[f]], levels = levels[[f]])
+  md$.mh_yi <- as.numeric(data$yi)
+  md$.mh_vi <- as.numeric(data$vi)
+  md$.mh_cluster <- data$cluster
+  args <- list(yi = as.name(".mh_yi"), V = as.name(".mh_vi"), data = md, method = "REML",
+               random = stats::as.formula(call("~", call("|", 1, as.name(".mh_cluster"))), env = baseenv()))
+  if (length(mods)) args$mods <- mh_formula(names(mods), intercept) else args$intercept <- intercept
+  if (!is.null(sigma2)) args$sigma2 <- sigma2
+  fit <- do.call(metafor::rma.mv, args)
+  cl <- md$.mh_cluster
+  ct <- clubSandwich::coef_test(fit, vcov = "CR2", cluster = cl, test = "Satterthwaite")
+  ci <- clubSandwich::conf_int(fit, vcov = "CR2", cluster = cl, level = level / 100)
+  V <- clubSandwich::vcovCR(fit, cluster = cl, type = "CR2")
+  out <- list(coef_names = rownames(fit$beta), beta = as.numeric(ct$beta), SE = as.numeric(ct$SE),
+              tstat = as.numeric(ct$tstat), df_Satt = as.numeric(ct$df_Satt),
+              p_Satt = as.numeric(ct$p_Satt), CI_L = as.numeric(ci$CI_L), CI_U = as.numeric(ci$CI_U),
+              vcov = as.numeric(V), sigma2 = as.numeric(fit$sigma2))
+  if (length(wald)) {
+    wt <- clubSandwich::Wald_test(fit, constraints = clubSandwich::constrain_zero(wald),
+                                  vcov = "CR2", cluster = cl, test = "HTZ")
+    out$Fstat <- as.numeric(wt$Fstat); out$delta <- as.numeric(wt$delta)
+    out$df_num <- as.numeric(wt$df_num); out$df_denom <- as.numeric(wt$df_denom)
+    out$p_val <- as.numeric(wt$p_val)
+  }
+  out
+}

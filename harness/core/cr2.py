@@ -141,3 +141,112 @@ def htz_test(Cm, beta, V, U, Xb, Phi, W, Mb):
     F = delta * Q / q
     pval = float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
     return dict(Fstat=F, delta=delta, df_num=float(q), df_denom=df2, p_val=pval, Q=Q)
+
+
+# ---------------------------------------------------------------------------------
+# rma.mv with a random effect per cluster (clubSandwich vcovCR.rma.mv)
+# ---------------------------------------------------------------------------------
+def _pair_arrays_full(U, X, Phi, W, Mb):
+    """:func:`pair_arrays` for full (non-diagonal) per-cluster ``Phi_j`` and ``W_j``."""
+    D = np.einsum("nks,nkl,nlt->stn", U, Phi, U)
+    Z = np.einsum("nkp,nks->snp", X, U)
+    WPhi = W @ Phi
+    Y = np.einsum("nkp,nkl,nls->snp", X, WPhi, U)
+    C = np.einsum("nkp,nkl,nlq->pq", X, WPhi @ W, X)
+    MCM = Mb @ C @ Mb
+    P = np.einsum("sap,pq,tbq->stab", Z, MCM, Z) - np.einsum("sap,pq,tbq->stab", Y, Mb, Z) - np.einsum("sap,pq,tbq->stab", Z, Mb, Y)
+    n = P.shape[-1]
+    P[..., np.arange(n), np.arange(n)] += D
+    return P
+
+
+def reml_sigma2(y, v, X, cluster, *, xatol=1e-15):
+    """REML estimate of the between-cluster variance sigma^2 in the model
+    ``y = X beta + u_j + e_ij``, ``u_j ~ N(0, sigma^2)``, ``e_ij ~ N(0, v_ij)``
+    (metafor ``rma.mv(yi, vi, random = ~ 1 | cluster, method = "REML")``),
+    by bounded Brent minimisation of
+    ``-2 l_R = sum log|M_j| + log|X'M^-1 X| + r'M^-1 r``, ``M_j = diag(v_j) + sigma^2 J``.
+    metafor optimises with nlminb (stopping on the objective), so its sigma^2
+    is accurate to about 1e-6 relative only."""
+    from scipy.optimize import minimize_scalar
+
+    B = StudyBlocks.from_ids(cluster)
+    mask = B.mask
+    yb = np.where(mask, pad_rows(B, y), 0.0)
+    vb = pad_rows(B, v, fill=1.0)
+    Xb = pad_design(B, X)
+    one = mask.astype(float)
+    J = one[:, :, None] * one[:, None, :]
+    eye = np.eye(mask.shape[1])
+
+    def obj(s2):
+        Mj = vb[:, :, None] * eye + s2 * J
+        Wj = np.linalg.inv(Mj) * (one[:, :, None] * one[:, None, :])
+        XWX = np.einsum("nkp,nkl,nlq->pq", Xb, Wj, Xb)
+        beta = np.linalg.solve(XWX, np.einsum("nkp,nkl,nl->p", Xb, Wj, yb))
+        r = yb - Xb @ beta
+        return np.linalg.slogdet(Mj)[1].sum() + np.linalg.slogdet(XWX)[1] + np.einsum("nk,nkl,nl->", r, Wj, r)
+
+    ub = 10 * float(np.var(y) + np.max(v))
+    res = minimize_scalar(obj, bounds=(0.0, ub), method="bounded", options={"xatol": xatol, "maxiter": 2000})
+    s2 = float(res.x)
+    return 0.0 if obj(0.0) <= res.fun else s2
+
+
+def cr2_fit_mv(y, v, X, cluster, *, sigma2, level=95.0, constraints=None):
+    """CR2 + Satterthwaite (+ HTZ) for ``rma.mv(yi, vi, random = ~ 1 | cluster)`` with
+    the given sigma^2: ``Phi_j = M_j = diag(v_j) + sigma^2 J``, ``W_j = M_j^-1``
+    (clubSandwich: inverse_var, target = W^-1, ``R_j = chol(Phi_j)``,
+    ``G_j = R_j (I - X_j M X_j' W_j) Phi_j R_j'``, ``A_j = R_j' G_j^-1/2 R_j``)."""
+    B = StudyBlocks.from_ids(cluster)
+    if B.N < 2:
+        raise ValueError("Cluster-robust variance estimation will not work when the data only includes a single cluster.")
+    mask = B.mask
+    K = mask.shape[1]
+    eye = np.eye(K)
+    one = mask.astype(float)
+    both = one[:, :, None] * one[:, None, :]
+    yb = np.where(mask, pad_rows(B, y), 0.0)
+    Xb = pad_design(B, X)
+    Phi = pad_rows(B, v, fill=1.0)[:, :, None] * eye + sigma2 * both  # padded: identity
+    W = np.linalg.inv(Phi) * both
+    Mb = checked_inv(np.einsum("nkp,nkl,nlq->pq", Xb, W, Xb), "X'WX")
+    beta = Mb @ np.einsum("nkp,nkl,nl->p", Xb, W, yb)
+    e = np.where(mask, yb - Xb @ beta, 0.0)
+    R = np.swapaxes(np.linalg.cholesky(Phi), -1, -2)  # upper: R'R = Phi
+    IH = eye - np.einsum("nap,pq,nbq->nab", Xb, Mb, Xb) @ W
+    G = R @ IH @ Phi @ np.swapaxes(R, -1, -2)
+    A = np.swapaxes(R, -1, -2) @ _inv_sqrt_cs(G, CS_EIG_TOL) @ R
+    A = A * both
+    u = np.einsum("nkp,nkl,nl->np", Xb, W @ A, e)
+    V = Mb @ (u.T @ u) @ Mb
+    SE = np.sqrt(np.diag(V))
+    t = beta / SE
+    U = A @ W @ Xb @ Mb
+    P = _pair_arrays_full(U, Xb, Phi * both, W, Mb)
+    p = len(beta)
+    Pd = P[np.arange(p), np.arange(p)]
+    df = np.trace(Pd, axis1=-2, axis2=-1) ** 2 / np.einsum("cij,cij->c", Pd, Pd)
+    crit = stats.t.isf((1 - level / 100) / 2, df)
+    out = dict(beta=beta, vcov=V, SE=SE, tstat=t, df_Satt=df, p_Satt=2 * stats.t.sf(np.abs(t), df), CI_L=beta - SE * crit, CI_U=beta + SE * crit, N=B.N, sigma2=sigma2)
+    if constraints is not None:
+        Cm = np.atleast_2d(np.asarray(constraints, float))
+        q = Cm.shape[0]
+        Pc = _pair_arrays_full(U @ Cm.T, Xb, Phi * both, W, Mb)
+        out.update(_htz_from_pairs(Cm, q, Pc, beta, V))
+    return out
+
+
+def _htz_from_pairs(Cm, q, P, beta, V):
+    Om = np.trace(P, axis1=-2, axis2=-1)
+    Ons = _inv_sqrt_cs(Om, CS_EIG_TOL)
+    Bm = np.einsum("sx,xyab,yt->stab", Ons, P, Ons)
+    var = np.einsum("stab,tsab->st", Bm, Bm) + np.einsum("ssab,ttab->st", Bm, Bm)
+    nu = q * (q + 1) / var.sum()
+    cb = Cm @ beta
+    Q = float(cb @ np.linalg.solve(Cm @ V @ Cm.T, cb))
+    delta = max((nu - q + 1) / nu, 0.0)
+    df2 = nu - q + 1
+    F = delta * Q / q
+    pval = float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
+    return dict(Fstat=F, delta=delta, df_num=float(q), df_denom=df2, p_val=pval, Q=Q)
