@@ -56,11 +56,14 @@ class Dataset:
                 if allow_empty:
                     out[i] = np.nan
                     continue
-                raise InputError(f"empty cell; {what or 'a number'} is expected", self.path, self.line_of(i), column)
+                shown = "empty cell" if text == "" else f"{raw.strip()!r} (missing)"
+                raise InputError(f"{shown}; {what or 'a number'} is expected (to leave such studies out as metafor's "
+                                 f"na.omit does, set na = \"omit\" in [dataset])", self.path, self.line_of(i), column)
             try:
                 x = float(text)
             except ValueError:
-                raise InputError(f"{raw!r} is not a number", self.path, self.line_of(i), column) from None
+                hint = " (decimal commas are not read: write 0.5, not 0,5)" if "," in text else ""
+                raise InputError(f"{raw!r} is not a number; {what or 'a number'} is expected{hint}", self.path, self.line_of(i), column) from None
             if not math.isfinite(x):
                 raise InputError(f"{raw!r} is not a finite number", self.path, self.line_of(i), column)
             if lower is not None and (x < lower or (x == lower and not lower_inclusive)):
@@ -79,6 +82,8 @@ class Dataset:
         for i, lab in enumerate(labs):
             if lab == "":
                 raise InputError("empty study label", self.path, self.line_of(i), column)
+            if _unprintable(lab):
+                raise InputError(f"study label {lab!r} contains a control character; one line of printable text is expected", self.path, self.line_of(i), column)
             if lab in seen:
                 raise InputError(f"duplicated study label {lab!r} (first on line {self.line_of(seen[lab])})", self.path, self.line_of(i), column)
             seen[lab] = i
@@ -88,19 +93,65 @@ class Dataset:
         self.require(column)
         return [s.strip() for s in self.frame[column]]
 
+    def omit_missing(self, columns, slab=None) -> tuple["Dataset", tuple]:
+        """Leave out the studies with an empty or NA cell in any of ``columns``.
+
+        What metafor does with ``na.action = "na.omit"`` (rma: "Studies with
+        NAs omitted from model fitting."), made explicit: returns the reduced
+        dataset (file line numbers unchanged) and one record per dropped study
+        ``{"line", "study", "columns", "reason"}`` for the report and the JSON.
+        """
+        keep, dropped = [], []
+        for i in range(self.k):
+            empty = [c for c in columns if _is_missing(self.frame[c].iloc[i])]
+            if empty:
+                label = self.frame[slab].iloc[i].strip() if slab and slab in self.frame.columns else str(i + 1)
+                dropped.append({"line": self.line_of(i), "study": label, "columns": empty,
+                                "reason": f"empty or NA in {', '.join(empty)} (na = \"omit\")"})
+            else:
+                keep.append(i)
+        if not dropped:
+            return self, ()
+        if not keep:
+            raise InputError(f"every study has an empty or NA cell in {', '.join(columns)}; nothing is left to analyse", self.path)
+        return Dataset(self.name, self.path, self.frame.iloc[keep]), tuple(dropped)
+
+
+def _is_missing(raw) -> bool:
+    text = str(raw).strip()
+    return text == "" or text.upper() in ("NA", "NAN")
+
+
+def _unprintable(text: str) -> bool:
+    import unicodedata
+
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\t" for ch in text)
+
 
 def read_csv(path, name=None) -> Dataset:
     """Read a comma-separated, UTF-8 file with a header line into a :class:`Dataset`."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such data file" if not path.exists() else "not a file", path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the file ({e.strerror})", path) from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError("the file is UTF-16 text; save it as UTF-8 (comma-separated)", path, 1)
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8", path, line) from None
-    rows = list(csv.reader(raw.splitlines()))
+    if "\x00" in raw:
+        line = raw[: raw.index("\x00")].count("\n") + 1
+        raise InputError("a NUL byte: this is not a text file (a corrupted or binary file?)", path, line)
+    reader = csv.reader(raw.splitlines())
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise InputError(f"not readable as CSV: {e}", path, reader.line_num) from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError("the file is empty; a header line with column names is expected", path)
     header = [h.strip() for h in rows[0]]
@@ -111,6 +162,8 @@ def read_csv(path, name=None) -> Dataset:
     for j, h in enumerate(header):
         if h == "":
             raise InputError(f"column {j + 1} has no name in the header", path, 1)
+        if _unprintable(h):
+            raise InputError(f"column {j + 1} name {h!r} contains a control character", path, 1)
     dup = {h for h in header if header.count(h) > 1}
     if dup:
         raise InputError(f"duplicated column name(s) in the header: {', '.join(sorted(dup))}", path, 1)
@@ -119,7 +172,13 @@ def read_csv(path, name=None) -> Dataset:
         if not any(cell.strip() for cell in row):
             continue  # blank line
         if len(row) != len(header):
-            raise InputError(f"{len(row)} fields where the header has {len(header)}", path, lineno)
+            hint = ""
+            joined = ",".join(row)
+            for d in _DELIMS:
+                if d in joined:
+                    hint = f"; the line contains {d!r}: metaharness reads comma-separated files with '.' as decimal point"
+                    break
+            raise InputError(f"{len(row)} fields where the header has {len(header)}{hint}", path, lineno)
         body.append((lineno - 2, row))
     if not body:
         raise InputError("the file has a header but no study rows", path)

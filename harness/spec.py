@@ -35,7 +35,9 @@ from .compare.tolerance import Tolerance
 from .data import Dataset, read_csv
 from .errors import InputError
 
-DATASET_KEYS = {"name": str, "data": str, "slab": str, "source": str, "citation": str, "notes": str}
+DATASET_KEYS = {"name": str, "data": str, "slab": str, "source": str, "citation": str, "notes": str, "na": str}
+#: [dataset] na: what an empty or NA cell in a column an analysis uses does
+NA_ACTIONS = ("error", "omit")
 TOLERANCE_KEYS = ("rtol", "atol")
 
 
@@ -49,6 +51,9 @@ class AnalysisSpec:
     dataset: Dataset
     slab: str | None = None
     source: str = ""
+    #: studies left out before fitting ([dataset] na = "omit"): one dict per
+    #: study with its file line, label and the reason (the empty columns)
+    dropped: tuple = ()
 
     def get(self, key, default=None):
         return self.options.get(key, default)
@@ -135,6 +140,9 @@ def load_fixture(path) -> Fixture:
     for key in ("data", "source"):
         if key not in ds:
             raise InputError(f"[dataset]: `{key}` is required", path)
+    na_action = ds.get("na", "error")
+    if na_action not in NA_ACTIONS:
+        raise InputError(f"[dataset]: `na` = {na_action!r} is not one of {', '.join(NA_ACTIONS)}{_did_you_mean(na_action, NA_ACTIONS)}", path)
     dataset = read_csv(path.parent / ds["data"], name=ds.get("name", path.parent.name))
     slab = ds.get("slab")
     dataset.labels(slab)  # validates the label column now
@@ -147,6 +155,8 @@ def load_fixture(path) -> Fixture:
     analyses: list[AnalysisSpec] = []
     seen_ids: set[str] = set()
     for n, raw in enumerate(raw_analyses, start=1):
+        if not isinstance(raw, dict):
+            raise InputError(f"analysis #{n} must be a table ([[analysis]]), not {raw!r}", path)
         merged = {**defaults, **raw}
         where = f"analysis {merged.get('id', f'#{n}')!s}"
         kind_name = merged.pop("kind", "rma")
@@ -154,12 +164,15 @@ def load_fixture(path) -> Fixture:
             raise InputError(f"{where}: unknown kind {kind_name!r}{_did_you_mean(kind_name, KINDS)}; known kinds: {', '.join(KINDS)}", path)
         kind = KINDS[kind_name]
         base_id = merged.pop("id", None)
-        if not isinstance(base_id, str) or not base_id:
+        if not isinstance(base_id, str) or not base_id.strip():
             raise InputError(f"{where}: `id` (a non-empty string) is required", path)
+        if _unprintable(base_id) or len(base_id) > 200:
+            raise InputError(f"analysis #{n}: `id` {base_id!r} must be one line of printable text (at most 200 characters)", path)
         tol = _tolerances(path, where, merged.pop("tolerance", {}))
         for key in merged:
             if key not in kind.keys:
                 raise InputError(f"{where}: unknown key {key!r} for kind {kind_name!r}{_did_you_mean(key, kind.keys)}", path)
+        given = frozenset(merged)
         grid_keys = [k for k, v in merged.items() if isinstance(v, list) and kind.keys[k].expand]
         combos = itertools.product(*(merged[k] for k in grid_keys)) if grid_keys else [()]
         for combo in combos:
@@ -176,12 +189,48 @@ def load_fixture(path) -> Fixture:
             if aid in seen_ids:
                 raise InputError(f"analysis id {aid!r} is used twice", path)
             seen_ids.add(aid)
-            spec = AnalysisSpec(aid, kind_name, opts, {}, path, dataset, slab, ds["source"])
+            _check_requires(path, aid, kind, opts, given)
+            data_a, dropped = dataset, ()
+            if na_action == "omit":
+                data_a, dropped = dataset.omit_missing(_data_columns(kind, opts, dataset), slab)
+            spec = AnalysisSpec(aid, kind_name, opts, {}, path, data_a, slab, ds["source"], dropped)
             tols = {q: kind.tolerance_from_override(spec, q, rt, at) for q, (rt, at) in tol.items()}
-            spec = AnalysisSpec(aid, kind_name, opts, tols, path, dataset, slab, ds["source"])
+            spec = AnalysisSpec(aid, kind_name, opts, tols, path, data_a, slab, ds["source"], dropped)
+            kind.check_options(spec, given)
             kind.check(spec)
             analyses.append(spec)
     return Fixture(path, dataset, ds["source"], analyses)
+
+
+def _unprintable(text: str) -> bool:
+    """True if ``text`` holds a control character (a newline could forge report lines)."""
+    import unicodedata
+
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def _check_requires(path, aid, kind, opts, given):
+    """:attr:`Key.requires` rules: a key the spec sets needs other options to take given values."""
+    for key in sorted(given):
+        rule = kind.keys[key].requires if key in kind.keys else None
+        for other, allowed in (rule or {}).items():
+            if opts.get(other) not in allowed:
+                want = " or ".join(repr(a) for a in allowed)
+                raise InputError(f"analysis {aid}: `{key}` applies only when `{other}` is {want}, but `{other}` is {opts.get(other)!r}; "
+                                 f"remove `{key}` or set `{other}` = {allowed[0]!r}", path)
+
+
+def _data_columns(kind, opts, dataset) -> list[str]:
+    """The data columns an analysis uses: values of its column-name keys that are columns."""
+    from .analyses.base import check_r_name
+
+    cols: list[str] = []
+    for key, keyspec in kind.keys.items():
+        if keyspec.check is not check_r_name or key not in opts:
+            continue
+        vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
+        cols += [v for v in vals if isinstance(v, str) and v in dataset.columns and v not in cols]
+    return cols
 
 
 def discover(paths) -> list[Path]:

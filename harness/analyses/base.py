@@ -15,14 +15,25 @@ from ..errors import InputError
 
 #: names that may reach R (as data, never as code): R syntactic names.
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._]*$")
+#: R's reserved words (?Reserved): syntactic-looking, but not usable as variable names
+R_RESERVED = frozenset("if else repeat while function for next break in TRUE FALSE NULL Inf NaN NA "
+                       "NA_integer_ NA_real_ NA_character_ NA_complex_".split())
 
 
 def check_r_name(value):
-    """Key check: a column name that R receives must be a syntactic R name."""
+    """Key check: a column name that R receives must be a syntactic R name.
+
+    Letters, digits, '.' and '_', starting with a letter, at most 200
+    characters, and not one of R's reserved words. Such names are still only
+    passed to R as data (strings turned into symbols with ``as.name``); the
+    check makes hostile or confusing names a clear error up front.
+    """
     vals = value if isinstance(value, list) else [value]
     for v in vals:
-        if not NAME_RE.match(v):
+        if not isinstance(v, str) or not NAME_RE.match(v) or len(v) > 200:
             return f"contains {v!r}, which is not a plain column name (letters, digits, '.' and '_', starting with a letter)"
+        if v in R_RESERVED:
+            return f"contains {v!r}, which is a reserved word in R and cannot name a column in a model; rename the column"
     return None
 
 
@@ -37,6 +48,10 @@ class Key:
     required: bool = False
     check: Callable[[Any], str | None] | None = None
     help: str = ""
+    #: cross-option rule: when this key is given in the spec, each named option
+    #: must take one of the listed values, e.g. ``requires={"modelweights": ("CORR",)}``
+    #: for robumeta's ``rho`` (checked by harness.spec for every kind)
+    requires: dict[str, tuple] | None = None
 
 
 @dataclass
@@ -60,6 +75,14 @@ class AnalysisKind:
 
     def check(self, spec) -> None:
         """Semantic checks against the dataset (columns exist, values valid)."""
+
+    def check_options(self, spec, given: frozenset) -> None:
+        """Cross-option checks beyond :attr:`Key.requires` (raise InputError).
+
+        ``given`` holds the keys the spec set explicitly (the others have their
+        defaults). Called by :func:`harness.spec.load_fixture` before
+        :meth:`check`, for every expanded analysis; nothing has run yet.
+        """
 
     def run_python(self, spec) -> Outcome:
         raise NotImplementedError
