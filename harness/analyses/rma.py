@@ -127,17 +127,17 @@ class RmaKind(AnalysisKind):
         if spec["measure"] == "GEN":
             out = {"yi": ds.numeric(spec["yi"])}
             if spec.get("vi"):
-                out["vi"] = ds.numeric(spec["vi"], lower=0, what="a sampling variance")
+                out["vi"] = ds.numeric(spec["vi"], lower=0, lower_inclusive=False, what="a sampling variance")
             else:
-                out["sei"] = ds.numeric(spec["sei"], lower=0, what="a standard error")
+                out["sei"] = ds.numeric(spec["sei"], lower=0, lower_inclusive=False, what="a standard error")
             return out
         roles = ("ti", "n1i", "n2i") if spec.get("ti") else TWO_GROUP
         out = {}
         for role in roles:
             if role.startswith("sd"):
-                out[role] = ds.numeric(spec[role], lower=0, what="a standard deviation")
+                out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
             elif role.startswith("n"):
-                out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a sample size")
+                out[role] = ds.numeric(spec[role], lower=2, what="a sample size (a standard deviation needs at least 2)")
             else:
                 out[role] = ds.numeric(spec[role])
         if spec["measure"] == "ROM":
