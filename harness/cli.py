@@ -1,7 +1,8 @@
 """Command line: ``metaharness <command>`` (see :mod:`harness.commands`).
 
 Exit status: 0 everything agrees (or the engines run, for doctor); 1 any
-difference, engine error or unavailable engine; 2 bad usage or bad input.
+difference, engine error or unavailable engine; 2 bad usage or bad input;
+3 an internal error (a bug: one line, the traceback with METAHARNESS_DEBUG=1).
 """
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("metaharness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `metaharness verify | head`
+        return 1
+    except Exception as e:  # a bug of ours: one clear line, the traceback only on request
+        import os
+        import traceback
+
+        if os.environ.get("METAHARNESS_DEBUG"):
+            traceback.print_exc()
+        print(f"metaharness: internal error ({type(e).__name__}: {e}); this is a bug in metaharness, please report it "
+              f"(set METAHARNESS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -98,6 +98,8 @@ class AnalysisComparison:
     seconds: dict[str, float] = field(default_factory=dict)
     #: forest/funnel plot data (harness.reports.plotdata; JSON-ready), filled by verify
     plot: dict[str, Any] | None = None
+    #: studies left out before both engines ran ([dataset] na = "omit"): line, study, columns, reason
+    dropped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -133,6 +135,7 @@ class AnalysisComparison:
             "max_rel_diff": _json_num(w.rel_diff) if w else None,
             "seconds": self.seconds,
             "plot": self.plot,
+            "dropped": self.dropped,
             "quantities": [r.to_dict() for r in self.records],
         }
 
@@ -140,6 +143,7 @@ class AnalysisComparison:
 def compare_outcomes(kind, spec, py, r) -> AnalysisComparison:
     """Compare the Python and R :class:`~harness.analyses.base.Outcome` of one analysis."""
     out = AnalysisComparison(spec.id, kind.name, str(spec.fixture), options=dict(spec.options))
+    out.dropped = [dict(d) for d in getattr(spec, "dropped", ())]
     out.python_error, out.r_error = py.error, r.error
     out.python_warnings, out.r_warnings = list(py.warnings), list(r.warnings)
     if py.info.get("nonconvergence") and r.info.get("nonconvergence"):
