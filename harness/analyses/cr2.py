@@ -3,7 +3,7 @@
 ``model = "rma.uni"`` (default): ``metafor::rma.uni`` with the chosen tau^2
 ``method``. ``model = "rma.mv"``: ``metafor::rma.mv(random = ~ 1 | cluster)``,
 a random intercept per cluster, with ``sigma2`` fixed (a number, both
-engines) or estimated by REML (Python: bounded Brent to 1e-15; metafor:
+engines) or estimated by REML (Python: root of the REML score to machine precision; metafor:
 nlminb, which stops on the objective, so its sigma^2 is accurate to ~1e-6
 relative only and these analyses use :data:`OPTIMIZER` tolerances).
 

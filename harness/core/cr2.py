@@ -160,15 +160,20 @@ def _pair_arrays_full(U, X, Phi, W, Mb):
     return P
 
 
-def reml_sigma2(y, v, X, cluster, *, xatol=1e-15):
+def reml_sigma2(y, v, X, cluster):
     """REML estimate of the between-cluster variance sigma^2 in the model
     ``y = X beta + u_j + e_ij``, ``u_j ~ N(0, sigma^2)``, ``e_ij ~ N(0, v_ij)``
-    (metafor ``rma.mv(yi, vi, random = ~ 1 | cluster, method = "REML")``),
-    by bounded Brent minimisation of
-    ``-2 l_R = sum log|M_j| + log|X'M^-1 X| + r'M^-1 r``, ``M_j = diag(v_j) + sigma^2 J``.
-    metafor optimises with nlminb (stopping on the objective), so its sigma^2
-    is accurate to about 1e-6 relative only."""
-    from scipy.optimize import minimize_scalar
+    (metafor ``rma.mv(yi, vi, random = ~ 1 | cluster, method = "REML")``).
+
+    The REML score, with ``M_j = diag(v_j) + sigma^2 J``, ``W = M^-1``,
+    ``Q = (X'WX)^-1`` and ``P = W - WXQX'W``, is
+    ``d(-2 l_R)/d sigma^2 = tr(P J) - r'WJWr
+    = sum_j [1'W_j 1 - (1'W_j X_j) Q (X_j'W_j 1)] - sum_j (1'W_j r_j)^2``;
+    its root is found with Brent's method to machine precision (the objective
+    itself is too flat to locate sigma^2 better than ~1e-6 relative, which is
+    also about what metafor's nlminb achieves); 0 when the score is positive
+    at 0 (boundary)."""
+    from scipy.optimize import brentq
 
     B = StudyBlocks.from_ids(cluster)
     mask = B.mask
@@ -176,21 +181,26 @@ def reml_sigma2(y, v, X, cluster, *, xatol=1e-15):
     vb = pad_rows(B, v, fill=1.0)
     Xb = pad_design(B, X)
     one = mask.astype(float)
-    J = one[:, :, None] * one[:, None, :]
+    both = one[:, :, None] * one[:, None, :]
     eye = np.eye(mask.shape[1])
 
-    def obj(s2):
-        Mj = vb[:, :, None] * eye + s2 * J
-        Wj = np.linalg.inv(Mj) * (one[:, :, None] * one[:, None, :])
+    def score(s2):
+        Wj = np.linalg.inv(vb[:, :, None] * eye + s2 * both) * both
         XWX = np.einsum("nkp,nkl,nlq->pq", Xb, Wj, Xb)
-        beta = np.linalg.solve(XWX, np.einsum("nkp,nkl,nl->p", Xb, Wj, yb))
+        Q = np.linalg.inv(XWX)
+        beta = Q @ np.einsum("nkp,nkl,nl->p", Xb, Wj, yb)
         r = yb - Xb @ beta
-        return np.linalg.slogdet(Mj)[1].sum() + np.linalg.slogdet(XWX)[1] + np.einsum("nk,nkl,nl->", r, Wj, r)
+        w1 = Wj.sum(-1)  # W_j 1
+        s = np.einsum("nk,nkp->np", w1, Xb)  # X_j'W_j 1
+        trPJ = w1.sum() - np.einsum("np,pq,nq->", s, Q, s)
+        return trPJ - (np.einsum("nk,nk->n", w1, r) ** 2).sum()
 
-    ub = 10 * float(np.var(y) + np.max(v))
-    res = minimize_scalar(obj, bounds=(0.0, ub), method="bounded", options={"xatol": xatol, "maxiter": 2000})
-    s2 = float(res.x)
-    return 0.0 if obj(0.0) <= res.fun else s2
+    if score(0.0) >= 0:
+        return 0.0
+    hi = 10 * float(np.var(y) + np.max(v))
+    while score(hi) < 0:
+        hi *= 10
+    return float(brentq(score, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
 def cr2_fit_mv(y, v, X, cluster, *, sigma2, level=95.0, constraints=None):
