@@ -297,4 +297,69 @@ def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True,
     return SensitivityResult(labels, rhos, o["b_r"], o["SE"], o["tau_sq"], o["dfs"])
 
 
-__all__ = ["robu", "sensitivity", "RobuResult", "SensitivityResult", "RobuWarning", "SingularDesignError", "UndefinedVarianceComponents", "RHO_GRID"]
+@dataclass(frozen=True)
+class Cr2Result:
+    """:func:`cr2`: clubSandwich-style CR2 inference (names as clubSandwich's
+    ``coef_test``/``conf_int``/``Wald_test`` columns)."""
+
+    coef_names: tuple[str, ...]
+    beta: np.ndarray
+    SE: np.ndarray
+    tstat: np.ndarray
+    df_Satt: np.ndarray
+    p_Satt: np.ndarray
+    CI_L: np.ndarray
+    CI_U: np.ndarray
+    vcov: np.ndarray
+    model: str  # "rma.uni" or "rma.mv"
+    tau2: float  # rma.uni
+    sigma2: float  # rma.mv
+    Fstat: float = float("nan")  # HTZ Wald test of the non-intercept coefficients
+    delta: float = float("nan")
+    df_num: float = float("nan")
+    df_denom: float = float("nan")
+    p_val: float = float("nan")
+
+    def summary_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"beta": self.beta, "SE": self.SE, "tstat": self.tstat, "df_Satt": self.df_Satt, "p_Satt": self.p_Satt, "CI_L": self.CI_L, "CI_U": self.CI_U},
+            index=pd.Index(self.coef_names, name="Coef"),
+        )
+
+
+def cr2(yi, vi, cluster, *, mods=None, coef_names=None, intercept=True, model="rma.uni", method="REML", weights=None, sigma2=None, level=95, wald=True, control=None) -> Cr2Result:
+    """Cluster-robust CR2 tests for a meta-regression (clubSandwich 0.5.8 ``coef_test``
+    with ``vcov = "CR2"``, ``test = "Satterthwaite"``, ``conf_int`` and, when
+    ``wald`` and there are moderators, ``Wald_test(test = "HTZ")`` of all
+    non-intercept coefficients).
+
+    ``model="rma.uni"`` fits metafor's ``rma.uni`` (tau^2 by ``method``,
+    optional user ``weights``); ``model="rma.mv"`` a random intercept per
+    cluster (``rma.mv(random = ~ 1 | cluster)``) with ``sigma2`` given or
+    estimated by REML. Formulas: :mod:`harness.core.cr2`.
+    """
+    from .core.cr2 import cr2_fit, cr2_fit_mv, reml_sigma2
+    from .core.rma import rma_arrays
+
+    yi = np.asarray(yi, float)
+    vi = np.asarray(vi, float)
+    X, _ = _design(len(yi), mods, coef_names, intercept)
+    names = (["intrcpt"] if intercept else []) + (list(coef_names) if coef_names else [f"mods{j + 1}" for j in range(X.shape[1] - int(intercept))])
+    C = np.eye(X.shape[1])[int(intercept):] if (wald and X.shape[1] > int(intercept) and mods is not None) else None
+    tau2 = s2 = float("nan")
+    if model == "rma.uni":
+        fit = rma_arrays(yi, vi, X, method=method, intercept=intercept, control=control or {"threshold": 1e-12, "maxiter": 1000}, weights=weights, r2=False)
+        if not bool(fit["converged"]):
+            raise ArithmeticError(f"tau^2 iteration ({method}) did not converge")
+        tau2 = float(fit["tau2"])
+        r = cr2_fit(yi, vi, X, cluster, tau2=tau2, weights=weights, level=level, constraints=C)
+    elif model == "rma.mv":
+        s2 = float(reml_sigma2(yi, vi, X, cluster) if sigma2 is None else sigma2)
+        r = cr2_fit_mv(yi, vi, X, cluster, sigma2=s2, level=level, constraints=C)
+    else:
+        raise ValueError(f"model must be 'rma.uni' or 'rma.mv', not {model!r}")
+    extra = {q: float(r[q]) for q in ("Fstat", "delta", "df_num", "df_denom", "p_val")} if C is not None else {}
+    return Cr2Result(tuple(names), r["beta"], r["SE"], r["tstat"], r["df_Satt"], r["p_Satt"], r["CI_L"], r["CI_U"], r["vcov"], model, tau2, s2, **extra)
+
+
+__all__ = ["robu", "sensitivity", "cr2", "Cr2Result", "RobuResult", "SensitivityResult", "RobuWarning", "SingularDesignError", "UndefinedVarianceComponents", "RHO_GRID"]

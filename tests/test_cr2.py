@@ -118,3 +118,17 @@ def test_reml_sigma2_is_a_stationary_point():
     sc, scale = score(s2)
     assert s2 > 0 and abs(sc) < 1e-10 * scale
     assert score(s2 * (1 - 1e-7))[0] < 0 < score(s2 * (1 + 1e-7))[0]
+
+
+@pytest.mark.r
+def test_public_cr2_matches_clubsandwich(r_engine, corrdat):
+    mods = ["males", "college", "binge"]
+    M = np.column_stack([corrdat[m] for m in mods])
+    fit = harness.cr2(corrdat["effectsize"], corrdat["var"], corrdat["studyid"], mods=M, coef_names=mods, method="DL")
+    r = r_engine.call("mh_cr2", data={"yi": corrdat["effectsize"], "vi": corrdat["var"], "cluster": corrdat["studyid"]},
+                      mods={m: corrdat[m] for m in mods}, method="DL", wald=np.array(mods, dtype=object)).value
+    assert fit.coef_names == tuple(r["coef_names"])
+    np.testing.assert_allclose(fit.SE, r["SE"], rtol=1e-10)
+    np.testing.assert_allclose(fit.df_Satt, r["df_Satt"], rtol=1e-10)
+    np.testing.assert_allclose([fit.Fstat, fit.df_denom, fit.p_val], [r["Fstat"][0], r["df_denom"][0], r["p_val"][0]], rtol=1e-10)
+    assert list(fit.summary_frame().columns) == ["beta", "SE", "tstat", "df_Satt", "p_Satt", "CI_L", "CI_U"]
