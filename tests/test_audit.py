@@ -219,3 +219,29 @@ def test_published_tables_recomputed(r_engine, published, name, checks):
     t = _table(audit_file(published / f"{name}.toml", engine_factory=lambda: r_engine))
     for key in checks:
         assert t[key].verdict == "consistent", t[key].reason
+
+
+def test_smd_other_convention_is_explained(tmp_path, r_engine, published):
+    """A RevMan SMD outcome: metafor's SMD misses the 4-decimal report, and the audit says why.
+    Reported values: stats-reference.md 1.2 [verified], RevMan SMD DL on dat.normand1999:
+    -0.5293 [-1.0355, -0.0231] (metafor's SMD gives -0.5307 [-1.0388, -0.0227])."""
+    p = tmp_path / "smd.toml"
+    p.write_text(textwrap.dedent(f"""
+        [publication]
+        citation = "RevMan-convention SMD on Normand (1999), stats-reference.md 1.2"
+        [[outcome]]
+        id = "los-smd"
+        measure = "SMD"
+        model = "random"
+        convention = "revman"
+        data = "{published / 'data' / 'normand1999.csv'}"
+        slab = "source"
+        estimate = "-0.5293"
+        ci = ["-1.0355", "-0.0231"]
+    """))
+    t = _table(audit_file(p, engine_factory=lambda: r_engine))
+    assert t[("los-smd", "RevMan 5 conventions, DL (Python)")].verdict == "consistent"
+    assert t[("los-smd", "RevMan 5 conventions, DL (R metafor)")].verdict == "consistent"
+    f = t[("los-smd", "metafor conventions, DL")]
+    assert f.verdict == "consistent" and "explained (smd-revman-vs-metafor)" in f.reason
+    assert "-0.530737" in f.reason
