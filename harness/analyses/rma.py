@@ -36,7 +36,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..results import EscalcResult, RmaResult
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -250,6 +250,11 @@ class RmaKind(AnalysisKind):
             es = api.escalc(spec["measure"], vtype=spec["vtype"], slab=slab, **x)
         d = self.design(spec)
         X = d["X"]
+        redundant = redundant_columns(X, list(d["names"]))
+        if redundant:  # singular model matrix: reported as such, never as numbers (issue 7)
+            return Outcome(error=f"numerical breakdown: the model matrix is rank-deficient: {', '.join(redundant)} "
+                           "linearly dependent on the other columns (metafor drops such 'redundant predictors'; "
+                           "the Python core does not fit a singular model)", info={"singular": True})
         mods = X[:, 1:] if spec["intercept"] else X
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
