@@ -30,5 +30,7 @@ def render(result, width=100) -> str:
             rows.append((f.section, where, f.check, MARK[f.verdict], "\n".join(textwrap.wrap(f.reason, 70)) or ""))
         out.append(tabulate(rows, headers=["section", "part", "check", "verdict", "reason"], tablefmt="simple_grid", disable_numparse=True))
     c = result.counts()
-    out.append(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent, {c['cannot check']} cannot check")
+    by = {sec: sum(1 for f in result.findings if f.verdict == "inconsistent" and f.section == sec) for sec in ("reported", "recomputed", "robustness")}
+    detail = f" (reported numbers {by['reported']}, recomputation {by['recomputed']}, robustness {by['robustness']})" if c["inconsistent"] else ""
+    out.append(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check")
     return "\n".join(out)
