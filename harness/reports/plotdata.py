@@ -75,7 +75,7 @@ def _num(x) -> float | None:
         x = float(x)
     except (TypeError, ValueError):
         return None
-    return None if math.isnan(x) else x
+    return x if math.isfinite(x) else None
 
 
 def _table(records, side):

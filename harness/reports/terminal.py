@@ -1,14 +1,39 @@
-"""Terminal report: a table per analysis (tabulate) and one summary line."""
+"""Terminal report: compact tables (tabulate) that fit a 100-column terminal.
+
+By default one summary line per analysis (a table: analysis, kind, number of
+quantities, verdict, largest relative difference and where); the full
+per-quantity table follows for every analysis that does not agree, and for
+all of them with ``detail=True``. Explanations of explained differences and
+the engines' errors and warnings are printed under the analysis's table.
+
+Colour (verdicts green/yellow/red) only when asked for: :func:`use_color`
+decides from the stream (a terminal), ``NO_COLOR`` (https://no-color.org: any
+non-empty value turns colour off) and ``TERM=dumb``. :class:`Progress` shows
+analyses done, rate and time left on a terminal; it stays silent when the
+stream is not a terminal or ``CI`` is set (CI logs get no carriage returns).
+"""
 from __future__ import annotations
 
 import math
+import os
+import sys
+import textwrap
+import time
 
 from tabulate import tabulate
 
+WIDTH = 100
+
+GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
+VERDICT_COLOUR = {"agree": GREEN, "explained": YELLOW, "differ": RED, "missing": RED, "engine-error": RED, "warning": YELLOW}
+
 
 def fmt(x, digits=10):
+    """A number for a table: ``—`` for absent, ``NaN``, ``inf``, else ``digits`` significant digits."""
     if x is None:
         return "—"
+    if isinstance(x, str):
+        return x
     x = float(x)
     if math.isnan(x):
         return "NaN"
@@ -17,34 +42,141 @@ def fmt(x, digits=10):
     return f"{x:.{digits}g}"
 
 
-def analysis_table(a) -> str:
-    rows = [(r.name, fmt(r.python), fmt(r.r), fmt(r.abs_diff, 2), fmt(r.rel_diff, 2), r.verdict) for r in a.records]
-    return tabulate(rows, headers=["quantity", "Python", "R", "abs diff", "rel diff", "verdict"], disable_numparse=True)
+def use_color(stream=None, mode: str = "auto") -> bool:
+    """Whether to colour output on ``stream``: ``always``/``never``, or ``auto`` (a terminal, no NO_COLOR)."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    if os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+        return False
+    stream = stream if stream is not None else sys.stdout
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
-def render(run, detail=True) -> str:
-    out = []
-    if run.r_unavailable:
-        out.append(f"R engine unavailable: {run.r_unavailable}")
+def _c(text, code, color):
+    return f"{code}{text}{RESET}" if color and code else text
+
+
+def verdict(v, color=False):
+    return _c(v, VERDICT_COLOUR.get(v, ""), color)
+
+
+def clip(s: str, n: int) -> str:
+    """Shorten ``s`` to ``n`` characters, keeping its end (study labels end in the informative part)."""
+    s = str(s)
+    if len(s) <= n:
+        return s
+    if n <= 1:
+        return s[:n]
+    keep = n - 1
+    head = keep // 2
+    return s[:head] + "…" + s[len(s) - (keep - head):]
+
+
+def _fit(rows, headers, flex: int, width: int):
+    """Clip column ``flex`` so the tabulated table fits ``width`` columns."""
+    # tabulate makes each column at least its header + 2 wide (MIN_PADDING) and separates columns by 2 spaces
+    others = [max([len(str(headers[j])) + 2] + [len(str(r[j])) for r in rows]) for j in range(len(headers)) if j != flex]
+    room = width - sum(others) - 2 * (len(headers) - 1)
+    room = max(room, len(str(headers[flex])) + 2, 10)
+    return [tuple(clip(v, room) if j == flex else v for j, v in enumerate(r)) for r in rows]
+
+
+def analysis_table(a, color=False, width=WIDTH, records=None) -> str:
+    """The per-quantity table of one analysis (quantity, both values, differences, verdict).
+
+    ``records`` restricts it to some of the analysis's records (default: all).
+    """
+    recs = a.records if records is None else records
+    rows = [(r.name, fmt(r.python), fmt(r.r), fmt(r.abs_diff, 2), fmt(r.rel_diff, 2), r.verdict) for r in recs]
+    headers = ["quantity", "Python", "R", "abs diff", "rel diff", "verdict"]
+    rows = _fit(rows, headers, 0, width)
+    if color:
+        rows = [(*r[:-1], verdict(r[-1], True)) for r in rows]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def summary_table(run, color=False, width=WIDTH) -> str:
+    """One line per analysis: id, kind, quantities, verdict, largest relative difference and where."""
+    rows = []
     for a in run.analyses:
         w = a.worst()
-        head = f"== {a.id} [{a.kind}] {a.verdict}" + (f" (largest rel diff {fmt(w.rel_diff, 2)} in {w.name})" if w else "")
-        out.append(head)
-        if a.python_error:
-            out.append(f"   Python error: {a.python_error}")
-        if a.r_error:
-            out.append(f"   R error: {a.r_error}")
-        for side, ws in (("Python", a.python_warnings), ("R", a.r_warnings)):
-            for msg in ws:
-                out.append(f"   {side} warning: {msg}")
-        if detail or not a.ok:
-            out.append(analysis_table(a))
+        rows.append((a.id, a.kind, str(len(a.records)), a.verdict, fmt(w.rel_diff, 2) if w else "—", clip(w.name, 24) if w else ""))
+    headers = ["analysis", "kind", "n", "verdict", "max rel diff", "in"]
+    rows = _fit(rows, headers, 0, width)
+    if color:
+        rows = [(r[0], r[1], r[2], verdict(r[3], True), *r[4:]) for r in rows]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _notes(a, width):
+    out = []
+    wrap = lambda s, ind="   ": textwrap.fill(s, width=width, initial_indent=ind, subsequent_indent=ind + "  ")  # noqa: E731
+    if a.python_error:
+        out.append(wrap(f"Python error: {a.python_error}"))
+    if a.r_error:
+        out.append(wrap(f"R error: {a.r_error}"))
+    for side, ws in (("Python", a.python_warnings), ("R", a.r_warnings)):
+        for msg in ws:
+            out.append(wrap(f"{side} warning: {msg}"))
+    for d in getattr(a, "dropped", ()):  # studies left out before both engines ran ([dataset] na = "omit")
+        out.append(wrap(f"dropped study {d['study']!r} (line {d['line']}): {d['reason']}"))
+    seen = set()
+    for r in a.records:
+        if r.verdict != "agree" and r.explanation and r.verdict != "engine-error" and (r.verdict, r.explanation) not in seen:
+            seen.add((r.verdict, r.explanation))
+            out.append(wrap(f"{r.verdict} {r.name}: {r.explanation}"))
+    return out
+
+
+def render(run, detail=False, color=False, width=WIDTH, max_rows=40) -> str:
+    """The whole terminal report of a :class:`~harness.verify.VerifyRun`.
+
+    The summary table always; then, with ``detail``, every analysis's full
+    per-quantity table; without it, for each analysis that does not agree,
+    its errors, warnings and explanations and the table of the quantities that
+    do not agree (at most ``max_rows`` rows; the JSON report has them all).
+    An analysis where an engine failed shows the failure, not a table of
+    values that were never compared.
+    """
+    out = []
+    if run.r_unavailable:
+        out.append(_c(f"R engine unavailable: {run.r_unavailable}", RED, color))
+    if run.analyses:
+        out.append(summary_table(run, color, width))
         out.append("")
-    out.append(summary_line(run))
+    for a in run.analyses:
+        if not (detail or not a.ok):
+            continue
+        tail = f" [{a.kind}] {a.verdict}"
+        out.append(_c(f"── {clip(a.id, width - 3 - len(tail))} [{a.kind}] ", BOLD, color) + verdict(a.verdict, color))
+        out.extend(_notes(a, width))
+        if detail:
+            out.append(analysis_table(a, color, width))
+        elif a.verdict == "engine-error":
+            out.append(f"   {len(a.records)} quantities not compared (the engine failed)")
+        else:
+            bad = [r for r in a.records if r.verdict != "agree"]
+            out.append(analysis_table(a, color, width, records=bad[:max_rows]))
+            more = len(bad) - max_rows
+            n_ok = len(a.records) - len(bad)
+            tail = []
+            if more > 0:
+                tail.append(f"{more} more not agreeing (--json has every record)")
+            if n_ok:
+                tail.append(f"{n_ok} other quantities agree (--detail shows them)")
+            if tail:
+                out.append("   " + "; ".join(tail))
+        out.append("")
+    out.append(summary_line(run, color))
     return "\n".join(out)
 
 
-def summary_line(run) -> str:
+def summary_line(run, color=False) -> str:
     c = run.counts()
     worst = max((a.worst() for a in run.analyses if a.worst() is not None), key=lambda r: r.rel_diff, default=None)
     extra = f"; largest rel diff {fmt(worst.rel_diff, 2)}" if worst else ""
@@ -53,4 +185,56 @@ def summary_line(run) -> str:
         parts.append(f"{c['explained']} explained")
     parts.append(f"{c['differ'] + c['missing'] + c['warning']} differ")
     parts.append(f"{c['engine-error']} errors")
-    return f"{len(run.analyses)} analyses, {run.n_quantities} quantities: {', '.join(parts)}{extra}"
+    line = f"{len(run.analyses)} analyses, {run.n_quantities} quantities: {', '.join(parts)}{extra}"
+    if color:
+        line = _c(line, GREEN if run.ok else RED, True)
+    return line
+
+
+class Progress:
+    """``done/total analyses, rate, time left`` on one terminal line (stderr); silent elsewhere.
+
+    Call it as ``progress(done, total, *_)`` after each analysis (the
+    ``progress`` callback of :func:`harness.verify.verify`). Enabled when the
+    stream is a terminal and ``CI`` is unset, unless forced with ``enabled``.
+    """
+
+    def __init__(self, stream=None, enabled: bool | None = None, unit: str = "analyses", width: int = WIDTH):
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            try:
+                enabled = self.stream.isatty() and not os.environ.get("CI")
+            except (AttributeError, ValueError):
+                enabled = False
+        self.enabled = bool(enabled)
+        self.unit = unit
+        self.width = width
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def line(self, done: int, total: int, now: float | None = None, label: str = "") -> str:
+        secs = (now if now is not None else time.monotonic()) - self.t0
+        rate = done / secs if secs > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else float("nan")
+        eta = "—" if math.isnan(left) else f"{int(left // 60)}:{int(left % 60):02d}"
+        pct = 100.0 * done / total if total else 100.0
+        s = f"{done}/{total} {self.unit} ({pct:3.0f}%)  {rate:.1f}/s  {eta} left"
+        if label:
+            s += f"  {label}"
+        return s[: self.width - 1]
+
+    def __call__(self, done: int, total: int, item=None, *rest) -> None:
+        if not self.enabled:
+            return
+        label = getattr(item, "id", "") if item is not None else ""
+        self.stream.write("\r\033[K" + self.line(done, total, label=str(label)))
+        self.stream.flush()
+        self.shown = True
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False

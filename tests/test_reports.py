@@ -1,0 +1,323 @@
+"""Reports: terminal widths and colour, progress, JUnit XML, JSON schema, plot data, HTML structure.
+
+Rendering is checked on comparison records built here by hand (the numbers
+are arbitrary inputs to a renderer, not reference values); the JSON schema and
+the command line are checked on a real run through R (``r_engine``).
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from types import SimpleNamespace
+
+import pytest
+
+from harness.compare.compare import AnalysisComparison, Record
+from harness.compare.tolerance import CLOSED
+from harness.reports import html as html_report
+from harness.reports import json as json_report
+from harness.reports import junit as junit_report
+from harness.reports import terminal
+from harness.reports.plotdata import plot_data, split_name
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# ---- hand-made runs ---------------------------------------------------------------------
+
+
+class FakeRun:
+    """A VerifyRun stand-in (the report layer only reads these attributes)."""
+
+    def __init__(self, analyses, r_unavailable=None):
+        self.analyses = analyses
+        self.r_unavailable = r_unavailable
+        self.engines = {"python": {"python": "3.11", "numpy": "2"}, "r": {"R": "4.2.2", "metafor": "3.8-1"}}
+
+    @property
+    def n_quantities(self):
+        return sum(len(a.records) for a in self.analyses)
+
+    def counts(self):
+        c = dict.fromkeys(("agree", "explained", "differ", "missing", "engine-error", "warning"), 0)
+        for a in self.analyses:
+            for r in a.records:
+                c[r.verdict] += 1
+        return c
+
+    @property
+    def ok(self):
+        return all(a.ok for a in self.analyses)
+
+    def to_dict(self):
+        return {"schema": 1, "engines": self.engines, "r_unavailable": self.r_unavailable,
+                "summary": {"analyses": len(self.analyses), "quantities": self.n_quantities, **self.counts()},
+                "analyses": [a.to_dict() for a in self.analyses]}
+
+
+def rec(name, py, r, verdict="agree", explanation=None):
+    ad = None if py is None or r is None else abs(py - r)
+    rd = None if ad is None else (ad / abs(r) if r else 0.0)
+    return Record(name, py, r, ad, rd, CLOSED, verdict, explanation)
+
+
+LONG = "a-very-long-analysis-identifier-that-goes-on-and-on-REML-knha-with-moderators-and-more"
+LABELS = ["Cote", "Ghosh", "Orpington-Moderate-stroke-unit-with-a-very-long-study-label-indeed"]
+YI = [-0.25, -0.5, 0.3]
+VI = [0.04, 0.015, 0.09]
+
+
+def agreeing(aid="demo-MD-DL"):
+    a = AnalysisComparison(aid, "rma", "fixtures/demo/spec.toml", options={"measure": "MD", "method": "DL", "level": 95.0})
+    for lab, y, v, w in zip(LABELS, YI, VI, (30.0, 50.0, 20.0)):
+        a.records += [rec(f"yi[{lab}]", y, y), rec(f"vi[{lab}]", v, v), rec(f"weights[{lab}]", w, w * (1 + 1e-15))]
+    a.records += [rec("beta", -0.2, -0.2), rec("ci_lb", -0.5, -0.5), rec("ci_ub", 0.1, 0.1), rec("tau2", 0.01, 0.01)]
+    a.seconds = {"python": 0.01, "r": 0.02}
+    return a
+
+
+def differing():
+    a = agreeing(LONG)
+    a.records[-1] = rec("tau2", 0.0123456789012345, 0.0123, "differ")
+    a.records.append(rec("I2", 12.5, 13.75, "explained", "RevMan's I2 truncates at zero (documented convention)"))
+    return a
+
+
+def failing():
+    a = AnalysisComparison("demo-error", "robu", "fixtures/other/spec.toml")
+    a.r_error = "Error in robu(): singular design"
+    a.records = [Record("b_r", 1.0, None, None, None, None, "engine-error", "R: Error in robu(): singular design")]
+    return a
+
+
+# ---- terminal --------------------------------------------------------------------------------
+
+
+def test_terminal_fits_100_columns_with_long_names():
+    run = FakeRun([agreeing(), differing(), failing()])
+    for detail in (False, True):
+        out = terminal.render(run, detail=detail)
+        widest = max(len(line) for line in out.splitlines())
+        assert widest <= 100, [line for line in out.splitlines() if len(line) > 100]
+
+
+def test_terminal_summary_line_per_analysis_and_table_only_where_it_differs():
+    run = FakeRun([agreeing(), differing(), failing()])
+    out = terminal.render(run)
+    lines = out.splitlines()
+    # one summary row per analysis
+    assert sum(1 for line in lines if line.startswith("demo-MD-DL ")) == 1
+    # the agreeing analysis gets no table by default; the differing one shows its non-agreeing rows
+    assert "yi[Cote]" not in out
+    assert "tau2" in out and "differ" in out
+    assert "RevMan's I2 truncates at zero" in out  # the explanation is printed
+    assert "singular design" in out and "not compared" in out
+    assert lines[-1].startswith("3 analyses, ")
+    detail = terminal.render(run, detail=True)
+    assert "yi[Cote]" in detail and "weights[Ghosh]" in detail
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    assert terminal.use_color(Tty()) is True
+    assert terminal.use_color(io.StringIO()) is False  # piped
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert terminal.use_color(Tty()) is False
+    assert terminal.use_color(Tty(), "always") is True
+    monkeypatch.setenv("NO_COLOR", "")  # empty NO_COLOR does not count (no-color.org)
+    assert terminal.use_color(Tty()) is True
+    assert terminal.use_color(Tty(), "never") is False
+    run = FakeRun([differing()])
+    coloured = terminal.render(run, color=True)
+    assert "\x1b[31m" in coloured
+    assert max(len(ANSI.sub("", line)) for line in coloured.splitlines()) <= 100
+    assert "\x1b[" not in terminal.render(run, color=False)
+
+
+def test_progress_on_a_terminal_only_and_quiet_in_ci(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    tty = Tty()
+    p = terminal.Progress(stream=tty)
+    assert p.enabled
+    p.t0 -= 2.0  # two seconds ago
+    p(3, 10, SimpleNamespace(id="x-REML"))
+    text = tty.getvalue()
+    assert "3/10 analyses" in text and "/s" in text and "left" in text and "x-REML" in text
+    line = p.line(3, 10, now=p.t0 + 2.0)
+    assert "1.5/s" in line and "0:04 left" in line  # 3 in 2 s -> 1.5/s; 7 left -> 4.67 s
+    p(10, 10)
+    assert tty.getvalue().endswith("\r\x1b[K")  # the line is cleared at the end
+    monkeypatch.setenv("CI", "true")
+    assert not terminal.Progress(stream=Tty()).enabled
+    monkeypatch.delenv("CI")
+    piped = io.StringIO()
+    q = terminal.Progress(stream=piped)
+    q(1, 2)
+    assert not q.enabled and piped.getvalue() == ""
+
+
+# ---- JUnit -------------------------------------------------------------------------------------
+
+
+def test_junit_one_testcase_per_analysis_failures_carry_the_table(tmp_path):
+    run = FakeRun([agreeing(), differing(), failing()])
+    path = tmp_path / "junit.xml"
+    junit_report.write(run, path, name="metaharness verify")
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == ["demo-MD-DL", LONG, "demo-error"]
+    assert root.get("tests") == "3" and root.get("failures") == "1" and root.get("errors") == "1"
+    ok, bad, err = cases
+    assert ok.find("failure") is None and ok.find("error") is None
+    assert ok.get("classname") == "metaharness.rma.demo"
+    f = bad.find("failure")
+    assert f is not None and f.get("type") == "differ"
+    assert "tau2" in f.text and "0.0123456789" in f.text and "0.0123" in f.text  # both values in the table
+    assert "RevMan's I2 truncates at zero" in f.text
+    assert "yi[Cote]" not in f.text  # only the discrepancies
+    e = err.find("error")
+    assert e is not None and "singular design" in e.get("message")
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["r.metafor"] == "3.8-1"
+
+
+def test_junit_campaign_documents_get_one_case_per_model():
+    doc = {"per_model": {"rma-REML": {"analyses": 10, "disagreements": 1}, "robu-CORR": {"analyses": 10, "disagreements": 0}},
+           "disagreements": [{"model": "rma-REML", "dataset": 7, "category": "differ", "k": 3, "message": "tau2: 1 vs 2", "reproducer": "fx/7"}]}
+    root = junit_report.to_xml(doc).getroot()
+    cases = root.findall(".//testcase")
+    assert len(cases) == 2 and root.get("failures") == "1"
+    assert "tau2: 1 vs 2" in cases[0].find("failure").text
+
+
+# ---- JSON ----------------------------------------------------------------------------------------
+
+
+def test_json_numbers_nan_inf_and_numpy_are_written_as_documented():
+    import numpy as np
+
+    doc = json_report.document({"a": float("nan"), "b": float("inf"), "c": -math.inf, "d": np.float64(1.5), "e": np.arange(2), "f": np.bool_(True)})
+    assert doc == {"a": None, "b": "inf", "c": "-inf", "d": 1.5, "e": [0, 1], "f": True}
+    json.loads(json_report.dumps(doc))
+
+
+def test_json_schema_version_matches_verify():
+    from harness.verify import SCHEMA_VERSION
+
+    assert json_report.SCHEMA_VERSION == SCHEMA_VERSION == 1
+    assert json_report.JSON_SCHEMA["properties"]["schema"]["const"] == SCHEMA_VERSION
+
+
+# ---- plot data --------------------------------------------------------------------------------
+
+
+def test_plot_data_from_quantity_records():
+    a = agreeing()
+    spec = SimpleNamespace(options=a.options, dataset=None, slab=None, get=a.options.get)
+    p = plot_data("rma", spec, a.records)
+    assert [s["label"] for s in p["studies"]] == LABELS
+    s0 = p["studies"][0]["python"]
+    # per-study CI by hand: yi +- z_{0.975} sqrt(vi), z = 1.959963984540054 (normal quantile, as forest.rma)
+    assert s0["ci_lb"] == pytest.approx(-0.25 - 1.959963984540054 * 0.2, abs=1e-12)
+    assert s0["ci_ub"] == pytest.approx(-0.25 + 1.959963984540054 * 0.2, abs=1e-12)
+    assert s0["weight"] == 30.0
+    assert [q["engine"] for q in p["pooled"]] == ["python", "r"]
+    assert p["pooled"][1]["label"] == "metafor" and p["pooled"][0]["estimate"] == -0.2
+    assert p["model"] == "random effects (DL)"
+    assert split_name("weights[Cote (1999) [a]]") == ("weights", "Cote (1999) [a]")
+
+
+def test_plot_data_coefficients_for_meta_regression_and_robumeta_names():
+    recs = [rec("b_r[X.Intercept.]", 0.3, 0.3), rec("CI_L[X.Intercept.]", 0.1, 0.1), rec("CI_U[X.Intercept.]", 0.5, 0.5)]
+    spec = SimpleNamespace(options={"modelweights": "CORR"}, dataset=None, slab=None, get=lambda k, d=None: {"modelweights": "CORR"}.get(k, d))
+    p = plot_data("robu", spec, recs)
+    assert p["pooled"][0]["estimate"] == 0.3 and p["pooled"][0]["ci_lb"] == 0.1 and p["pooled"][1]["label"] == "robumeta"
+    recs += [rec("b_r[dose]", 0.02, 0.02), rec("CI_L[dose]", 0.0, 0.0), rec("CI_U[dose]", 0.04, 0.04)]
+    p = plot_data("robu", spec, recs)
+    assert not p["pooled"] and [c["name"] for c in p["coefficients"]] == ["X.Intercept.", "dose"]
+
+
+# ---- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_is_self_contained_with_a_forest_plot_per_analysis(tmp_path):
+    run = FakeRun([agreeing(), differing(), failing()])
+    for a in run.analyses:
+        spec = SimpleNamespace(options=a.options, dataset=None, slab=None, get=a.options.get)
+        a.plot = plot_data(a.kind, spec, a.records)
+    path = tmp_path / "r.html"
+    html_report.write(run, path)
+    text = path.read_text()
+    assert text.count('<section class="analysis"') == 3
+    assert text.count('class="plot forest"') == 3  # the failed one shows what Python computed, R absent
+    assert "data:image/svg+xml;base64," in text
+    assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing fetched from the network
+    assert "<script" not in text
+    assert 'class="v-differ"' in text and "RevMan&#x27;s I2 truncates at zero" in text
+    assert "singular design" in text
+
+
+# ---- end to end through R ------------------------------------------------------------------------
+
+CSV = """study,m1i,sd1i,n1i,m2i,sd2i,n2i
+Alpha,10.2,3.1,25,12.0,3.4,24
+Beta,8.9,2.7,40,9.6,2.9,41
+Gamma,11.5,4.0,18,13.9,4.2,20
+Delta,9.8,3.3,60,10.1,3.0,58
+Epsilon,10.9,3.6,33,12.7,3.8,30
+"""
+SPEC = """[dataset]
+name = "demo"
+data = "data.csv"
+slab = "study"
+source = "made-up numbers for testing the reports (not a real study)"
+
+[[analysis]]
+id = "demo-MD"
+measure = "MD"
+method = ["FE", "DL", "REML"]
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_fixture(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    (d / "data.csv").write_text(CSV)
+    (d / "spec.toml").write_text(SPEC)
+    return d / "spec.toml"
+
+
+def test_cli_writes_json_html_junit_and_json_matches_its_schema(tmp_path, demo_fixture, r_engine):
+    jsonschema = pytest.importorskip("jsonschema")
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
+    p = subprocess.run([sys.executable, "-m", "harness", "verify", str(demo_fixture), "--json", str(out["json"]), "--html", str(out["html"]), "--junit", str(out["xml"])],
+                       capture_output=True, text=True, env={**__import__("os").environ, "NO_COLOR": "1"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "\x1b[" not in p.stdout  # piped: no colour
+    assert max(len(line) for line in p.stdout.splitlines()) <= 100
+    doc = json.loads(out["json"].read_text())
+    jsonschema.validate(doc, json_report.JSON_SCHEMA)
+    assert [a["id"] for a in doc["analyses"]] == ["demo-MD-FE", "demo-MD-DL", "demo-MD-REML"]
+    plot = doc["analyses"][0]["plot"]
+    assert [s["label"] for s in plot["studies"]] == ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
+    # MD of Alpha by hand: 10.2 - 12.0 = -1.8; var 3.1^2/25 + 3.4^2/24
+    assert plot["studies"][0]["r"]["yi"] == pytest.approx(-1.8, abs=1e-12)
+    assert plot["studies"][0]["r"]["sei"] ** 2 == pytest.approx(3.1**2 / 25 + 3.4**2 / 24, rel=1e-12)
+    # RevMan's MD convention coincides with metafor's (FE): the reference diamond equals R's
+    ref = plot["reference"][0]
+    assert ref["estimate"] == pytest.approx(plot["pooled"][1]["estimate"], rel=1e-12)
+    root = ET.parse(out["xml"]).getroot()
+    assert len(root.findall(".//testcase")) == 3 and root.get("failures") == "0"
+    html = out["html"].read_text()
+    assert html.count('class="plot forest"') == 3
