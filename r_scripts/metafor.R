@@ -19,6 +19,13 @@ mh_escalc <- function(data, measure, vtype = "LS") {
   }
   # per-study CI as summary.escalc gives it (normal quantile, level 95)
   s <- summary(es)
+  if (measure == "GEN") {
+    # given values go to rma.uni untouched (escalc would turn a negative vi
+    # into NA; rma.uni must see it and refuse as it does)
+    return(list(yi = as.numeric(data$yi),
+                vi = if (!is.null(data$vi)) as.numeric(data$vi) else as.numeric(data$sei)^2,
+                ci_lb = as.numeric(s$ci.lb), ci_ub = as.numeric(s$ci.ub)))
+  }
   list(yi = as.numeric(es$yi), vi = as.numeric(es$vi), ci_lb = as.numeric(s$ci.lb), ci_ub = as.numeric(s$ci.ub))
 }
 

@@ -117,3 +117,40 @@ def test_nonconvergence_matches_metafor(r_engine):
     assert "did not converge" in r.error
     fit = harness.rma(OSC_Y, OSC_V, method="REML")
     assert not fit.converged and fit.iterations == 101
+
+
+def test_sidik_jonkman_by_hand():
+    # tau0^2 = mean((y - 7/3)^2) = (16/9 + 1/9 + 25/9)/3 = 14/9; w = 1/(v + 14/9)
+    t0 = 14 / 9
+    w = 1 / (V + t0)
+    mu = np.sum(w * Y) / np.sum(w)
+    q = np.sum(w * (Y - mu) ** 2)
+    fit = harness.rma(Y, V, method="SJ")
+    assert fit.tau2 == pytest.approx(t0 * q / 2, rel=1e-13)  # tau0^2 Q(tau0^2)/(k - 1)
+
+
+def test_paule_mandel_solves_its_equation():
+    # at the PM estimate, sum w (y - mu)^2 = k - 1 with w = 1/(v + tau2)
+    fit = harness.rma(Y, V, method="PM", control={"tol": 1e-14})
+    w = 1 / (V + fit.tau2)
+    mu = np.sum(w * Y) / np.sum(w)
+    assert np.sum(w * (Y - mu) ** 2) == pytest.approx(2.0, rel=1e-10)
+    # PMM: the target is the chi-square median with 2 df, 2 ln 2
+    fit = harness.rma(Y, V, method="PMM", control={"tol": 1e-14})
+    w = 1 / (V + fit.tau2)
+    mu = np.sum(w * Y) / np.sum(w)
+    assert np.sum(w * (Y - mu) ** 2) == pytest.approx(2 * math.log(2), rel=1e-10)
+
+
+def test_genq_with_inverse_variance_weights_is_dl():
+    # GENQ with A = W = 1/v is the DerSimonian-Laird estimator (same formula)
+    assert harness.rma(Y, V, method="GENQ", weights=1 / V).tau2 == pytest.approx(harness.rma(Y, V, method="DL").tau2, rel=1e-13)
+
+
+def test_prediction_interval_by_hand():
+    from harness.core.predict import predict_arrays
+
+    fit = harness.rma(Y, V, method="DL")  # tau2 = 2 (test_dersimonian_laird_by_hand)
+    p = predict_arrays(fit.beta, fit.vb, fit.tau2, np.ones((1, 1)))
+    z = stats.norm.ppf(0.975)
+    assert p["pi_lb"][0] == pytest.approx(fit.beta[0] - z * math.sqrt(fit.se[0] ** 2 + 2.0), rel=1e-13)

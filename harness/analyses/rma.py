@@ -46,6 +46,8 @@ ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "MP", "PMM", "SJIT", "DLIT", "GEN
 ROOT_METHODS = ("PM", "MP", "PMM")
 #: quantities that never depend on tau^2
 TAU2_FREE = ("yi", "vi", "yi_ci_lb", "yi_ci_ub", "QE", "QEp", "k", "p")
+#: metafor's messages when an iterative or root-finding tau^2 estimator fails
+NONCONVERGENCE_MESSAGES = ("did not converge", "Value of 'tau2.max' too low", "Error in iterative search for tau2")
 EXTRAS = ("predict", "confint", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
 
 
@@ -261,7 +263,11 @@ class RmaKind(AnalysisKind):
         ctrl = self.control(spec)
         fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
         if not fit.converged:
-            return Outcome(error=f"did not converge: tau^2 iteration ({spec['method']}) stopped after {fit.iterations} iterations (maxiter = {spec['maxiter']})", info={"nonconvergence": True})
+            if spec["method"] in ROOT_METHODS:
+                why = f"did not converge: no root of the {spec['method']} estimating equation in [tau2_min, tau2_max] (metafor: \"Value of 'tau2.max' too low\")"
+            else:
+                why = f"did not converge: tau^2 iteration ({spec['method']}) stopped after {fit.iterations} iterations (maxiter = {spec['maxiter']})"
+            return Outcome(error=why, info={"nonconvergence": True})
         values = {**es.quantities(), **fit.quantities()}
         warnings = []
         if spec["method"] in FE_METHODS and spec["test"] in ("knha", "adhoc"):
@@ -340,7 +346,8 @@ class RmaKind(AnalysisKind):
             confint_tol=spec["confint_tol"],
         )
         if call.error is not None:
-            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": "did not converge" in call.error})
+            nonconv = any(m in call.error for m in NONCONVERGENCE_MESSAGES)
+            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": nonconv})
         v = call.value
         es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"], ci_bounds=(np.asarray(v["ci_lb_i"], float), np.asarray(v["ci_ub_i"], float)))
         fit = rma_result_from_r(v, spec, slab)
@@ -414,6 +421,9 @@ class RmaKind(AnalysisKind):
         off by 2.6e-10 relative. A difference within :math:`\\kappa^2\\varepsilon`
         on such a design is reported as explained, never silently agreed.
         """
+        registered = super().explain(spec, record)  # the explained-differences registry first
+        if registered:
+            return registered
         if record.rel_diff is None or not spec["mods"]:
             return None
         kappa = self._condition(spec)
