@@ -154,3 +154,71 @@ class RmaResult:
         for lab, x in zip(self.slab, self.weights):
             out[f"weights[{lab}]"] = float(x)
         return out
+
+    # ---- post-fitting functions (metafor predict / confint / leave1out / regtest / trimfill) ----
+    def _alpha(self):
+        from .core.rma import level_to_alpha
+
+        return level_to_alpha(self.level)
+
+    def _require_X(self):
+        if self.X is None:
+            raise ValueError("this result carries no model matrix (it was not fitted by harness.rma)")
+        return self.X
+
+    def predict(self, newmods=None, newvi=0.0) -> pd.DataFrame:
+        """metafor ``predict``: pred, se, CI and prediction interval (not for FE models).
+
+        ``newmods``: rows of moderator values (intercept excluded); default: the
+        pooled estimate (intercept-only) or the fitted value of every study."""
+        from .core.predict import predict_arrays
+
+        X = self._require_X()
+        has_int = "intrcpt" in self.coef_names
+        if newmods is not None:
+            rows = np.atleast_2d(np.asarray(newmods, float))
+            if rows.shape[0] == 1 and rows.shape[1] != self.p - has_int:
+                rows = rows.T
+            Xn = np.column_stack([np.ones(len(rows)), rows]) if has_int else rows
+            index = [f"new{i + 1}" for i in range(len(rows))]
+        elif self.intercept_only:
+            Xn, index = np.ones((1, 1)), ["pooled"]
+        else:
+            Xn, index = X, list(self.slab)
+        p = predict_arrays(self.beta, self.vb, self.tau2, Xn, test=self.test, alpha=self._alpha(), ddf=self.k - self.p, newvi=newvi)
+        if self.method in ("FE", "EE", "CE"):
+            del p["pi_lb"], p["pi_ub"]
+        return pd.DataFrame(p, index=pd.Index(index, name="row"))
+
+    def confint(self, tol=1e-12):
+        """Q-profile CI of tau^2 and the derived I^2, H^2 CIs (metafor ``confint``):
+        ``{"tau2": (lb, ub), "I2": ..., "H2": ..., "lb_sign", "ub_sign", "ci_null"}``."""
+        from .core.confint import confint_tau2
+
+        if self.method in ("FE", "EE", "CE") or self.tau2_fixed:
+            raise ValueError("the model has no estimated random-effects component")
+        return confint_tau2(self.yi, self.vi, self._require_X(), self.tau2, self.vt, alpha=self._alpha(), tol=tol)
+
+    def leave1out(self) -> pd.DataFrame:
+        """metafor ``leave1out`` (intercept-only models): one row per left-out study."""
+        from .core.influence import leave1out_arrays
+
+        if not self.intercept_only:
+            raise ValueError("leave1out is available for models without moderators only (as in metafor)")
+        out = leave1out_arrays(self.yi, self.vi, method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
+        return pd.DataFrame(out, index=pd.Index(self.slab, name="left out"))
+
+    def regtest(self) -> dict:
+        """metafor ``regtest`` (model "rma", predictor "sei"): zval, pval, ddf, est, ci_lb, ci_ub."""
+        from .core.bias import regtest_arrays
+
+        return regtest_arrays(self.yi, self.vi, self._require_X(), method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
+
+    def trimfill(self, estimator="L0", side=None) -> dict:
+        """metafor ``trimfill`` (intercept-only): k0, se_k0, side, p_k0 and the refitted
+        model on the filled data (``fit``: rma_arrays output; None when k0 = 0)."""
+        from .core.bias import trimfill_arrays
+
+        if not self.intercept_only:
+            raise ValueError("trim and fill is available for models without moderators only (as in metafor)")
+        return trimfill_arrays(self.yi, self.vi, method=self.method, estimator=estimator, side=side, control=self.control, weights=self.user_weights)
