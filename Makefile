@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup verify test bench doctor clean
+.PHONY: setup verify test bench doctor clean screenshot
 
 setup:
 	@bash scripts/setup.sh
@@ -13,11 +13,16 @@ setup:
 verify: setup
 	$(BIN)/metaharness verify $(ARGS)
 
-test: setup
+test:
+	@bash scripts/setup.sh --browser
 	$(BIN)/python -m pytest --require-r $(ARGS)
 
 doctor: setup
 	$(BIN)/metaharness doctor
+
+screenshot:
+	@bash scripts/setup.sh --browser
+	$(BIN)/python scripts/screenshot.py $(ARGS)
 
 bench: setup
 	$(BIN)/python bench/run.py $(ARGS)

@@ -48,6 +48,20 @@ if ! r_ok; then
   r_ok || die "apt-get finished but R still cannot load metafor/robumeta/clubSandwich."
 fi
 
+# 3. With --browser (what `make test` asks for): Debian's chromium, which the HTML
+#    report's browser tests drive headless (tests/test_browser*.py). Only the tests need it.
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then BSUDO=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then BSUDO="sudo -n"
+  else die "the browser tests need Debian's chromium: sudo apt-get install -y --no-install-recommends chromium"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "the browser tests need Chromium and apt-get is not available: install Chromium and set CHROMIUM=/path/to/it."
+  say "installing chromium from Debian (for the HTML report's browser tests)"
+  $BSUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $BSUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  command -v chromium >/dev/null 2>&1 || die "apt-get finished but chromium is not on PATH."
+fi
+
 R_VER=$(Rscript --vanilla -e 'cat(R.version$major, R.version$minor, sep=".")')
 case "$R_VER" in
   4.[5-9]*|[5-9].*) RPY2_SPEC="rpy2>=3.6.7" ;;

@@ -149,13 +149,13 @@ def _summary(doc: dict, title: str) -> str:
         out.append("</div>")
     eng = doc.get("engines") or {}
     if eng:
-        out.append("<h3>Engines and versions</h3><table class=\"engines\"><tr><th>side</th><th>component</th><th>version</th></tr>")
+        out.append('<h3>Engines and versions</h3><table class="engines"><tr><th>side</th><th>components and versions</th></tr>')
         for side, comps in eng.items():
             if isinstance(comps, dict):
-                for k, v in comps.items():
-                    out.append(f"<tr><td>{escape(str(side))}</td><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>")
+                items = " · ".join(f"{escape(str(k))} <code>{escape(str(v))}</code>" for k, v in comps.items() if k != "R_string")
             else:
-                out.append(f"<tr><td>{escape(str(side))}</td><td></td><td>{escape(str(comps))}</td></tr>")
+                items = escape(str(comps))
+            out.append(f'<tr><td>{escape({"python": "Python", "r": "R"}.get(str(side), str(side)))}</td><td class="opts">{items}</td></tr>')
         out.append("</table>")
     worst = []
     for a in analyses:

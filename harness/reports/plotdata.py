@@ -50,8 +50,8 @@ PLOT_VERSION = 1
 ESTIMATE = ("beta", "b_r", "estimate", "est", "TE", "pred")
 CI_LB = ("ci_lb", "CI_L", "ci_lower", "lower")
 CI_UB = ("ci_ub", "CI_U", "ci_upper", "upper")
-PI_LB = ("pi_lb", "PI_L", "pi_lower")
-PI_UB = ("pi_ub", "PI_U", "pi_upper")
+PI_LB = ("pi_lb", "predict.pi_lb", "PI_L", "pi_lower")
+PI_UB = ("pi_ub", "predict.pi_ub", "PI_U", "pi_upper")
 INTERCEPT = ("intrcpt", "X.Intercept.", "(Intercept)", "Intercept", "intercept")
 #: a quantity whose name starts with one of these means a publication-bias test ran
 PUB_BIAS = ("regtest", "ranktest", "trimfill", "egger", "begg", "fsn", "pet", "peese")
@@ -145,8 +145,9 @@ def _studies_from_tables(tabs, level):
             sei = t.get("sei", {}).get(lab)
             if sei is None and vi is not None and vi >= 0:
                 sei = math.sqrt(vi)
-            lb = t.get("ci_lb", {}).get(lab)
-            ub = t.get("ci_ub", {}).get(lab)
+            # the engine's own per-study CI when it reports one (metafor's summary(escalc) CI)
+            lb = _pick(t, ("yi_ci_lb", "ci_lb"), lab)
+            ub = _pick(t, ("yi_ci_ub", "ci_ub"), lab)
             if lb is None and yi is not None and sei is not None:
                 lb, ub = yi - z * sei, yi + z * sei
             row[side] = {"yi": yi, "sei": sei, "ci_lb": lb, "ci_ub": ub, "weight": t.get("weights", {}).get(lab)}

@@ -145,7 +145,7 @@ def forest(plot: dict, title: str | None = None) -> Figure:
             col = DIFF if s.get("differs") else "black"
             ax.text(0.615, y, _est_ci(py, dg), transform=fx, ha="left", va="center", color=col)
             if any_weight:
-                ax.text(0.965, y, f"{_fmt(py.get('weight'), 1):>6}{_fmt(r.get('weight'), 1):>9}", transform=fx, ha="right", va="center", color=col, family="DejaVu Sans Mono")
+                ax.text(0.965, y, _mono(f"{_fmt(py.get('weight'), 1):>6}{_fmt(r.get('weight'), 1):>9}"), transform=fx, ha="right", va="center", color=col, family="DejaVu Sans Mono")
         # ---- pooled estimates: one diamond per engine ---------------------------
         py_differs = _pooled_differs(pooled)
         differs_any |= py_differs
@@ -170,7 +170,7 @@ def forest(plot: dict, title: str | None = None) -> Figure:
                 txt += f"  PI [{_fmt(p.get('pi_lb'), dg)}, {_fmt(p.get('pi_ub'), dg)}]"
             ax.text(0.615, y, txt, transform=fx, ha="left", va="center", color=DIFF if bad else colour, fontweight="bold")
             if any_weight and eng in ("python", "r"):
-                ax.text(0.965, y, f"{'100.0':>6}{'':>9}" if eng == "python" else "100.0", transform=fx, ha="right", va="center", color=colour, family="DejaVu Sans Mono")
+                ax.text(0.965, y, _mono(f"{'100.0':>6}{'':>9}") if eng == "python" else "100.0", transform=fx, ha="right", va="center", color=colour, family="DejaVu Sans Mono")
         # ---- axes, header, legend -----------------------------------------------
         lo, hi = _limits(values)
         ax.set_xlim(lo, hi)
@@ -188,7 +188,7 @@ def forest(plot: dict, title: str | None = None) -> Figure:
         ax.text(0.615, hy, f"Estimate [{lvl}% CI]", ha="left", **head)
         if any_weight:
             ax.text(0.965, hy + 0.55, "Weight (%)", ha="right", **head)
-            ax.text(0.965, hy, f"{'Python':>6}{'R':>9}", ha="right", family="DejaVu Sans Mono", **head)
+            ax.text(0.965, hy, _mono(f"{'Python':>6}{'R':>9}"), ha="right", family="DejaVu Sans Mono", **head)
         if title:
             fig.text(0.012, 1 - 0.12 / height, title, ha="left", va="top", fontsize=10.5, fontweight="bold")
         handles = [
@@ -293,6 +293,11 @@ def _diff(a, b):
     if a is None or b is None:
         return (a is None) != (b is None)
     return abs(a - b) > 1e-6 * max(abs(a), abs(b), 1e-300)
+
+
+def _mono(s: str) -> str:
+    """Spaces that SVG viewers do not collapse (no-break spaces), for monospaced columns."""
+    return s.replace(" ", "\u00a0")
 
 
 def _clip(s: str, n: int) -> str:
