@@ -254,12 +254,12 @@ def test_package_of_unexpected_version_is_reported(tmp_path, r_engine):
     # what R reads for packageDescription(): the installed metadata, rewritten by R itself
     subprocess.run(["Rscript", "-e", f'f <- "{meta}"; d <- readRDS(f); d$DESCRIPTION["Version"] <- "1.9"; saveRDS(d, f)'], check=True, capture_output=True)
     env = {"R_LIBS": str(lib)}  # R_LIBS comes before the site library
-    p = run_cli("doctor", env=env)
-    no_traceback(p)
-    assert p.returncode == 0, p.stdout  # R runs: a note, not a failure
-    assert "robumeta         1.9   UNEXPECTED VERSION: this release was verified with 2.0" in p.stdout
+    # without --strict the exit status is 0 (R runs: a note, not a failure); --strict makes it 1
     p = run_cli("doctor", "--strict", env=env)
-    assert p.returncode == 1
+    no_traceback(p)
+    assert p.returncode == 1, p.stdout
+    assert "robumeta         1.9   UNEXPECTED VERSION: this release was verified with 2.0" in p.stdout
+    assert "1 package(s) differ from the verified versions (--strict: exit 1)" in p.stdout
 
 
 # ---------------------------------------------------------------------------------
@@ -278,13 +278,16 @@ def test_package_of_unexpected_version_is_reported(tmp_path, r_engine):
     (b"study,yi,vi\nA,0.1,0.01\nB,0.2,", "line 3, column 'vi': empty cell"),
     (b"", "the file is empty"),
 ])
-def test_corrupted_csv_exits_2_naming_file_and_line(tmp_path, content, expect):
+def test_corrupted_csv_exits_2_naming_file_and_line(tmp_path, capsys, content, expect):
+    from harness.cli import main
+
     (tmp_path / "data.csv").write_bytes(content)
     (tmp_path / "spec.toml").write_text('[dataset]\nname="c"\ndata="data.csv"\nslab="study"\nsource="test"\n'
                                         '[[analysis]]\nid="c"\nmeasure="GEN"\nyi="yi"\nvi="vi"\n')
-    p = run_cli("verify", str(tmp_path / "spec.toml"))
-    no_traceback(p)
-    assert p.returncode == 2
-    assert str(tmp_path / "data.csv") in p.stderr
-    assert expect in p.stderr, p.stderr
-    assert p.stdout == ""  # nothing ran half-way
+    code = main(["verify", str(tmp_path / "spec.toml")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert str(tmp_path / "data.csv") in err
+    assert expect in err, err
+    assert out == ""  # nothing ran half-way
