@@ -4,7 +4,8 @@
     .venv/bin/python scripts/screenshot.py --out docs/report.png --height 2200 [SPEC ...]
 
 Without SPEC it verifies two analyses of the bundled Normand (1999) data
-(MD with REML and SMD with DerSimonian-Laird, which shows RevMan 5's SMD
+(MD with REML, with its prediction interval and Egger's test, so the funnel
+plot appears; SMD with DerSimonian-Laird, which shows RevMan 5's SMD
 convention beside metafor's) through both engines for real, writes the HTML
 report and photographs it in headless Chromium. With SPEC files or folders it
 reports those instead. Also writes the HTML next to the PNG (``--keep-html``).
@@ -30,6 +31,7 @@ source = "Normand S-LT (1999). Statistics in Medicine 18(3):321-359, Table I (le
 id = "normand1999-MD-REML"
 measure = "MD"
 method = "REML"
+extras = ["predict", "regtest"]    # prediction interval on the forest plot; funnel plot
 
 [[analysis]]
 id = "normand1999-SMD-DL"

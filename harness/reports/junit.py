@@ -68,7 +68,7 @@ def _message(a: dict) -> str:
 
 def _case_for_analysis(a: dict) -> ET.Element:
     fixture = str(a.get("fixture") or "")
-    folder = Path(fixture).parent.name if fixture else "fixtures"
+    folder = (Path(fixture).parent.name or Path(fixture).resolve().parent.name) if fixture else "fixtures"
     secs = sum(v for v in (a.get("seconds") or {}).values() if isinstance(v, (int, float)))
     tc = ET.Element("testcase", classname=_x(f"metaharness.{a.get('kind', 'analysis')}.{folder}"), name=_x(a.get("id")), time=f"{secs:.6f}")
     v = str(a.get("verdict"))

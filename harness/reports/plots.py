@@ -165,9 +165,7 @@ def forest(plot: dict, title: str | None = None) -> Figure:
             if eng not in ("python", "r"):
                 label = f"{label} (reference)"
             ax.text(0.012, y, ("≠ " if bad else "") + _clip(label, 40), transform=fx, ha="left", va="center", color=DIFF if bad else colour, fontweight="bold")
-            txt = _est_ci(p, dg)
-            if p.get("pi_lb") is not None:
-                txt += f"  PI [{_fmt(p.get('pi_lb'), dg)}, {_fmt(p.get('pi_ub'), dg)}]"
+            txt = _est_ci(p, dg)  # the prediction interval's numbers are in the pooled table under the plot
             ax.text(0.615, y, txt, transform=fx, ha="left", va="center", color=DIFF if bad else colour, fontweight="bold")
             if any_weight and eng in ("python", "r"):
                 ax.text(0.965, y, _mono(f"{'100.0':>6}{'':>9}") if eng == "python" else "100.0", transform=fx, ha="right", va="center", color=colour, family="DejaVu Sans Mono")
