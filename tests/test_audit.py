@@ -245,3 +245,18 @@ def test_smd_other_convention_is_explained(tmp_path, r_engine, published):
     f = t[("los-smd", "metafor conventions, DL")]
     assert f.verdict == "consistent" and "explained (smd-revman-vs-metafor)" in f.reason
     assert "-0.530737" in f.reason
+
+
+def test_unstated_model_rules_out_the_other_candidate(tmp_path, r_engine, published):
+    """Normand's DL result with the model not stated: DL reproduces it, FE is ruled out (cannot check), exit 0-able."""
+    text = (published / "normand1999.toml").read_text()
+    text = text.replace("data/normand1999.csv", str(published / "data" / "normand1999.csv"))
+    head, rest = text.split("[[outcome]]", 1)
+    dl = "[[outcome]]" + rest.split("[[outcome]]")[1]
+    dl = dl.replace('model = "random"\nestimator = "DL"', 'model = "unknown"')
+    p = tmp_path / "n.toml"
+    p.write_text(head + dl)
+    t = _table(audit_file(p, engine_factory=lambda: r_engine))
+    assert t[("los-dl", "MD with pooled-SD variance, DL (R metafor)")].verdict == "consistent"
+    f = t[("los-dl", "MD with pooled-SD variance, FE (R metafor)")]
+    assert f.verdict == "cannot check" and "matched by DL" in f.reason

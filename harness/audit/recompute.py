@@ -179,7 +179,9 @@ def recompute(outcome, engine, engine_error=None) -> list[Finding]:
     conv = outcome.convention
     yi, vi = effects(outcome, cols, conv)
     k = len(yi)
-    for method in _methods(outcome):
+    methods = _methods(outcome)
+    start = len(out)
+    for method in methods:
         label = f"{CONVENTION_NAMES[conv]}, {method}"
         py = python_fit(yi, vi, method)
         rows = compare_reported(outcome.reported, py)
@@ -197,10 +199,27 @@ def recompute(outcome, engine, engine_error=None) -> list[Finding]:
                 out.append(Finding(oid, "recomputed", f"{label} (R metafor)", "inconsistent" if rbad else "consistent", f"{_summary(rrows)}; Python vs R max rel diff {_max_rel(py, rf):.1e}"))
         if outcome.measure == "SMD" and conv in ("revman", "metafor"):
             out.append(_other_smd(outcome, cols, conv, method, py))
+    if len(methods) > 1:
+        out[start:] = _unstated_method(out[start:], methods)
     out += robustness(outcome, yi, vi, cluster)
     for s in outcome.subgroups:
         if s.column is not None:
             out += subgroup_recompute(outcome, s, yi, vi, groups[s.id], engine, engine_error, cols)
+    return out
+
+
+def _unstated_method(findings, methods):
+    """The paper does not state its model/estimator: the report is consistent if one of the
+    candidates reproduces it; the candidates that do not are ruled out (``cannot check``), not errors."""
+    ok = {m for m in methods if any(f.verdict == "consistent" and f"{m} (" in f.check for f in findings)
+            and not any(f.verdict == "inconsistent" and f"{m} (" in f.check for f in findings)}
+    if not ok:
+        return findings
+    out = []
+    for f in findings:
+        if f.verdict == "inconsistent":
+            f = Finding(f.outcome, f.section, f.check, "cannot check", f"model not stated; this candidate does not reproduce the report (matched by {', '.join(sorted(ok))}): {f.reason}")
+        out.append(f)
     return out
 
 
