@@ -35,6 +35,9 @@ def add_arguments(p):
     p.add_argument("--preset", default="revman5", help="Cochrane reviews: re-run under a convention preset (revman5, revman-web-2025, metafor)")
     p.add_argument("--integer-scale", action="store_true", help="Cochrane reviews: outcomes are on an integer scale (enables the GRIM check)")
     p.add_argument("--detail", action="store_true", help="Cochrane reviews: every quantity of every analysis")
+    from ..reports.options import add_report_arguments
+
+    add_report_arguments(p)  # adds --html, --junit (keeps this command's own --json, --detail)
 
 
 def run(args) -> int:
@@ -58,6 +61,10 @@ def run(args) -> int:
         for k, v in r.counts().items():
             total[k] += v
     print(f"{len(results)} file(s): {total['consistent']} consistent, {total['inconsistent']} inconsistent, {total['cannot check']} cannot check")
+    doc = {"schema": 1, "files": [r.to_dict() for r in results]}
     if args.json:
-        Path(args.json).write_text(json.dumps({"schema": 1, "files": [r.to_dict() for r in results]}, indent=1, ensure_ascii=False), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    from ..reports.options import write_reports
+
+    write_reports(doc, args, title="metaharness audit", json=False)  # --html, --junit
     return 0 if all(r.ok for r in results) else 1

@@ -187,9 +187,20 @@ def _summary(doc: dict, title: str) -> str:
             )
         out.append("</table>")
     for k, v in doc.items():
-        if k in ("schema", "engines", "r_unavailable", "summary", "analyses"):
+        if k in ("schema", "engines", "r_unavailable", "summary", "analyses", "files"):
             continue
         out.append(_generic(k, v))
+    files = doc.get("files") or []
+    if files:  # audit documents: one entry per audited file, each with its findings
+        total: dict = {}
+        for f in files:
+            for k, v in (f.get("summary") or {}).items():
+                if isinstance(v, (int, float)):
+                    total[k] = total.get(k, 0) + v
+        bad = total.get("inconsistent", 0)
+        cls, msg = ("bad", f"{bad} inconsistent findings") if bad else ("ok", "No inconsistent finding")
+        out.append(f'<div class="banner {cls}">{msg} in {len(files)} audited file(s).</div>')
+        out.append('<div class="counts">' + "".join(f'<div class="count"><b>{_num(v)}</b><span>{escape(str(k))}</span></div>' for k, v in total.items()) + "</div>")
     out.append("</section>")
     return "\n".join(out)
 
@@ -366,6 +377,26 @@ def _analysis(a: dict, figs: str, plot: dict | None) -> str:
     return "\n".join(out)
 
 
+def _file_section(f: dict) -> str:
+    """One audited file: what it is, its counts, and its findings (and any other table) as tables."""
+    name = str(f.get("file") or f.get("citation") or "audited file")
+    out = [f'<section class="audit" id="{_anchor(name)}"><h2>{escape(_short_path(name))}</h2>']
+    scalars = {k: v for k, v in f.items() if not isinstance(v, (list, dict)) and v not in (None, "") and k != "file"}
+    if scalars:
+        out.append(_kv_table(scalars))
+    if isinstance(f.get("summary"), dict):
+        out.append('<div class="counts">' + "".join(f'<div class="count"><b>{_num(v)}</b><span>{escape(str(k))}</span></div>' for k, v in f["summary"].items()) + "</div>")
+    for k, v in f.items():
+        if k == "summary" or k in scalars or k == "file":
+            continue
+        if k == "findings" and isinstance(v, list) and v:
+            out.append("<h3>Findings</h3>" + generic_table(v, cls="findings"))
+        else:
+            out.append(_generic(k, v))
+    out.append("</section>")
+    return "\n".join(out)
+
+
 def _short_path(p) -> str:
     """A fixture path relative to the working folder when it lies below it."""
     try:
@@ -391,6 +422,8 @@ def render(doc: dict, title: str = "metaharness report", fmt: str = "svg", max_s
         "<main>",
         _summary(doc, title),
     ]
+    for f in doc.get("files") or []:
+        parts.append(_file_section(f))
     analyses = doc.get("analyses") or []
     figs, jobs = _all_figures(analyses, fmt, max_study_rows, workers)
     for a, f, j in zip(analyses, figs, jobs):

@@ -11,6 +11,9 @@ Like the HTML report it reads the JSON document of a run (``to_dict()``):
   ``missing``, ``warning``, ``inconsistent``) is a ``<failure>``. Failures and
   errors carry the discrepancy table (every quantity that does not agree:
   both values, differences, tolerance, verdict, reason) as text.
+* audit documents with ``files`` (``audit``): one ``<testcase>`` per audited
+  outcome, failing when a finding is ``inconsistent`` (the text is the table
+  of that outcome's findings), skipped when nothing could be checked;
 * campaign documents with ``per_model`` (``fuzz``): one ``<testcase>`` per
   model, failing with the table of its disagreements.
 
@@ -102,12 +105,40 @@ def _cases_for_campaign(doc: dict) -> list[tuple[str, ET.Element]]:
     return out
 
 
+def _cases_for_audit(doc: dict) -> list[tuple[str, ET.Element]]:
+    """Audit documents (``files`` with ``findings``): one test case per audited outcome."""
+    out = []
+    for f in doc.get("files") or []:
+        fname = str(f.get("file") or f.get("citation") or "audit")
+        by_outcome: dict[str, list] = {}
+        for x in f.get("findings") or []:
+            by_outcome.setdefault(str(x.get("outcome", "(file)")), []).append(x)
+        for outcome, finds in by_outcome.items():
+            tc = ET.Element("testcase", classname=_x(f"metaharness.audit.{Path(fname).stem}"), name=_x(outcome), time="0")
+            verdicts = [str(x.get("verdict")) for x in finds]
+            rows = [(x.get("section", ""), x.get("check", ""), x.get("verdict", ""), x.get("reason", "")) for x in finds]
+            table = tabulate(rows, headers=["section", "check", "verdict", "reason"], disable_numparse=True)
+            n_bad = sum(1 for v in verdicts if v == "inconsistent")
+            if n_bad:
+                el = ET.SubElement(tc, "failure", message=_x(f"{n_bad} of {len(finds)} findings inconsistent"), type="inconsistent")
+                el.text = _x(table)
+            elif all(v in SKIP for v in verdicts):
+                ET.SubElement(tc, "skipped", message="nothing could be checked")
+            else:
+                ET.SubElement(tc, "system-out").text = _x(table)
+            out.append((fname, tc))
+    return out
+
+
 def to_xml(doc: dict, name: str = "metaharness") -> ET.ElementTree:
     """The JUnit XML tree of a run's JSON document."""
     suites: dict[str, list[ET.Element]] = {}
     if "analyses" in doc and isinstance(doc["analyses"], list):
         for a in doc["analyses"]:
             suites.setdefault(str(a.get("fixture") or name), []).append(_case_for_analysis(a))
+    elif isinstance(doc.get("files"), list):
+        for suite, tc in _cases_for_audit(doc):
+            suites.setdefault(suite, []).append(tc)
     elif isinstance(doc.get("per_model"), dict):
         for suite, tc in _cases_for_campaign(doc):
             suites.setdefault(suite, []).append(tc)
