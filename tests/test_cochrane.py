@@ -128,8 +128,8 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
     assert {"subgroups.Q", "subgroups.I2_Q", "subgroup[1: Short programmes].TAU2", "overall.CI_START"} <= names
     s = audit.summary()
     assert (s["re_verified"], s["differing"], s["not_re_verified"], s["errors"]) == (2, 0, 4, 1)
-    assert s["error_reasons"] == {"malformed study data": 1}
-    assert s["not_re_verified_reasons"] == {
+    assert audit.reasons()["errors"] == {"malformed study data": 1}
+    assert audit.reasons()["not_re_verified"] == {
         "dichotomous outcome: not re-verified yet": 1,
         "generic IV outcome: not re-verified yet": 1,
         "O − E outcome: not re-verified yet": 1,

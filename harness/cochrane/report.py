@@ -59,8 +59,9 @@ def render(result, detail: bool = False, width: int = 100) -> str:
             out.append(f"-- {a.id} {a.name}")
             out += lines
     s = result.summary()
-    reasons = "; ".join(f"{v} {k}" for k, v in s["not_re_verified_reasons"].items())
-    errors = "; ".join(f"{v} {k}" for k, v in s["error_reasons"].items())
+    rs = result.reasons()
+    reasons = "; ".join(f"{v} {k}" for k, v in rs["not_re_verified"].items())
+    errors = "; ".join(f"{v} {k}" for k, v in rs["errors"].items())
     out.append(
         f"{s['analyses']} analyses: {s['re_verified']} re-verified ({s['agreeing']} agree, {s['explained']} agree with explained quirks, {s['differing']} differ), "
         f"{s['not_re_verified']} not re-verified" + (f" ({reasons})" if reasons else "")

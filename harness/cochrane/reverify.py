@@ -159,14 +159,20 @@ class ReviewAudit:
     engines: dict = field(default_factory=dict)
     r_unavailable: str | None = None
 
-    def summary(self) -> dict:
-        re = [a for a in self.analyses if a.status == "re-verified"]
-        not_re: dict[str, int] = {}
-        errors: dict[str, int] = {}
+    def reasons(self) -> dict:
+        """Why analyses were not re-verified (and why some could not be read), with counts."""
+        out: dict[str, dict[str, int]] = {"not_re_verified": {}, "errors": {}}
         for a in self.analyses:
             if a.status != "re-verified":
-                d = errors if a.status == "error" else not_re
+                d = out["errors" if a.status == "error" else "not_re_verified"]
                 d[a.reason or a.status] = d.get(a.reason or a.status, 0) + 1
+        return out
+
+    def summary(self) -> dict:
+        """Counts only (numbers), as the report writers expect."""
+        re = [a for a in self.analyses if a.status == "re-verified"]
+        rs = self.reasons()
+        not_re, errors = rs["not_re_verified"], rs["errors"]
         return {
             "analyses": len(self.analyses),
             "re_verified": len(re),
@@ -174,9 +180,7 @@ class ReviewAudit:
             "explained": sum(a.verdict == "explained" for a in re),
             "differing": sum(not a.ok for a in re),
             "not_re_verified": sum(not_re.values()),
-            "not_re_verified_reasons": not_re,
             "errors": sum(errors.values()),
-            "error_reasons": errors,
             "quantities": sum(len(a.checks) for a in re),
             "lint_findings": sum(len(a.lint) for a in self.analyses),
         }
@@ -213,6 +217,7 @@ class ReviewAudit:
             "problems": self.problems,
             "r_unavailable": self.r_unavailable,
             "summary": self.summary(),
+            "reasons": self.reasons(),
             "analyses": [a.to_dict() for a in self.analyses],
         }
 
