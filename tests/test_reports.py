@@ -321,3 +321,17 @@ def test_cli_writes_json_html_junit_and_json_matches_its_schema(tmp_path, demo_f
     assert len(root.findall(".//testcase")) == 3 and root.get("failures") == "0"
     html = out["html"].read_text()
     assert html.count('class="plot forest"') == 3
+
+
+def test_audit_documents_render_findings_and_junit_cases_per_outcome(tmp_path):
+    doc = {"schema": 1, "files": [{"file": "fixtures/published/demo.toml", "citation": "Demo (2020)", "summary": {"consistent": 1, "inconsistent": 1, "cannot check": 1},
+                                   "findings": [{"outcome": "fcr", "section": "reported", "check": "estimate = CI midpoint", "verdict": "consistent", "reason": "ok"},
+                                                {"outcome": "mind", "section": "reported", "check": "claimed direction", "verdict": "inconsistent", "reason": "SMD < 0 but 'increased' claimed"},
+                                                {"outcome": "ptg", "section": "reported", "check": "P from CI", "verdict": "cannot check", "reason": "no P"}]}]}
+    root = junit_report.to_xml(doc).getroot()
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"fcr", "mind", "ptg"}
+    assert "increased" in cases["mind"].find("failure").text
+    assert cases["ptg"].find("skipped") is not None and cases["fcr"].find("failure") is None
+    page = html_report.render(doc)
+    assert '<table class="findings">' in page and 'class="v-inconsistent"' in page and "1 inconsistent findings" in page
