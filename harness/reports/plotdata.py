@@ -113,6 +113,8 @@ def _z(level):
 
 def _model_label(kind, options):
     method = options.get("method")
+    if kind.startswith("revman") and options.get("model") in ("fixed", "random"):
+        return "RevMan 5, IV " + ("fixed effect" if options["model"] == "fixed" else "random effects (DL)")
     if kind in ("robu", "rve"):
         mw = options.get("modelweights")
         return f"RVE ({mw})" if mw else "RVE"
@@ -266,6 +268,8 @@ def _plot_data(kind, spec, records, py_info, r_info):
     options = dict(getattr(spec, "options", {}) or {})
     level = options.get("level", 95.0)
     engines = {"python": "Python", "r": R_ENGINE.get(kind, "R")}
+    if kind.startswith("revman"):  # both sides follow RevMan 5's formulas unless R is asked for metafor's own
+        engines = {"python": "Python (RevMan 5)", "r": "metafor" if options.get("r_convention") == "metafor" else "R (RevMan 5 formulas, metafor)"}
     for info in (py_info or {}, r_info or {}):
         if isinstance(info.get("engine_label"), str):
             engines["r"] = info["engine_label"]

@@ -186,6 +186,8 @@ def summary_line(run, color=False) -> str:
     parts.append(f"{c['differ'] + c['missing'] + c['warning']} differ")
     parts.append(f"{c['engine-error']} errors")
     line = f"{len(run.analyses)} analyses, {run.n_quantities} quantities: {', '.join(parts)}{extra}"
+    if len(line) > WIDTH and worst:  # keep 100 columns: the largest difference on a line of its own, counts last
+        line = f"largest rel diff {fmt(worst.rel_diff, 2)} ({worst.name})\n" + line[: -len(extra)]
     if color:
         line = _c(line, GREEN if run.ok else RED, True)
     return line
