@@ -25,6 +25,7 @@ are errors that name the file and the key, with a did-you-mean.
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -89,6 +90,8 @@ def check_value(path, where, key, value, keyspec):
             raise InputError(f"{where}: `{key}` must be a list of strings", path)
     elif not isinstance(value, t) or (t in (int, float) and isinstance(value, bool)):
         raise InputError(f"{where}: `{key}` must be {_type_name(t)}, not {value!r}", path)
+    if t is float and not math.isfinite(value):
+        raise InputError(f"{where}: `{key}` must be a finite number, not {value!r}", path)
     if keyspec.choices is not None and value not in keyspec.choices:
         raise InputError(f"{where}: `{key}` = {value!r} is not one of {', '.join(map(str, keyspec.choices))}{_did_you_mean(value, keyspec.choices)}", path)
     if keyspec.check is not None:
@@ -106,7 +109,7 @@ def _tolerances(path, where, table):
         if not isinstance(t, dict) or not t or any(k not in TOLERANCE_KEYS for k in t):
             raise InputError(f"{where}: tolerance for {q!r} must be a table with rtol and/or atol", path)
         for k, v in t.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise InputError(f"{where}: tolerance {q}.{k} must be a non-negative number", path)
         out[q] = (float(t["rtol"]) if "rtol" in t else None, float(t["atol"]) if "atol" in t else None)
     return out
@@ -160,7 +163,7 @@ def load_fixture(path) -> Fixture:
         merged = {**defaults, **raw}
         where = f"analysis {merged.get('id', f'#{n}')!s}"
         kind_name = merged.pop("kind", "rma")
-        if kind_name not in KINDS:
+        if not isinstance(kind_name, str) or kind_name not in KINDS:
             raise InputError(f"{where}: unknown kind {kind_name!r}{_did_you_mean(kind_name, KINDS)}; known kinds: {', '.join(KINDS)}", path)
         kind = KINDS[kind_name]
         base_id = merged.pop("id", None)
@@ -174,6 +177,11 @@ def load_fixture(path) -> Fixture:
                 raise InputError(f"{where}: unknown key {key!r} for kind {kind_name!r}{_did_you_mean(key, kind.keys)}", path)
         given = frozenset(merged)
         grid_keys = [k for k, v in merged.items() if isinstance(v, list) and kind.keys[k].expand]
+        for k in grid_keys:
+            if not merged[k]:
+                raise InputError(f"{where}: `{k}` = [] would expand into no analyses; give at least one value", path)
+            if len(set(map(repr, merged[k]))) != len(merged[k]):
+                raise InputError(f"{where}: `{k}` lists a value twice ({merged[k]!r})", path)
         combos = itertools.product(*(merged[k] for k in grid_keys)) if grid_keys else [()]
         for combo in combos:
             opts = dict(merged)
