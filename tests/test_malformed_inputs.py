@@ -198,3 +198,13 @@ def test_check_options_hook_runs_before_anything(tmp_path, monkeypatch):
     e = error_of(tmp_path, GEN_CSV, HEAD + GEN + 'method = ["FE", "DL"]\nlevel = 90\n')
     assert "analysis a-DL: level with DL is refused" in str(e)
     assert seen == [("a-FE", True), ("a-DL", True)]
+
+
+def test_rho_without_corr_weights_is_an_error(tmp_path, capsys):
+    """The issue's example: robumeta's `rho` only means something with CORR weights."""
+    csv = "esid,studyid,effectsize,var\n1,1,0.1,0.01\n2,1,0.2,0.02\n3,2,0.3,0.01\n4,3,0.1,0.02\n"
+    spec = fixture(tmp_path, csv, '[dataset]\nname = "r"\ndata = "data.csv"\nsource = "t"\n[[analysis]]\nkind = "robu"\n'
+                   'id = "x"\nstudynum = "studyid"\nyi = "effectsize"\nvi = "var"\nmodelweights = "HIER"\nrho = 0.5\n')
+    assert main(["verify", str(spec)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "`rho` applies only when `modelweights` is 'CORR', but `modelweights` is 'HIER'" in err

@@ -68,7 +68,7 @@ class RobuKind(AnalysisKind):
         "studynum": Key(str, required=True, check=check_r_name, help="study identifier column (robumeta studynum)"),
         "userweights": Key(str, check=check_r_name, help="column of user weights (modelweights becomes USER)"),
         "modelweights": Key(str, default="CORR", choices=("CORR", "HIER"), expand=True),
-        "rho": Key(float, default=0.8, expand=True, help="CORR within-study correlation"),
+        "rho": Key(float, default=0.8, expand=True, requires={"modelweights": ("CORR",)}, help="CORR within-study correlation (robumeta ignores it for HIER: given with HIER it is an error)"),
         "small": Key(bool, default=True, expand=True, help="small-sample corrections (robumeta small)"),
         "mods": Key(list, default=[], check=check_r_name, help="moderator columns"),
         "factors": Key(list, default=[], check=check_r_name, help="moderators that are categorical (dummy-coded as R does)"),
