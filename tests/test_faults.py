@@ -291,3 +291,61 @@ def test_corrupted_csv_exits_2_naming_file_and_line(tmp_path, capsys, content, e
     assert str(tmp_path / "data.csv") in err
     assert expect in err, err
     assert out == ""  # nothing ran half-way
+
+
+# ---------------------------------------------------------------------------------
+# Python-side breakdown: reported as such, never as numbers
+
+BREAK_CSV = "study,yi,vi,x,x2\nA,1e200,1,1,2\nB,-1e200,1,2,4\nC,1e199,1,3,6\nD,0.4,1,4,8\n"
+BREAK_SPEC = """
+[dataset]
+name = "breakdown"
+data = "data.csv"
+slab = "study"
+source = "fault-injection test"
+[defaults]
+measure = "GEN"
+yi = "yi"
+vi = "vi"
+method = "FE"
+[[analysis]]
+id = "overflow"
+[[analysis]]
+id = "singular"
+mods = ["x", "x2"]
+"""
+
+
+def test_python_overflow_and_singular_design_are_reported_not_numbers(tmp_path, capsys, r_engine):
+    from harness.cli import main
+
+    (tmp_path / "data.csv").write_text(BREAK_CSV)
+    (tmp_path / "spec.toml").write_text(BREAK_SPEC)
+    out = tmp_path / "out.json"
+    assert main(["verify", "--json", str(out), str(tmp_path / "spec.toml")]) == 1
+    doc = json.loads(out.read_text())
+    ov, sg = doc["analyses"]
+    # x2 = 2 x: the model matrix is singular; metafor drops x2 with a warning, Python says why it stops
+    assert "numerical breakdown: the model matrix is rank-deficient: x2" in sg["python_error"]
+    assert sg["verdict"] == "engine-error" and all(q["verdict"] == "engine-error" for q in sg["quantities"])
+    assert "Redundant predictors dropped from the model." in sg["r_warnings"]
+    # (1e200)^2 overflows in QE: a numerical-breakdown warning, so never agreement
+    assert any(w.startswith("numerical breakdown: overflow") for w in ov["python_warnings"])
+    assert ov["verdict"] == "warning"
+
+
+def test_any_exception_in_an_engine_is_contained_to_its_analysis():
+    import numpy as np
+
+    from harness.verify import run_engine
+
+    def singular():
+        np.linalg.inv(np.zeros((2, 2)))
+
+    def bug():
+        return None.values
+
+    out, _ = run_engine(singular)
+    assert out.error == "numerical breakdown: Singular matrix"
+    out, _ = run_engine(bug)
+    assert out.error.startswith("internal error (AttributeError)")
