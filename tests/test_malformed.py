@@ -200,3 +200,43 @@ def test_cli_bad_arguments_exit_2_without_traceback(capsys, tmp_path):
         code = main(argv)
         out, err = capsys.readouterr()
         assert code == 2 and "Traceback" not in out + err
+
+
+# ------------------------------------------------------------------------------------------
+# published-results files and RevMan 5 reviews (metaharness audit), mutated byte by byte
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+AUDIT_SEEDS = sorted(p for p in [*(ROOT / "fixtures" / "published").glob("*.toml"), *(ROOT / "tests" / "data" / "cochrane").glob("*.rm5")])
+
+
+@st.composite
+def mutated(draw):
+    seed = draw(st.sampled_from(AUDIT_SEEDS))
+    data = bytearray(seed.read_bytes())
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
+        pos = draw(st.integers(0, max(0, len(data) - 1)))
+        if op == "truncate":
+            del data[pos:]
+        elif op == "flip" and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[pos:pos] = draw(st.sampled_from([b"\x00", b'"', b"=", b"[", b"<", b"-1", b"nan", b"\n[[outcome]]\n", b"\xff"]))
+        elif data:
+            del data[pos:pos + draw(st.integers(1, 40))]
+    return seed.suffix, bytes(data)
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=mutated())
+def test_cli_audit_of_mutated_files_never_shows_a_traceback(tmp_path, capsys, case):
+    suffix, content = case
+    p = tmp_path / f"file{suffix}"
+    p.write_bytes(content)
+    code = main(["audit", str(p)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in err, err
+    assert code in (0, 1, 2), (code, err)
+    if code == 2:
+        assert err.startswith("metaharness: error: ")
