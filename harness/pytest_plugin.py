@@ -1,12 +1,33 @@
 """pytest plugin (entry point ``pytest11``): R-backed fixtures for any stats core.
 
-* ``--require-r``: tests that need R *fail* when R cannot start (CI uses it);
-  without the flag they are skipped with the reason in the summary.
-* ``r_engine`` (session): the embedded R with metafor/robumeta loaded.
+Installed with the package; a project that installs metaharness gets it with
+no configuration.
 
-Imports of rpy2 happen only when a test asks for ``r_engine``.
+* ``--require-r``: tests that need R *fail* when R cannot start (our CI uses
+  it); without the flag they are skipped with the reason in the summary
+  (pytest's ``-ra`` shows it).
+* ``r_engine`` (session): the embedded R with metafor/robumeta loaded.
+* ``agreement``: compare a Python result with an R call or a stored snapshot,
+  quantity by quantity, with per-quantity tolerances; a disagreement fails the
+  test with the full discrepancy table (quantity, both values, difference,
+  tolerance), not a bare ``assert a == b``::
+
+      def test_reml(agreement):
+          fit = mycore.rma(yi, vi, method="REML")
+          ref = agreement.r("mh_rma", data={"yi": yi, "vi": vi}, measure="GEN", method="REML")
+          agreement.check(fit, ref, tolerances={"tau2": 1e-8, "*": 1e-10})
+
+  ``agreement.r`` starts R through ``r_engine`` (so the skip/fail rule of
+  ``--require-r`` applies); ``agreement.snapshot(analysis_id)`` reads the R (or
+  Python) values stored by ``metaharness snapshot`` instead.
+* ``@pytest.mark.r``: marks a test as needing R; it gets ``r_engine``
+  automatically.
+
+Imports of rpy2 happen only when a test asks for R.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -14,15 +35,23 @@ import pytest
 def pytest_addoption(parser):
     group = parser.getgroup("metaharness")
     group.addoption("--require-r", action="store_true", default=False, help="fail (instead of skip) tests that need R when R cannot run")
+    group.addoption("--snapshot-dir", default=None, help="folder of `metaharness snapshot` files for the `agreement` fixture (default: ini `metaharness_snapshots`, else ./snapshots)")
+    parser.addini("metaharness_snapshots", "folder of `metaharness snapshot` files, relative to the rootdir", default="snapshots")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "r: the test runs R (metafor/robumeta) for real")
+    config.addinivalue_line("markers", "r: the test runs R (metafor/robumeta) for real; it gets the r_engine fixture")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("r") is not None and "r_engine" not in getattr(item, "fixturenames", ()):
+            item.fixturenames.append("r_engine")
 
 
 @pytest.fixture(scope="session")
 def r_engine(request):
-    """The process-wide :class:`harness.engines.r.REngine`, started once."""
+    """The process-wide R engine (:func:`harness.engines.r.get_engine`), started once."""
     from harness.errors import EngineUnavailable
 
     try:
@@ -33,3 +62,196 @@ def r_engine(request):
         if request.config.getoption("--require-r"):
             pytest.fail(f"R engine required (--require-r) but unavailable: {e}", pytrace=False)
         pytest.skip(f"R engine unavailable: {e}")
+
+
+# ---------------------------------------------------------------------------------------
+# agreement
+
+
+def flatten(obj, prefix="") -> dict[str, float]:
+    """``name -> float`` from a result, a mapping of numbers/arrays, or an R call's value.
+
+    Objects with ``quantities()`` (the harness's results) give those; numbers
+    stay as they are; a length-1 vector becomes a scalar ``name``; longer
+    vectors become ``name[1]``, ``name[2]`` ... (1-based, as R prints them);
+    strings, booleans and ``None`` are left out.
+    """
+    if hasattr(obj, "quantities") and callable(obj.quantities):
+        return {prefix + k: float(v) for k, v in obj.quantities().items()}
+    if hasattr(obj, "values") and hasattr(obj, "error") and not isinstance(obj, dict):  # an RCall or an Outcome
+        if obj.error is not None:
+            raise AgreementError(f"the engine failed: {obj.error}")
+        return flatten(obj.values if isinstance(obj.values, dict) else obj.value, prefix)
+    out: dict[str, float] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                out.update(flatten(v, f"{prefix}{k}."))
+                continue
+            vals = _numbers(v)
+            if vals is None:
+                continue
+            if len(vals) == 1:
+                out[prefix + str(k)] = vals[0]
+            else:
+                for i, x in enumerate(vals, start=1):
+                    out[f"{prefix}{k}[{i}]"] = x
+        return out
+    raise TypeError(f"cannot compare a {type(obj).__name__}: give a mapping of numbers, a result with quantities(), or an R call")
+
+
+def _numbers(v):
+    import numpy as np
+
+    if v is None or isinstance(v, (str, bool)):
+        return None
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "iuf":
+        return None
+    return [float(x) for x in arr.ravel()]
+
+
+class AgreementError(Exception):
+    """An engine failed where a value was expected."""
+
+
+def _tolerance(spec):
+    from harness.compare.tolerance import CLOSED, Tolerance
+
+    if spec is None:
+        return CLOSED
+    if isinstance(spec, Tolerance):
+        return spec
+    if isinstance(spec, (int, float)):
+        return Tolerance(float(spec), 0.0)
+    if isinstance(spec, dict):
+        return Tolerance(float(spec.get("rtol", 0.0)), float(spec.get("atol", 0.0)))
+    if isinstance(spec, tuple) and len(spec) == 2:
+        return Tolerance(float(spec[0]), float(spec[1]))
+    raise TypeError(f"a tolerance is a Tolerance, an rtol number, (rtol, atol) or {{'rtol':..., 'atol':...}}, not {spec!r}")
+
+
+def tolerance_for(name, tolerances, default):
+    """Exact name, then the name without ``[...]``, then ``*``, then ``default``."""
+    base = name.split("[", 1)[0]
+    for key in (name, base, "*"):
+        if tolerances and key in tolerances:
+            return _tolerance(tolerances[key])
+    return _tolerance(default)
+
+
+def compare(python, reference, *, tolerances=None, default=None, names=None):
+    """Records (:class:`harness.compare.compare.Record`) for every quantity of ``python``
+    (or ``names``), compared with ``reference``; a quantity absent from the
+    reference is ``missing``."""
+    from harness.compare.compare import Record, compare_values
+
+    py, ref = flatten(python), flatten(reference)
+    keys = list(names) if names is not None else list(py)
+    records = []
+    for n in keys:
+        tol = tolerance_for(n, tolerances, default)
+        if n not in py or n not in ref:
+            side = "Python" if n not in py else "the reference"
+            records.append(Record(n, py.get(n), ref.get(n), None, None, tol, "missing", f"not reported by {side}"))
+            continue
+        records.append(compare_values(n, py[n], ref[n], tol))
+    return records
+
+
+def discrepancy_table(records, title="", reference="R") -> str:
+    """The full table: every quantity, both values, the differences, the tolerance and the verdict."""
+    from tabulate import tabulate
+
+    from harness.reports.terminal import fmt
+
+    bad = [r for r in records if r.verdict not in ("agree", "explained")]
+    rows = []
+    for r in sorted(records, key=lambda r: r.verdict in ("agree", "explained")):
+        tol = "—" if r.tolerance is None else f"rtol {r.tolerance.rtol:.0e}, atol {r.tolerance.atol:.0e}"
+        rows.append(("✗" if r in bad else " ", r.name, fmt(r.python, 17), fmt(r.r, 17), fmt(r.abs_diff, 3), fmt(r.rel_diff, 3), tol, r.verdict))
+    head = f"{title}: " if title else ""
+    lines = [f"{head}{len(bad)} of {len(records)} quantities disagree (Python vs {reference})",
+             tabulate(rows, headers=["", "quantity", "Python", reference, "abs diff", "rel diff", "tolerance", "verdict"], disable_numparse=True)]
+    for r in bad:
+        if r.explanation:
+            lines.append(f"  {r.name}: {r.explanation}")
+    return "\n".join(lines)
+
+
+def fail_with_table(records, title="", reference="R"):
+    """Fail the current test with :func:`discrepancy_table` if any record disagrees."""
+    __tracebackhide__ = True
+    if any(r.verdict not in ("agree", "explained") for r in records):
+        pytest.fail(discrepancy_table(records, title, reference), pytrace=True)
+
+
+class Agreement:
+    """What the ``agreement`` fixture gives a test (see the module docstring)."""
+
+    def __init__(self, request):
+        self._request = request
+        self._snapshots = None
+
+    # -- references ---------------------------------------------------------------------
+    @property
+    def engine(self):
+        return self._request.getfixturevalue("r_engine")
+
+    def r(self, fname, **kwargs):
+        """Call ``fname`` (an ``mh_*`` engine function) in R; its value, or fail with R's error."""
+        __tracebackhide__ = True
+        call = self.engine.call(fname, **kwargs)
+        if call.error is not None:
+            pytest.fail(f"R call {fname} failed: {call.error}" + (f"\nR warnings: {call.warnings}" if call.warnings else ""), pytrace=False)
+        return call.value
+
+    def snapshot_dir(self) -> Path:
+        cfg = self._request.config
+        d = cfg.getoption("--snapshot-dir") or cfg.getini("metaharness_snapshots") or "snapshots"
+        p = Path(d)
+        return p if p.is_absolute() else Path(cfg.rootpath) / p
+
+    def snapshot(self, analysis_id, engine="r", directory=None) -> dict[str, float]:
+        """Values ``engine`` (``"r"`` or ``"python"``) gave for ``analysis_id`` when the snapshot was taken."""
+        __tracebackhide__ = True
+        from harness.snapshot import load_dir
+
+        d = Path(directory) if directory else self.snapshot_dir()
+        snaps = load_dir(d)
+        for snap in snaps.values():
+            a = snap["analyses"].get(analysis_id)
+            if a is not None:
+                side = a[engine]
+                if side.get("error"):
+                    pytest.fail(f"snapshot of {analysis_id}: {engine} failed then: {side['error']}", pytrace=False)
+                return dict(side["values"])
+        pytest.fail(f"analysis {analysis_id!r} is not in the snapshots in {d}", pytrace=False)
+
+    # -- the check ----------------------------------------------------------------------
+    def check(self, python, reference, *, tolerances=None, default=None, names=None, title="", reference_name="R"):
+        """Compare and fail with the discrepancy table on any disagreement; returns the records.
+
+        ``python``/``reference``: a result with ``quantities()``, a mapping of
+        numbers or arrays (an R call's value), or an RCall/Outcome.
+        ``tolerances``: quantity name (exact, base name without ``[...]``, or
+        ``"*"``) -> a Tolerance, an rtol number, ``(rtol, atol)`` or a dict;
+        ``default``: the tolerance of the rest (default CLOSED: rtol 1e-10,
+        atol 1e-13). ``names``: compare only these quantities.
+        """
+        __tracebackhide__ = True
+        try:
+            records = compare(python, reference, tolerances=tolerances, default=default, names=names)
+        except AgreementError as e:
+            pytest.fail(f"{title + ': ' if title else ''}{e}", pytrace=False)
+        fail_with_table(records, title or self._request.node.name, reference_name)
+        return records
+
+    __call__ = check
+
+
+@pytest.fixture
+def agreement(request):
+    """Compare Python results with R (or a snapshot) and fail with the full discrepancy table."""
+    return Agreement(request)
+
