@@ -205,9 +205,24 @@ def _summary(doc: dict, title: str) -> str:
     return "\n".join(out)
 
 
-def _generic(name, v) -> str:
+def _generic(name, v, depth=0) -> str:
+    """Any other value of a document: lists of dicts and dicts of dicts as tables, dicts as key/value tables."""
     if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
         return f"<h3>{escape(str(name))}</h3>" + generic_table(v, cls=f"generic {escape(str(name))}")
+    if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()) and depth < 3:
+        # e.g. a campaign's per-model figures: one row per key; nested tables after it
+        rows, nested = [], []
+        for k, inner in v.items():
+            row = {"": k}
+            for ik, iv in inner.items():
+                if isinstance(iv, dict) and iv and all(isinstance(x, dict) for x in iv.values()):
+                    nested.append((f"{name} › {k} › {ik}", iv))
+                else:
+                    row[ik] = iv
+            rows.append(row)
+        return f"<h3>{escape(str(name))}</h3>" + generic_table(rows, cls="generic") + "".join(_generic(n, x, depth + 1) for n, x in nested)
+    if isinstance(v, dict) and v and all(isinstance(x, list) for x in v.values()) and depth < 3:
+        return "".join(_generic(f"{name} › {k}", x, depth + 1) for k, x in v.items())
     if isinstance(v, dict) and v:
         return f"<h3>{escape(str(name))}</h3>" + _kv_table(v)
     if v in (None, [], {}, ""):
