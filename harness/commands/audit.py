@@ -37,7 +37,7 @@ def add_arguments(p):
     p.add_argument("--detail", action="store_true", help="Cochrane reviews: every quantity of every analysis")
     from ..reports.options import add_report_arguments
 
-    add_report_arguments(p)  # adds --html, --junit (keeps this command's own --json, --detail)
+    add_report_arguments(p, only=("html", "junit", "plots"))  # --html, --junit (this command prints and writes --json itself)
 
 
 def run(args) -> int:

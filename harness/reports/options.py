@@ -42,16 +42,30 @@ def _add(p, *flags, **kw):
         pass
 
 
-def add_report_arguments(p: argparse.ArgumentParser) -> None:
-    """Add the report options to a command's parser (skipping any it already has)."""
-    _add(p, "--json", metavar="FILE", help="write every record as JSON (schema 1, documented in the README)")
-    _add(p, "--html", metavar="FILE", help="write a self-contained HTML report with forest plots")
-    _add(p, "--junit", metavar="FILE", help="write JUnit XML (one test case per analysis) for CI")
-    _add(p, "--detail", action="store_true", help="print the per-quantity table of every analysis (default: only where something differs)")
-    _add(p, "--brief", action="store_true", help=argparse.SUPPRESS)  # the default since reports were added; kept for old scripts
-    _add(p, "--color", choices=("auto", "always", "never"), default="auto", help="colour the terminal output (default auto: on a terminal, unless NO_COLOR is set)")
-    _add(p, "--no-progress", action="store_true", help="no progress line, even on a terminal")
-    _add(p, "--plots", choices=("svg", "png"), default="svg", help="image format of the plots in --html (default svg)")
+ALL = ("json", "html", "junit", "detail", "color", "progress", "plots")
+
+
+def add_report_arguments(p: argparse.ArgumentParser, only=ALL) -> None:
+    """Add the report options to a command's parser (skipping any it already has).
+
+    ``only`` names the ones the command uses (e.g. ``("html", "junit", "plots")``
+    for a command that prints its own terminal report).
+    """
+    if "json" in only:
+        _add(p, "--json", metavar="FILE", help="write every record as JSON (schema 1, documented in the README)")
+    if "html" in only:
+        _add(p, "--html", metavar="FILE", help="write a self-contained HTML report (forest plots where there are analyses)")
+    if "junit" in only:
+        _add(p, "--junit", metavar="FILE", help="write JUnit XML (one test case per analysis) for CI")
+    if "detail" in only:
+        _add(p, "--detail", action="store_true", help="print the per-quantity table of every analysis (default: only where something differs)")
+        _add(p, "--brief", action="store_true", help=argparse.SUPPRESS)  # the default since reports were added; kept for old scripts
+    if "color" in only:
+        _add(p, "--color", choices=("auto", "always", "never"), default="auto", help="colour the terminal output (default auto: on a terminal, unless NO_COLOR is set)")
+    if "progress" in only:
+        _add(p, "--no-progress", action="store_true", help="no progress line, even on a terminal")
+    if "plots" in only:
+        _add(p, "--plots", choices=("svg", "png"), default="svg", help="image format of the plots in --html (default svg)")
 
 
 def progress_for(args, stream=None, unit: str = "analyses"):
