@@ -157,6 +157,21 @@ def _studies_from_tables(tabs, level):
     return rows
 
 
+def _subgroup_rows(tabs, coefs, level):
+    z = _z(level)
+    rows = []
+    for c in coefs:
+        row: dict[str, Any] = {"label": f"subgroup {c['name']}", "cluster": None}
+        for side in ("python", "r"):
+            est = c[side].get("estimate")
+            se = tabs[side].get("se", {}).get(c["name"])
+            ok = est is not None and se is not None
+            row[side] = {"yi": est, "sei": se, "ci_lb": est - z * se if ok else None, "ci_ub": est + z * se if ok else None, "weight": None}
+        row["differs"] = any(_differs(row["python"].get(k), row["r"].get(k)) for k in ("yi", "sei"))
+        rows.append(row)
+    return rows
+
+
 def _studies_from_spec(spec, level):
     """Per-study effects read from the spec's data file (kinds that compare no per-study quantity)."""
     ds = getattr(spec, "dataset", None)
@@ -280,6 +295,11 @@ def _plot_data(kind, spec, records, py_info, r_info):
     for s in studies:
         s["differs"] = any(_differs(s["python"].get(k), s["r"].get(k)) for k in ("yi", "sei", "weight"))
     pooled, coefs = _pooled(tabs, engines)
+    if not studies and kind.startswith("revman") and coefs and "se" in tabs["python"]:
+        # RevMan subgroup analyses: each subgroup's pooled estimate as a row, with RevMan's
+        # normal-quantile CI (estimate +- z se, as RevMan prints it), both engines' numbers
+        studies = _subgroup_rows(tabs, coefs, level)
+        coefs = []
     names = [split_name(r["name"] if isinstance(r, dict) else r.name)[0].lower() for r in records]
     out = {
         "version": PLOT_VERSION,
