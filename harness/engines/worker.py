@@ -61,6 +61,18 @@ def _env_float(name, default):
     return val
 
 
+#: how the worker starts: ``harness`` as a bare package (its __init__ imports
+#: scipy and pandas, which the worker does not need), then this module's main()
+_BOOT = (
+    "import sys, types, os\n"
+    "root = sys.argv.pop(1)\n"
+    "pkg = types.ModuleType('harness'); pkg.__path__ = [os.path.join(root, 'harness')]\n"
+    "sys.modules['harness'] = pkg\n"
+    "from harness.engines.worker import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 def _signal_name(returncode):
     if returncode is None:
         return "still running"
@@ -129,7 +141,7 @@ class WorkerEngine:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         self._stderr = tempfile.TemporaryFile(prefix="metaharness-r-worker-")
-        cmd = [sys.executable, "-m", "harness.engines.worker", "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
+        cmd = [sys.executable, "-c", _BOOT, root, "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
                "--scripts", str(self._scripts_resolved)]
         for d in self.extra_scripts:
             cmd += ["--extra-scripts", str(d)]
