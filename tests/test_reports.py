@@ -299,7 +299,7 @@ def demo_fixture(tmp_path_factory):
 
 
 def test_cli_writes_json_html_junit_and_json_matches_its_schema(tmp_path, demo_fixture, r_engine):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # the test extra has it
     out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
     p = subprocess.run([sys.executable, "-m", "harness", "verify", str(demo_fixture), "--json", str(out["json"]), "--html", str(out["html"]), "--junit", str(out["xml"])],
                        capture_output=True, text=True, env={**__import__("os").environ, "NO_COLOR": "1"})
