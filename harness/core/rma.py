@@ -24,10 +24,11 @@ Model (Viechtbauer 2010; metafor R/rma.uni.r 3.8-1, lines 1600-1760):
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
+from . import tau2 as _tau2
 from .tau2 import DEFAULT_CONTROL, ESTIMATORS
-from .wls import projection, wls, xtwx
+from .wls import intercept_projection, is_ones_column, projection, wls, xtwx
 
 #: metafor's method codes handled by the Python core.
 FE_METHODS = ("FE", "EE", "CE")
@@ -90,6 +91,11 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
     k = yi.shape[-1]
+    if (
+        _tau2.FAST_INTERCEPT and weights is None and k > 1 and method in _FAST_METHODS and test in TESTS
+        and btt is None and (X is None or (np.ndim(X) == 2 and is_ones_column(np.asarray(X, float))))
+    ):
+        return _rma_intercept(yi, vi if vi.shape == yi.shape else np.broadcast_to(vi, yi.shape), method, test, level, control, tau2)
     if X is None:
         X = np.ones((k, 1))
     X = np.asarray(X, dtype=float)
@@ -233,6 +239,109 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
         "test": test,
         "alpha": alpha,
     }
+
+
+#: methods whose intercept-only fit takes the O(k) path (:func:`_rma_intercept`).
+_FAST_METHODS = ("FE", "EE", "CE", "DL", "ML", "REML", "EB")
+
+
+def _rma_intercept(yi, vi, method, test, level, control, tau2):
+    """:func:`rma_arrays` for intercept-only models (X = 1, no user weights, k > 1)
+    by closed forms in O(k): the same formulas as the general path with
+    :math:`X'WX = \\sum w`, :math:`\\hat\\beta = \\sum wy/\\sum w`,
+    :math:`\\operatorname{Var}\\hat\\beta = 1/\\sum w`, QM = beta^2/vb, and the
+    p-values/quantiles from scipy.special (the functions scipy.stats' normal,
+    t, chi-square and F distributions call)."""
+    k = yi.shape[-1]
+    shape = yi.shape[:-1]
+    ctrl = dict(DEFAULT_CONTROL)
+    ctrl.update(control or {})
+    alpha = level_to_alpha(level)
+    is_fe = method in FE_METHODS
+    ymc = yi - yi.sum(-1, keepdims=True) / k  # = yi.mean(-1), bit for bit
+    ones = np.ones((k, 1))
+    full = (lambda x: np.array(x)) if shape == () else (lambda x: np.full(shape, x))
+    # heterogeneity pieces with FE weights (also DL's)
+    W0, _, _, _, yPy0, _, trP0, trPP0 = intercept_projection(ymc, 1 / vi)
+    if is_fe or tau2 is not None:
+        t2 = full(0.0 if tau2 is None else float(tau2))
+        se_tau2 = full(np.nan)
+        conv, iters = full(True), full(0)
+    elif method == "DL":
+        t2 = np.maximum(ctrl["tau2_min"], (yPy0 - (k - 1)) / trP0)
+        se_tau2 = np.sqrt(_tau2._se_moment(trP0, k, 1, t2, trPP0) / trP0**2)
+        conv, iters = full(True), full(0)
+    else:
+        est = ESTIMATORS[method](ymc, vi, ones, **ctrl)
+        t2 = np.where(est.converged, est.tau2, np.nan)
+        se_tau2, conv, iters = est.se_tau2, est.converged, est.iterations
+    t2 = np.asarray(t2, float)
+    w = 1 / (vi + t2[..., None])
+    W, _, beta, r, rss, _, _, _ = intercept_projection(yi, w)
+    vb = 1 / W
+    s2w = full(1.0)
+    if test in ("knha", "adhoc"):
+        s2w = np.where(rss <= EPS, 0.0, rss / (k - 1))
+        if test == "adhoc":
+            s2w = np.maximum(s2w, 1.0)
+        vb = s2w * vb
+    se = np.sqrt(vb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = beta / se
+        QM = np.where(vb == 0, np.nan, beta * (1 / vb) * beta)
+    if test in ("knha", "adhoc", "t"):
+        ddf = k - 1
+        QMp = special.fdtrc(1, ddf, QM)
+        pval = 2 * special.stdtr(ddf, -np.abs(zval))
+        crit = -special.stdtrit(ddf, alpha / 2)
+    else:
+        ddf = np.nan
+        QMp = special.chdtrc(1, QM)
+        pval = 2 * special.ndtr(-np.abs(zval))
+        crit = -special.ndtri(alpha / 2)
+    QE = np.maximum(0.0, yPy0)
+    QEp = special.chdtrc(k - 1, QE)
+    vt = (k - 1) / trP0
+    if is_fe:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            I2 = np.maximum(0.0, 100 * (QE - (k - 1)) / QE)
+        H2 = QE / (k - 1)
+    else:
+        I2 = 100 * t2 / (vt + t2)
+        H2 = t2 / vt + 1
+    b1 = beta[..., None]
+    se1 = se[..., None]
+    return {
+        "beta": b1,
+        "se": se1,
+        "zval": zval[..., None],
+        "pval": pval[..., None],
+        "ci_lb": b1 - crit * se1,
+        "ci_ub": b1 + crit * se1,
+        "vb": vb[..., None, None],
+        "tau2": t2,
+        "se_tau2": se_tau2,
+        "QE": QE,
+        "QEp": QEp,
+        "I2": I2,
+        "H2": H2,
+        "vt": vt,
+        "QM": QM,
+        "QMp": QMp,
+        "QMdf1": full(1.0),
+        "QMdf2": full(float(ddf)),
+        "ddf": full(float(ddf)),
+        "s2w": s2w,
+        "R2": full(np.nan),
+        "k": full(k),
+        "p": full(1),
+        "weights": 100 * w / W[..., None],
+        "converged": conv,
+        "iterations": iters,
+        "test": test,
+        "alpha": alpha,
+    }
+
 
 
 def _r2(yi, vi, ymc, Xb, t2, method, is_fe, ctrl, weights):

@@ -32,7 +32,11 @@ import numpy as np
 
 from scipy import optimize, stats
 
-from .wls import inv_xtwx, projection, tr_PA, tr_PAPB, wls, xtwx
+from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls, xtwx
+
+#: Use the O(k) closed forms for intercept-only models (DL, HE, ML, REML, EB and
+#: rma_arrays); False forces the general QR path (the tests compare the two).
+FAST_INTERCEPT = True
 
 #: metafor's ``control`` defaults (R/rma.uni.r 3.8-1, lines 993-1011).
 #: ``tau2_max`` None means metafor's ``max(100, 10 * mad(yi)^2)``.
@@ -104,6 +108,10 @@ def tau2_dl(y, v, X, tau2_min=0.0, **control):
     metafor: ``rma(method="DL")``.
     """
     k, p = X.shape[-2], X.shape[-1]
+    if FAST_INTERCEPT and is_ones_column(X):
+        _, _, _, _, yPy, _, trP, trPP = intercept_projection(y, 1 / v)
+        tau2 = _trunc((yPy - (k - 1)) / trP, tau2_min)
+        return _done(tau2, np.sqrt(_se_moment(trP, k, 1, tau2, trPP) / trP**2))
     pr = projection(y, 1 / v, X)
     tau2 = _trunc((pr.yPy - (k - p)) / pr.trP, tau2_min)
     se = np.sqrt(_se_moment(pr.trP, k, p, tau2, pr.trPP) / pr.trP**2)
@@ -125,6 +133,13 @@ def tau2_hs(y, v, X, tau2_min=0.0, small_k=False, **control):
     if small_k:
         se = k / (k - p) * se
     return _done(tau2, se)
+
+
+def _he_raw_intercept(y, v):
+    """HE before truncation for X = 1: :math:`(\\sum (y-\\bar y)^2 - (1-1/k)\\sum v)/(k-1)`."""
+    k = y.shape[-1]
+    yc = y - y.sum(-1, keepdims=True) / k  # = y.mean(-1), bit for bit
+    return (rowdot(yc, yc) - v.sum(-1) * (1 - 1 / k)) / (k - 1)
 
 
 def _he_raw(y, v, X):
@@ -197,6 +212,8 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     """
     k, p = X.shape[-2], X.shape[-1]
     shape = y.shape[:-1]
+    if FAST_INTERCEPT and is_ones_column(X) and k > 1:
+        return _fisher_scoring_intercept(y, np.broadcast_to(v, y.shape), method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check)
     X = np.broadcast_to(X, shape + (k, p))
     # work on a flat batch (B, k); reshape back at the end
     yf, vf, Xf = y.reshape(-1, k), v.reshape(-1, k), X.reshape(-1, k, p)
@@ -252,6 +269,121 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         se = np.sqrt(2 / projection(yf, w, Xf).trPP)
     else:
         se = np.sqrt(2 * k**2 / (k - p)) / w.sum(-1)
+    se = np.where(converged, se, np.nan)
+    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape))
+
+
+def _fs_step(y, v, t, method, k):
+    """One Fisher-scoring adjustment for X = 1 (same formulas as :func:`_fisher_scoring`)."""
+    w = 1 / (v + t)
+    W, S2, _, _, yPy, yPPy, trP, trPP = intercept_projection(y, w)
+    if method == "REML":
+        return (yPPy - trP) / trPP
+    if method == "ML":
+        return (yPPy - W) / S2
+    return (yPy * k / (k - 1) - k) / W
+
+
+def _io_loglik(y, v, t, method):
+    """REML/ML log-likelihood for X = 1 (:math:`\\log|X'WX| = \\log\\sum w`)."""
+    k = y.shape[-1]
+    vt = v + t
+    w = 1 / vt
+    W = w.sum(-1)
+    r = y - (rowdot(w, y) / W)[..., None]
+    out = -0.5 * np.log(vt).sum(-1) - 0.5 * rowdot(w * r, r)
+    if method == "REML":
+        return out - 0.5 * (k - 1) * np.log(2 * np.pi) - 0.5 * np.log(W)
+    return out - 0.5 * k * np.log(2 * np.pi)
+
+
+def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check):
+    """One intercept-only problem (1-d ``y``, ``v``): the steps of
+    :func:`_fisher_scoring_intercept` as a scalar loop."""
+    k = y.shape[-1]
+    if tau2_init is None:
+        t = max(max(0.0, float(_he_raw_intercept(y, v))), tau2_min)
+    else:
+        t = float(tau2_init)
+    it, conv = 0, False
+    while True:
+        it += 1
+        adj = float(_fs_step(y, v, t, method, k)) * stepadj
+        if adj != adj:
+            adj = 0.0
+        while t + adj < tau2_min:
+            adj = adj / 2
+        new = t + adj
+        done = abs(t - new) <= threshold
+        t = new
+        if done or it > maxiter:
+            conv = done and not it > maxiter
+            break
+    if not conv:
+        return np.nan, np.nan, False, it
+    if ll0check and method in ("ML", "REML"):
+        if _io_loglik(y, v, 0.0, method) - _io_loglik(y, v, t, method) > tol and t > threshold:
+            t = 0.0
+    t = max(tau2_min, t)
+    w = 1 / (v + t)
+    if method == "ML":
+        se = np.sqrt(2 / (w * w).sum())
+    elif method == "REML":
+        se = np.sqrt(2 / intercept_projection(y, w)[7])
+    else:
+        se = np.sqrt(2 * k**2 / (k - 1)) / w.sum()
+    return t, float(se), True, it
+
+
+def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check):
+    """:func:`_fisher_scoring` for intercept-only models in O(k) per iteration
+    (:func:`harness.core.wls.intercept_projection`); one problem runs a scalar
+    loop, a batch runs the same steps on the problems still iterating."""
+    k = y.shape[-1]
+    shape = y.shape[:-1]
+    if y.ndim == 1:
+        t, se, conv, it = _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check)
+        return Tau2Estimate(np.array(t), np.array(se), np.array(conv), np.array(it))
+    yf, vf = y.reshape(-1, k), v.reshape(-1, k)
+    B = yf.shape[0]
+    if tau2_init is None:
+        tau2 = np.maximum(np.maximum(0.0, _he_raw_intercept(yf, vf)), tau2_min)
+    else:
+        tau2 = np.array(np.broadcast_to(np.asarray(tau2_init, float), shape).reshape(B), dtype=float)
+    converged = np.zeros(B, bool)
+    iters = np.zeros(B, int)
+    active = np.ones(B, bool)
+    while active.any():
+        a = np.nonzero(active)[0]
+        ta = tau2[a]
+        iters[a] += 1
+        adj = _fs_step(yf[a], vf[a], ta[:, None], method, k) * stepadj
+        adj = np.where(np.isnan(adj), 0.0, adj)
+        low = ta + adj < tau2_min
+        while low.any():
+            adj = np.where(low, adj / 2, adj)
+            low = ta + adj < tau2_min
+        new = ta + adj
+        done = np.abs(ta - new) <= threshold
+        over = iters[a] > maxiter
+        tau2[a] = new
+        converged[a[done & ~over]] = True
+        active[a[done | over]] = False
+    if ll0check and method in ("ML", "REML"):
+        ok = np.nonzero(converged)[0]
+        if ok.size:
+            ll0 = _io_loglik(yf[ok], vf[ok], 0.0, method)
+            llt = _io_loglik(yf[ok], vf[ok], tau2[ok][:, None], method)
+            reset = (ll0 - llt > tol) & (tau2[ok] > threshold)
+            tau2[ok[reset]] = 0.0
+    tau2 = np.where(converged, np.maximum(tau2_min, tau2), np.nan)
+    w = 1 / (vf + np.where(converged, tau2, 0.0)[:, None])
+    if method == "ML":
+        se = np.sqrt(2 / (w * w).sum(-1))
+    elif method == "REML":
+        se = np.sqrt(2 / intercept_projection(yf, w)[7])
+    else:
+        se = np.sqrt(2 * k**2 / (k - 1)) / w.sum(-1)
     se = np.where(converged, se, np.nan)
     return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape))
 

@@ -123,3 +123,47 @@ def tr_PAPB(w, Q, a, b):
 def qr_q(X, w):
     """Q of the QR decomposition of :math:`W^{1/2}X`."""
     return _qr_parts(X, w)[0]
+
+
+# --- intercept-only models: closed forms in O(k), no matrices -------------------
+def rowdot(a, b):
+    """:math:`\\sum_k a_k b_k` over the last axis.
+
+    ``(a * b).sum(-1)``, not BLAS ``dot``/``einsum``: numpy sums each row of a
+    (B, k) array exactly as it sums a single (k,) row (pairwise, same order), so
+    a batched fit gives the bits of the one-by-one fits."""
+    return (a * b).sum(-1)
+
+
+def is_ones_column(X):
+    """True when the (shared or stacked) design is a single column of ones."""
+    return X.shape[-1] == 1 and bool(np.all(X == 1.0))
+
+
+def intercept_projection(y, w):
+    """:class:`Projection`-like pieces of :math:`P(w)` for :math:`X = 1` in O(k).
+
+    With :math:`W = \\sum w`, :math:`S_2 = \\sum w^2`, :math:`S_3 = \\sum w^3`
+    and leverages :math:`h_i = w_i/W`: :math:`\\hat\\beta = \\sum wy/W`,
+    :math:`\\operatorname{tr}P = W - S_2/W`,
+    :math:`\\operatorname{tr}P^2 = S_2 - 2S_3/W + (S_2/W)^2` (the general
+    formulas of :func:`projection` with :math:`Q'WQ = S_2/W`).
+    Returns ``(W, S2, beta, r, yPy, yPPy, trP, trPP)``.
+    """
+    if w.ndim == 1 and y.ndim == 1:  # one problem: scalar arithmetic, same sums as below
+        W = w.sum()
+        ww = w * w
+        S2 = ww.sum()
+        S3 = (ww * w).sum()
+        beta = (w * y).sum() / W
+        r = y - beta
+        wr = w * r
+        return W, S2, beta, r, (wr * r).sum(), (wr * wr).sum(), W - S2 / W, S2 - 2 * S3 / W + (S2 / W) ** 2
+    W = w.sum(-1)
+    ww = w * w
+    S2 = ww.sum(-1)
+    S3 = rowdot(ww, w)
+    beta = rowdot(w, y) / W
+    r = y - beta[..., None]
+    wr = w * r
+    return W, S2, beta, r, rowdot(wr, r), rowdot(wr, wr), W - S2 / W, S2 - 2 * S3 / W + (S2 / W) ** 2
