@@ -259,7 +259,6 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
     alpha = level_to_alpha(level)
     is_fe = method in FE_METHODS
     ymc = yi - yi.sum(-1, keepdims=True) / k  # = yi.mean(-1), bit for bit
-    ones = np.ones((k, 1))
     full = (lambda x: np.array(x)) if shape == () else (lambda x: np.full(shape, x))
     # heterogeneity pieces with FE weights (also DL's)
     W0, _, _, _, yPy0, _, trP0, trPP0 = intercept_projection(ymc, 1 / vi)
@@ -271,8 +270,9 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
         t2 = np.maximum(ctrl["tau2_min"], (yPy0 - (k - 1)) / trP0)
         se_tau2 = np.sqrt(_tau2._se_moment(trP0, k, 1, t2, trPP0) / trP0**2)
         conv, iters = full(True), full(0)
-    else:
-        est = ESTIMATORS[method](ymc, vi, ones, **ctrl)
+    else:  # ML, REML, EB: tau2_ml/tau2_reml/tau2_eb's intercept-only path, called directly
+        c = ctrl
+        est = _tau2._fisher_scoring_intercept(ymc, vi, method, c["tau2_min"], c["threshold"], c["maxiter"], c["stepadj"], c["tol"], c.get("tau2_init"), method != "EB")
         t2 = np.where(est.converged, est.tau2, np.nan)
         se_tau2, conv, iters = est.se_tau2, est.converged, est.iterations
     t2 = np.asarray(t2, float)

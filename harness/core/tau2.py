@@ -288,10 +288,13 @@ def _io_loglik(y, v, t, method):
     """REML/ML log-likelihood for X = 1 (:math:`\\log|X'WX| = \\log\\sum w`)."""
     k = y.shape[-1]
     vt = v + t
-    w = 1 / vt
-    W = w.sum(-1)
-    r = y - (rowdot(w, y) / W)[..., None]
-    out = -0.5 * np.log(vt).sum(-1) - 0.5 * rowdot(w * r, r)
+    buf = np.empty((3,) + vt.shape)
+    w = np.divide(1, vt, out=buf[0])
+    np.multiply(w, y, out=buf[1])
+    np.log(vt, out=buf[2])
+    W, Swy, slog = np.add.reduce(buf, axis=-1)
+    r = y - (Swy / W if y.ndim == 1 else (Swy / W)[..., None])
+    out = -0.5 * slog - 0.5 * rowdot(w * r, r)
     if method == "REML":
         return out - 0.5 * (k - 1) * np.log(2 * np.pi) - 0.5 * np.log(W)
     return out - 0.5 * k * np.log(2 * np.pi)
@@ -352,23 +355,34 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
         tau2 = np.array(np.broadcast_to(np.asarray(tau2_init, float), shape).reshape(B), dtype=float)
     converged = np.zeros(B, bool)
     iters = np.zeros(B, int)
-    active = np.ones(B, bool)
-    while active.any():
-        a = np.nonzero(active)[0]
-        ta = tau2[a]
-        iters[a] += 1
-        adj = _fs_step(yf[a], vf[a], ta[:, None], method, k) * stepadj
+    # the problems still iterating: their indices and compacted copies of their data
+    a, ya, va, ta, it = np.arange(B), yf, vf, tau2.copy(), 0
+    while a.size:
+        it += 1
+        adj = _fs_step(ya, va, ta[:, None], method, k) * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         low = ta + adj < tau2_min
-        while low.any():
-            adj = np.where(low, adj / 2, adj)
-            low = ta + adj < tau2_min
+        if low.any():  # halve the steps that overshoot tau2_min, only where they do
+            li = np.nonzero(low)[0]
+            al, tl = adj[li], ta[li]
+            m = low[li]
+            while m.any():
+                al = np.where(m, al / 2, al)
+                m = tl + al < tau2_min
+            adj[li] = al
         new = ta + adj
         done = np.abs(ta - new) <= threshold
-        over = iters[a] > maxiter
         tau2[a] = new
-        converged[a[done & ~over]] = True
-        active[a[done | over]] = False
+        iters[a] = it
+        # metafor checks the count after the update: still moving after maxiter
+        # steps is non-convergence
+        stop = np.ones_like(done) if it > maxiter else done
+        converged[a[done & (it <= maxiter)]] = True
+        if stop.any():
+            keep = ~stop
+            a, ya, va, ta = a[keep], ya[keep], va[keep], new[keep]
+        else:
+            ta = new
     if ll0check and method in ("ML", "REML"):
         ok = np.nonzero(converged)[0]
         if ok.size:

@@ -150,20 +150,22 @@ def intercept_projection(y, w):
     formulas of :func:`projection` with :math:`Q'WQ = S_2/W`).
     Returns ``(W, S2, beta, r, yPy, yPPy, trP, trPP)``.
     """
-    if w.ndim == 1 and y.ndim == 1:  # one problem: scalar arithmetic, same sums as below
-        W = w.sum()
-        ww = w * w
-        S2 = ww.sum()
-        S3 = (ww * w).sum()
-        beta = (w * y).sum() / W
-        r = y - beta
-        wr = w * r
-        return W, S2, beta, r, (wr * r).sum(), (wr * wr).sum(), W - S2 / W, S2 - 2 * S3 / W + (S2 / W) ** 2
-    W = w.sum(-1)
-    ww = w * w
-    S2 = ww.sum(-1)
-    S3 = rowdot(ww, w)
-    beta = rowdot(w, y) / W
-    r = y - beta[..., None]
+    # the sums are reduced together from one buffer (fewer calls for one small
+    # problem); each row is summed as ``x.sum(-1)`` would sum it
+    buf = np.empty((4,) + w.shape)
+    buf[0] = w
+    np.multiply(w, w, out=buf[1])
+    np.multiply(buf[1], w, out=buf[2])
+    np.multiply(w, y, out=buf[3])
+    W, S2, S3, Swy = _sum_last(buf)
+    beta = Swy / W
+    r = y - (beta if w.ndim == 1 else beta[..., None])
     wr = w * r
-    return W, S2, beta, r, rowdot(wr, r), rowdot(wr, wr), W - S2 / W, S2 - 2 * S3 / W + (S2 / W) ** 2
+    np.multiply(wr, r, out=buf[0])
+    np.multiply(wr, wr, out=buf[1])
+    yPy, yPPy = _sum_last(buf[:2])
+    return W, S2, beta, r, yPy, yPPy, W - S2 / W, S2 - 2 * S3 / W + (S2 / W) ** 2
+
+
+def _sum_last(a):
+    return np.add.reduce(a, axis=-1)
