@@ -59,9 +59,11 @@ def r_engine(request):
 
         return get_engine()
     except EngineUnavailable as e:
-        if request.config.getoption("--require-r"):
-            pytest.fail(f"R engine required (--require-r) but unavailable: {e}", pytrace=False)
-        pytest.skip(f"R engine unavailable: {e}")
+        reason = str(e)
+    # outside the except block, so that the report is the reason alone
+    if request.config.getoption("--require-r"):
+        pytest.fail(f"R engine required (--require-r) but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"R engine unavailable: {reason}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""Run many analyses through both engines, with R work batched.
+
+Any analysis kind works unchanged: its ``run_r(spec, engine)`` is first run
+against a *recording* engine that notes the ``engine.call(...)`` it makes and
+stops; the noted calls of a whole chunk of analyses go to R in **one** bridge
+crossing (``mh_fuzz_batch`` in ``r_scripts/fuzz.R``, which loops over them
+in R and returns each call's value, warnings and error); then ``run_r`` is run
+again against a *replaying* engine that hands back those results. A kind that
+makes several R calls per analysis simply takes several rounds. So a chunk of
+hundreds of fits costs one crossing, and the campaign's speed is set by R's
+own computing (R times itself: :attr:`BatchStats.r_seconds`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..analyses.base import Outcome
+from ..data import Dataset
+from ..engines.r import RCall
+from ..spec import AnalysisSpec, check_value
+from ..verify import run_engine
+from .generate import FuzzDataset
+
+
+def cell(x) -> str:
+    """A number as CSV text that reads back to the same double (``%.17g``)."""
+    return format(float(x), ".17g")
+
+
+def to_dataset(ds: FuzzDataset, name: str) -> Dataset:
+    frame = pd.DataFrame({c: [cell(x) for x in v] for c, v in ds.columns.items()}, dtype=object)
+    return Dataset(name, Path(f"<{name}>"), frame)
+
+
+def make_spec(ds: FuzzDataset, model, aid: str, dataset: Dataset | None = None) -> AnalysisSpec:
+    """The analysis ``model`` on ``ds`` as a validated spec (as a fixture would give it)."""
+    kind = model.kind_obj()
+    dataset = dataset or to_dataset(ds, aid)
+    path = dataset.path
+    opts = {}
+    for key, ks in kind.keys.items():
+        if key in model.options:
+            opts[key] = check_value(path, f"analysis {aid}", key, model.options[key], ks)
+        elif ks.default is not None:
+            opts[key] = ks.default
+    spec = AnalysisSpec(aid, kind.name, opts, {}, path, dataset, None, "metaharness fuzz")
+    if model.tolerances:
+        tols = {q: kind.tolerance_from_override(spec, q, rt, at) for q, (rt, at) in model.tolerances.items()}
+        spec = AnalysisSpec(aid, kind.name, opts, tols, path, dataset, None, "metaharness fuzz")
+    kind.check(spec)
+    return spec
+
+
+class _Deferred(BaseException):
+    """Raised by the recording engine to stop ``run_r`` at a call not yet made.
+
+    A BaseException so that a kind's own ``except Exception`` cannot swallow it.
+    """
+
+
+class _RecordingEngine:
+    """Replays the R results known so far, records the next call and stops."""
+
+    def __init__(self, real, known):
+        self.real, self.known, self.calls = real, known, []
+
+    def call(self, fname, **kwargs):
+        i = len(self.calls)
+        self.calls.append((fname, kwargs))
+        if i < len(self.known):
+            return self.known[i]
+        raise _Deferred
+
+    def versions(self):
+        return self.real.versions()
+
+    def __getattr__(self, name):  # anything else a kind may ask of the engine
+        return getattr(self.real, name)
+
+
+@dataclass
+class BatchStats:
+    crossings: int = 0
+    r_calls: int = 0
+    r_seconds: float = 0.0  # R's own computing, timed inside R
+    bridge_seconds: float = 0.0  # wall time of the crossings (includes r_seconds)
+    python_seconds: float = 0.0
+
+
+#: seconds one call in a batch may take in R (setTimeLimit in mh_fuzz_batch)
+PER_CALL_SECONDS = 60.0
+
+
+def r_batch(engine, calls, stats: BatchStats | None = None) -> list[RCall]:
+    """Make ``calls`` ([(fname, kwargs)]) in R with one crossing; one :class:`RCall` each.
+
+    Each call is bounded in R (:data:`PER_CALL_SECONDS`); the engine's own
+    per-call timeout (R worker process) is raised for the batch to cover them all.
+    """
+    if not calls:
+        return []
+    payload = {str(i + 1): {"fname": f, "args": kw} for i, (f, kw) in enumerate(calls)}
+    t0 = time.perf_counter()
+    saved = getattr(engine, "timeout", None)
+    try:
+        if saved is not None:
+            engine.timeout = max(saved, PER_CALL_SECONDS * len(calls) + 60.0)
+        res = engine.call("mh_fuzz_batch", calls=payload, per_call=PER_CALL_SECONDS)
+    finally:
+        if saved is not None:
+            engine.timeout = saved
+    if stats is not None:
+        stats.crossings += 1
+        stats.r_calls += len(calls)
+        stats.bridge_seconds += time.perf_counter() - t0
+    if res.error is not None:  # the batch itself failed (not one call in it): every call gets the message
+        return [RCall(None, list(res.warnings), f"batch failed: {res.error}") for _ in calls]
+    if stats is not None:
+        stats.r_seconds += float(res.value["seconds"][0])
+    out = []
+    items = res.value["results"]
+    items = list(items.values()) if isinstance(items, dict) else list(items)
+    for item in items:
+        warnings = list(item.get("warnings") or [])
+        if not item["ok"][0]:
+            out.append(RCall(None, warnings, str(item["error"][0]).strip()))
+        else:
+            out.append(RCall(item.get("value"), warnings, None))
+    return out
+
+
+def run_r_batched(jobs, engine, stats: BatchStats | None = None) -> list[Outcome]:
+    """``kind.run_r(spec, engine)`` for every (kind, spec) in ``jobs``, R calls batched per round."""
+    n = len(jobs)
+    known: list[list[RCall]] = [[] for _ in range(n)]
+    results: list[Outcome | None] = [None] * n
+    pending = list(range(n))
+    rounds = 0
+    while pending:
+        rounds += 1
+        calls, waiting = [], []
+        for j in pending:
+            kind, spec = jobs[j]
+            rec = _RecordingEngine(engine, known[j])
+            try:
+                results[j], _ = run_engine(kind.run_r, spec, rec)
+            except _Deferred:
+                calls.append(rec.calls[-1])
+                waiting.append(j)
+        if rounds > 50:  # a kind that keeps calling R: report it instead of looping
+            for j in waiting:
+                results[j] = Outcome(error="fuzz: more than 50 rounds of R calls for one analysis")
+            break
+        for j, rc in zip(waiting, r_batch(engine, calls, stats)):
+            known[j].append(rc)
+        pending = waiting
+    return results  # type: ignore[return-value]
+
+
+#: seconds one Python analysis may take before it is reported as a hang
+PYTHON_SECONDS = 30.0
+
+
+class PythonTimeout(RuntimeError):
+    pass
+
+
+def _alarm(signum, frame):
+    raise PythonTimeout(f"the Python core did not return within {PYTHON_SECONDS:g} s (a hang)")
+
+
+def run_python_all(jobs, stats: BatchStats | None = None) -> list[Outcome]:
+    """``kind.run_python(spec)`` for each job; one that hangs becomes an error outcome.
+
+    The time limit uses SIGALRM, so it applies in a process's main thread
+    (the command line and its spawned workers); elsewhere there is none.
+    """
+    import signal
+    import threading
+
+    guard = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    out = []
+    t0 = time.perf_counter()
+    old = signal.signal(signal.SIGALRM, _alarm) if guard else None
+    try:
+        for kind, spec in jobs:
+            if guard:
+                signal.setitimer(signal.ITIMER_REAL, PYTHON_SECONDS)
+            try:
+                o, _ = run_engine(kind.run_python, spec)
+            finally:
+                if guard:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            out.append(o)
+    finally:
+        if guard:
+            signal.signal(signal.SIGALRM, old)
+    if stats is not None:
+        stats.python_seconds += time.perf_counter() - t0
+    return out

@@ -1,0 +1,307 @@
+"""Golden snapshots: every engine's outputs for some fixtures, stored as JSON.
+
+``metaharness snapshot [PATH ...] --out DIR`` runs the fixtures through both
+engines (as ``verify`` does) and writes one file per spec file,
+``DIR/<fixture>.json``::
+
+    {"schema": 1,
+     "fixture": "fixtures/normand1999/spec.toml",
+     "versions": {"R": "4.2.2", "metafor": "3.8-1", "robumeta": "2.0", "clubSandwich": "0.5.8",
+                  "rpy2": "3.5.17", "numpy": "2.4.6", "scipy": "1.17.1", ...},
+     "analyses": {
+      "normand1999-MD-FE": {
+       "kind": "rma",
+       "python": {"error": null, "warnings": [], "values": {"beta": -3.4637..., ...}},
+       "r":      {"error": null, "warnings": [], "values": {"beta": -3.4637..., ...}}}}}
+
+One quantity per line, in the order the engines report them, so a snapshot
+diff reads as a list of changed numbers. Numbers are written so that they read
+back to the very same double (Python's shortest round-trip ``repr``, as
+faithful as ``%.17g``); NaN, +inf and -inf are the strings ``"nan"``,
+``"inf"``, ``"-inf"``. Nothing depends on timing or on the machine, so an
+unchanged run writes byte-identical files.
+
+:func:`check` compares a new ``verify`` run with the snapshots and names every
+change: a value of either engine that moved (before/after), a quantity that
+appeared or disappeared, an error or warnings that changed, an analysis no
+longer run. Analyses that are not in the snapshot yet (fixtures added since)
+are listed as "not in snapshot" and are not changes.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .compare.tolerance import Tolerance
+
+SCHEMA = 1
+ENGINES = ("python", "r")
+#: versions recorded in every snapshot (from ``verify``'s engines block)
+VERSION_KEYS = ("R", "metafor", "robumeta", "clubSandwich", "metadat", "metaharness", "python", "rpy2", "rpy2-rinterface", "numpy", "scipy", "pandas")
+#: a value "changed" when |after - before| > atol + rtol |before|. The engines are
+#: deterministic on one machine (same build: byte-identical numbers); 1e-12
+#: leaves room for last-bit differences between BLAS builds or CPUs while any
+#: change of a formula, a default or a convergence rule is far larger.
+SNAPSHOT_TOL = Tolerance(rtol=1e-12, atol=1e-15)
+#: record names that are not quantities
+_PSEUDO = ("warnings",)
+
+
+def _enc(x):
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _dec(x):
+    if x is None:
+        return None
+    if isinstance(x, str):
+        return float(x)  # "nan", "inf", "-inf"
+    return float(x)
+
+
+def snapshot_name(fixture: Path) -> str:
+    """File stem for a spec: its path under ``fixtures/`` with ``/`` as ``--``
+    (``normand1999``, ``corrdat--cr2``, ``published--verify--gibson2002``);
+    outside ``fixtures/``, its folder name (plus ``--<stem>`` for ``*.spec.toml``)."""
+    from .verify import FIXTURES
+
+    fixture = Path(fixture).resolve()
+    try:
+        parts = list(fixture.relative_to(FIXTURES).parts)
+    except ValueError:
+        parts = [fixture.parent.name, fixture.name]
+    last = parts.pop()
+    if last != "spec.toml":
+        parts.append(last.removesuffix(".toml").removesuffix(".spec"))
+    return "--".join(parts)
+
+
+def _display_path(p) -> str:
+    p = Path(p).resolve()
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        from .verify import FIXTURES
+
+        try:
+            return (Path("fixtures") / p.relative_to(FIXTURES)).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+
+def engine_side(a, engine: str) -> dict:
+    """One engine's outputs for one compared analysis (from verify's records)."""
+    vals = {}
+    for rec in a.records:
+        if rec.name in _PSEUDO:
+            continue
+        v = rec.python if engine == "python" else rec.r
+        if v is not None:
+            vals[rec.name] = _enc(v)
+    return {
+        "error": a.python_error if engine == "python" else a.r_error,
+        "warnings": list(a.python_warnings if engine == "python" else a.r_warnings),
+        "values": vals,
+    }
+
+
+def versions_of(run) -> dict:
+    flat = {}
+    for side in ("python", "r"):
+        for k, v in (run.engines.get(side) or {}).items():
+            flat.setdefault(k, v)
+    return {k: flat[k] for k in VERSION_KEYS if k in flat}
+
+
+def from_run(run) -> dict[str, dict]:
+    """Snapshot documents (by file stem) for every fixture in a :class:`~harness.verify.VerifyRun`."""
+    docs: dict[str, dict] = {}
+    vers = versions_of(run)
+    for a in run.analyses:
+        name = snapshot_name(Path(a.fixture))
+        doc = docs.setdefault(name, {"schema": SCHEMA, "fixture": _display_path(a.fixture), "versions": vers, "analyses": {}})
+        doc["analyses"][a.id] = {"kind": a.kind, "python": engine_side(a, "python"), "r": engine_side(a, "r")}
+    return docs
+
+
+def dumps(doc) -> str:
+    return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write(run, out_dir) -> list[Path]:
+    """Write one snapshot file per fixture of ``run`` into ``out_dir``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, doc in from_run(run).items():
+        p = out / f"{name}.json"
+        p.write_text(dumps(doc), encoding="utf-8")
+        paths.append(p)
+    return paths
+
+
+def load_dir(d) -> dict[str, dict]:
+    """Snapshot documents in folder ``d`` by file stem."""
+    from .errors import InputError
+
+    d = Path(d)
+    if not d.is_dir():
+        raise InputError("no such snapshot folder", d)
+    out = {}
+    for p in sorted(d.glob("*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError(f"not a snapshot file (invalid JSON: {e})", p) from None
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("analyses"), dict):
+            raise InputError(f"not a metaharness snapshot (schema {SCHEMA})", p)
+        out[p.stem] = doc
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """One named change since the snapshot."""
+
+    fixture: str
+    analysis: str
+    engine: str  # "python" | "r" | "" (the analysis as a whole)
+    what: str  # value | added | removed | error | warnings | not-run
+    quantity: str = ""
+    before: object = None
+    after: object = None
+
+    @property
+    def abs_diff(self):
+        try:
+            return abs(float(self.after) - float(self.before))
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def rel_diff(self):
+        d = self.abs_diff
+        if d is None or self.before in (None, 0):
+            return None
+        try:
+            return d / abs(float(self.before))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+
+
+@dataclass
+class SnapshotCheck:
+    directory: str
+    changes: list[Change] = field(default_factory=list)
+    not_in_snapshot: list[str] = field(default_factory=list)  # analyses run now, absent from the snapshot
+    compared: int = 0  # values compared
+    versions_before: dict = field(default_factory=dict)
+    versions_now: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.changes
+
+    def version_changes(self) -> dict:
+        keys = [k for k in VERSION_KEYS if self.versions_before.get(k) != self.versions_now.get(k)]
+        return {k: (self.versions_before.get(k), self.versions_now.get(k)) for k in keys}
+
+    def to_dict(self):
+        return {
+            "directory": self.directory,
+            "ok": self.ok,
+            "compared": self.compared,
+            "not_in_snapshot": self.not_in_snapshot,
+            "version_changes": {k: list(v) for k, v in self.version_changes().items()},
+            "changes": [{"fixture": c.fixture, "analysis": c.analysis, "engine": c.engine, "what": c.what, "quantity": c.quantity,
+                         "before": c.before if not isinstance(c.before, float) else _enc(c.before),
+                         "after": c.after if not isinstance(c.after, float) else _enc(c.after)} for c in self.changes],
+        }
+
+
+def _changed(before, after, tol: Tolerance) -> bool:
+    if math.isnan(before) or math.isnan(after):
+        return math.isnan(before) != math.isnan(after)
+    if math.isinf(before) or math.isinf(after):
+        return before != after
+    return not tol.allows(after, before)
+
+
+def check(run, snap_dir, tol: Tolerance = SNAPSHOT_TOL, paths_run=None) -> SnapshotCheck:
+    """Compare a :class:`~harness.verify.VerifyRun` with the snapshots in ``snap_dir``.
+
+    Only fixtures that were run are checked, so a run of one fixture is checked
+    against that fixture's snapshot alone.
+    """
+    snaps = load_dir(snap_dir)
+    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
+    now = from_run(run)
+    for name, doc in now.items():
+        snap = snaps.get(name)
+        fx = doc["fixture"]
+        if snap is None:
+            res.not_in_snapshot.extend(doc["analyses"])
+            continue
+        res.versions_before = res.versions_before or snap.get("versions", {})
+        for aid, a in doc["analyses"].items():
+            b = snap["analyses"].get(aid)
+            if b is None:
+                res.not_in_snapshot.append(aid)
+                continue
+            for eng in ENGINES:
+                before, after = b[eng], a[eng]
+                if (before.get("error") or None) != (after.get("error") or None):
+                    res.changes.append(Change(fx, aid, eng, "error", "", before.get("error"), after.get("error")))
+                if sorted(before.get("warnings") or []) != sorted(after.get("warnings") or []):
+                    res.changes.append(Change(fx, aid, eng, "warnings", "", before.get("warnings"), after.get("warnings")))
+                bv, av = before.get("values", {}), after.get("values", {})
+                for q, x in bv.items():
+                    if q not in av:
+                        res.changes.append(Change(fx, aid, eng, "removed", q, _dec(x), None))
+                        continue
+                    res.compared += 1
+                    xb, xa = _dec(x), _dec(av[q])
+                    if _changed(xb, xa, tol):
+                        res.changes.append(Change(fx, aid, eng, "value", q, xb, xa))
+                for q, x in av.items():
+                    if q not in bv:
+                        res.changes.append(Change(fx, aid, eng, "added", q, None, _dec(x)))
+        for aid in snap["analyses"]:
+            if aid not in doc["analyses"]:
+                res.changes.append(Change(fx, aid, "", "not-run", "", "in snapshot", "no longer in the fixture"))
+    return res
+
+
+def render(res: SnapshotCheck, limit: int = 200) -> str:
+    """Terminal report of a :class:`SnapshotCheck`."""
+    from tabulate import tabulate
+
+    from .reports.terminal import fmt
+
+    lines = [f"snapshot check against {res.directory}: {res.compared} values compared, {len(res.changes)} changes"]
+    for k, (b, a) in res.version_changes().items():
+        lines.append(f"  version of {k}: {b} at the snapshot, {a} now")
+    if res.changes:
+        rows = []
+        for c in res.changes[:limit]:
+            def show(x):
+                return fmt(x, 17) if isinstance(x, float) else ("—" if x is None else str(x)[:80])
+
+            rel = c.rel_diff
+            rows.append((c.analysis, c.engine or "—", c.what, c.quantity or "—", show(c.before), show(c.after), fmt(c.abs_diff, 3), fmt(rel, 3)))
+        lines.append(tabulate(rows, headers=["analysis", "engine", "change", "quantity", "before", "after", "abs diff", "rel diff"], disable_numparse=True))
+        if len(res.changes) > limit:
+            lines.append(f"... and {len(res.changes) - limit} more changes")
+    if res.not_in_snapshot:
+        lines.append(f"not in snapshot ({len(res.not_in_snapshot)} analyses, not checked; `make snapshots` adds them): "
+                     + ", ".join(res.not_in_snapshot[:20]) + (" ..." if len(res.not_in_snapshot) > 20 else ""))
+    return "\n".join(lines)
