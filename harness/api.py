@@ -10,6 +10,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,9 +37,14 @@ CONVENTIONS = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def _default_labels(k):
+    return tuple(str(i + 1) for i in range(k))
+
+
 def _labels(slab, k):
     if slab is None:
-        return tuple(str(i + 1) for i in range(k))
+        return _default_labels(k)
     return tuple(str(s) for s in slab)
 
 
@@ -156,7 +162,8 @@ def rma(
     if not cols:
         raise ValueError("the model has no coefficients (no intercept and no moderators)")
     X = np.column_stack(cols)
-    r = rma_arrays(yi, vi, X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=weights)
+    # intercept only: X=None lets rma_arrays take its O(k) path without checking X
+    r = rma_arrays(yi, vi, None if (intercept and mods is None) else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=weights)
     return RmaResult(
         beta=r["beta"],
         se=r["se"],

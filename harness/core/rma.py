@@ -258,6 +258,7 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
     ctrl.update(control or {})
     alpha = level_to_alpha(level)
     is_fe = method in FE_METHODS
+    single = False
     ymc = yi - yi.sum(-1, keepdims=True) / k  # = yi.mean(-1), bit for bit
     full = (lambda x: np.array(x)) if shape == () else (lambda x: np.full(shape, x))
     # heterogeneity pieces with FE weights (also DL's)
@@ -272,12 +273,17 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
         conv, iters = full(True), full(0)
     else:  # ML, REML, EB: tau2_ml/tau2_reml/tau2_eb's intercept-only path, called directly
         c = ctrl
-        est = _tau2._fisher_scoring_intercept(ymc, vi, method, c["tau2_min"], c["threshold"], c["maxiter"], c["stepadj"], c["tol"], c.get("tau2_init"), method != "EB")
+        single = yi.ndim == 1  # then the SE comes from the final fit below (same w, same sums)
+        est = _tau2._fisher_scoring_intercept(ymc, vi, method, c["tau2_min"], c["threshold"], c["maxiter"], c["stepadj"], c["tol"], c.get("tau2_init"), method != "EB", se=not single)
         t2 = np.where(est.converged, est.tau2, np.nan)
         se_tau2, conv, iters = est.se_tau2, est.converged, est.iterations
     t2 = np.asarray(t2, float)
     w = 1 / (vi + t2[..., None])
-    W, _, beta, r, rss, _, _, _ = intercept_projection(yi, w)
+    W, S2, beta, r, rss, _, _, trPP = intercept_projection(yi, w)
+    if method in ("ML", "REML", "EB") and not is_fe and tau2 is None and single:
+        # tau2_ml/tau2_reml/tau2_eb's SE at the estimate (w = 1/(v + tau2))
+        s = np.sqrt(2 / S2) if method == "ML" else np.sqrt(2 / trPP) if method == "REML" else np.sqrt(2 * k**2 / (k - 1)) / W
+        se_tau2 = np.where(conv, s, np.nan)
     vb = 1 / W
     s2w = full(1.0)
     if test in ("knha", "adhoc"):

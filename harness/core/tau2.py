@@ -293,16 +293,17 @@ def _io_loglik(y, v, t, method):
     np.multiply(w, y, out=buf[1])
     np.log(vt, out=buf[2])
     W, Swy, slog = np.add.reduce(buf, axis=-1)
-    r = y - (Swy / W if y.ndim == 1 else (Swy / W)[..., None])
+    r = y - (Swy / W)[..., None]
     out = -0.5 * slog - 0.5 * rowdot(w * r, r)
     if method == "REML":
         return out - 0.5 * (k - 1) * np.log(2 * np.pi) - 0.5 * np.log(W)
     return out - 0.5 * k * np.log(2 * np.pi)
 
 
-def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check):
+def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se=True):
     """One intercept-only problem (1-d ``y``, ``v``): the steps of
-    :func:`_fisher_scoring_intercept` as a scalar loop."""
+    :func:`_fisher_scoring_intercept` as a scalar loop (``se=False``: NaN
+    instead of the SE, for a caller that computes it from its own final fit)."""
     k = y.shape[-1]
     if tau2_init is None:
         t = max(max(0.0, float(_he_raw_intercept(y, v))), tau2_min)
@@ -325,9 +326,12 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
     if not conv:
         return np.nan, np.nan, False, it
     if ll0check and method in ("ML", "REML"):
-        if _io_loglik(y, v, 0.0, method) - _io_loglik(y, v, t, method) > tol and t > threshold:
+        ll0, llt = _io_loglik(y, v, np.array([[0.0], [t]]), method)  # both rows at once
+        if ll0 - llt > tol and t > threshold:
             t = 0.0
     t = max(tau2_min, t)
+    if not se:
+        return t, np.nan, True, it
     w = 1 / (v + t)
     if method == "ML":
         se = np.sqrt(2 / (w * w).sum())
@@ -338,15 +342,15 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
     return t, float(se), True, it
 
 
-def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check):
+def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se=True):
     """:func:`_fisher_scoring` for intercept-only models in O(k) per iteration
     (:func:`harness.core.wls.intercept_projection`); one problem runs a scalar
     loop, a batch runs the same steps on the problems still iterating."""
     k = y.shape[-1]
     shape = y.shape[:-1]
     if y.ndim == 1:
-        t, se, conv, it = _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check)
-        return Tau2Estimate(np.array(t), np.array(se), np.array(conv), np.array(it))
+        t, s, conv, it = _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se)
+        return Tau2Estimate(np.array(t), np.array(s), np.array(conv), np.array(it))
     yf, vf = y.reshape(-1, k), v.reshape(-1, k)
     B = yf.shape[0]
     if tau2_init is None:
