@@ -102,7 +102,7 @@ def run_engine(fn, *args) -> tuple[Outcome, float]:
         except Exception as e:  # contained: one analysis, never the run
             if isinstance(e, (np.linalg.LinAlgError, FloatingPointError, ArithmeticError)):
                 what = "numerical breakdown"
-            elif isinstance(e, HarnessError):
+            elif isinstance(e, (HarnessError, ValueError, IndexError, KeyError, TypeError, RuntimeError)):
                 what = type(e).__name__
             else:
                 what = f"internal error ({type(e).__name__})"
