@@ -104,15 +104,86 @@ def bench_robu(engine, target):
     robu = getattr(harness, "robu", None)
     if robu is None:
         return {"case": "robu CORR small=TRUE, 60 effects in 20 studies", "python": None, "r": None, "target": target, "note": "harness.robu not available"}
-    rng = np.random.default_rng(4)
-    study = np.repeat(np.arange(20), 3).astype(float)
-    vi = rng.uniform(0.01, 0.1, 60)
-    yi = rng.normal(0.2, 0.3, 20)[study.astype(int)] + rng.normal(0, np.sqrt(vi))
+    study, yi, vi = _robu_data(np.random.default_rng(4))
     t_py = median_time(lambda: robu(yi, vi, studynum=study, modelweights="CORR", rho=0.8, small=True), 200)
     r = engine.call("mh_bench_robu", yi=yi, vi=vi, study=study, reps=50, rounds=5)
     if r.error:
         raise RuntimeError(r.error)
     return {"case": "robu CORR small=TRUE, 60 effects in 20 studies", "python": t_py, "r": r.value["seconds"][0], "target": target}
+
+
+def _robu_data(rng, B=None):
+    """60 effects in 20 studies of 3 (``B`` datasets of that layout when given)."""
+    shape = () if B is None else (B,)
+    study = np.repeat(np.arange(20), 3).astype(float)
+    vi = rng.uniform(0.01, 0.1, shape + (60,))
+    yi = rng.normal(0.2, 0.3, shape + (20,))[..., study.astype(int)] + rng.normal(0, np.sqrt(vi))
+    return study, yi, vi
+
+
+def bench_robu_batch(engine, B, target):
+    """B datasets of the same layout in one call of the RVE core (robu_blocks
+    batched over a leading axis); R: B times robumeta's time per fit."""
+    from harness.core import rve
+
+    rng = np.random.default_rng(5)
+    study, yi, vi = _robu_data(rng, B)
+    blocks = rve.StudyBlocks.from_ids(study)
+    X = np.ones((60, 1))
+    Xp = rve.pad_design(blocks, X)
+    Xb = np.broadcast_to(Xp, (B,) + Xp.shape)
+
+    def run():
+        return rve.robu_blocks(rve.pad_rows(blocks, yi), rve.pad_rows(blocks, vi), Xb, blocks.mask, modelweights="CORR", rho=0.8, small=True)
+
+    t_py = median_time(run, 1, rounds=5)
+    res = run()
+    worst = 0.0
+    for i in rng.choice(B, min(B, 30), replace=False):
+        one = rve.robu_blocks(rve.pad_rows(blocks, yi[i]), rve.pad_rows(blocks, vi[i]), Xp, blocks.mask, modelweights="CORR", rho=0.8, small=True)
+        for key in ("b_r", "SE", "dfs", "tau_sq", "prob"):
+            a, b = np.ravel(res[key][i]), np.ravel(one[key])
+            worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))))
+    r = engine.call("mh_bench_robu", yi=yi[0], vi=vi[0], study=study, reps=50, rounds=5)
+    if r.error:
+        raise RuntimeError(r.error)
+    return {
+        "case": f"robu CORR small=TRUE, {B:,} datasets (60 effects/20 studies), one call",
+        "python": t_py,
+        "r": r.value["seconds"][0] * B,
+        "target": target,
+        "note": f"{t_py / B * 1e6:.1f} µs per fit; R time extrapolated from 50 fits; batched = one-by-one within {worst:.1e}",
+    }
+
+
+def bench_overhead(engine, n, target):
+    """Fraction of a fuzz campaign's wall time spent outside R's own computing.
+
+    One process (jobs = 1) so that R's time (timed inside R around each
+    batch, BatchStats.r_seconds) and the wall time are on the same clock.
+    """
+    try:
+        from harness.fuzz.campaign import run_campaign
+        from harness.fuzz.models import resolve
+    except ImportError as e:  # the fuzz campaign is another issue's work
+        return {"case": f"fuzz overhead, {n:,} datasets", "python": None, "r": None, "target": target, "note": f"fuzz not available ({e})"}
+    res = run_campaign(n, 1, resolve(None), engine=engine, jobs=1, out_dir=None, do_shrink=False)
+    wall = res.seconds
+    b = res.batch
+    outside = wall - b.r_seconds
+    bridge = b.bridge_seconds - b.r_seconds
+    rest = wall - b.bridge_seconds - b.python_seconds
+    return {
+        "case": f"fuzz campaign, {n:,} datasets, one process: time outside R's computing",
+        "python": None,
+        "r": None,
+        "ratio": f"{100 * outside / wall:.1f} %",
+        "target": target,
+        "note": (f"wall {wall:.1f} s = R computing {b.r_seconds:.1f} s + Python core {b.python_seconds:.1f} s + "
+                 f"bridge (rpy2, conversion) {bridge:.1f} s + comparison/bookkeeping {rest:.1f} s; "
+                 f"outside R and the Python core: {100 * (bridge + rest) / wall:.1f} %"),
+        "overhead": outside / wall,
+    }
 
 
 def fmt_t(t):
@@ -129,6 +200,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (for a smoke run)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    ap.add_argument("--fuzz-n", type=int, default=None, help="datasets of the overhead campaign (default 10,000; 300 with --quick; 0 skips it)")
     args = ap.parse_args(argv)
     from tabulate import tabulate
 
@@ -142,12 +214,17 @@ def main(argv=None):
         bench_single(engine, 1000, "REML", 5 if q else 50, 1, "≥ 500×"),
         bench_batch(engine, 10_000 if q else 100_000, 20, 2.0),
         bench_robu(engine, "≥ 30×"),
+        bench_robu_batch(engine, 1_000 if q else 10_000, "≥ 30×"),
     ]
+    fuzz_n = args.fuzz_n if args.fuzz_n is not None else (300 if q else 10_000)
+    if fuzz_n:
+        rows.append(bench_overhead(engine, fuzz_n, "≤ 10 %"))
     mem = bench_memory(10_000 if q else 100_000, 20)
     table = []
     for r in rows:
         ratio = (r["r"] / r["python"]) if r["python"] and r["r"] else None
-        table.append([r["case"], fmt_t(r["python"]), fmt_t(r["r"]), f"{ratio:,.0f}×" if ratio else "—", r["target"], r.get("note", "")])
+        shown = r.get("ratio") or (f"{ratio:,.0f}×" if ratio else "—")
+        table.append([r["case"], fmt_t(r["python"]), fmt_t(r["r"]), shown, r["target"], r.get("note", "")])
     table.append([f"peak memory, {'10,000' if q else '100,000'} REML analyses of k = 20", f"{mem:.2f} GiB", "—", "—", "≤ 2 GiB", "max RSS of a fresh process"])
     vers = engine.versions()
     head = (

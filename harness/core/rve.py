@@ -108,7 +108,7 @@ class StudyBlocks:
         pos = np.arange(len(sid)) - start[sid[order]]
         index = -np.ones((len(uniq), int(k.max())), dtype=int)
         index[sid[order], pos] = order
-        ids = tuple(u.item() if hasattr(u, "item") else u for u in uniq)
+        ids = tuple(uniq.tolist())  # Python scalars, as .item() gives
         return cls(ids, index, index >= 0, k, order)
 
     def rows(self, blocks):
@@ -150,6 +150,13 @@ def checked_inv(A, what="sum X'WX"):
     made here with the exact 1-norm condition number.
     """
     A = np.asarray(A, float)
+    if A.shape[-1] == 1:  # 1 x 1: LAPACK's inverse is 1/a; same rcond test below
+        with np.errstate(all="ignore"):
+            inv = 1.0 / A
+            rcond = 1.0 / (np.abs(A) * np.abs(inv))[..., 0, 0]
+        if np.any(A == 0):
+            raise SingularDesignError(f"{what} is exactly singular (a moderator is a linear combination of the others, or constant)")
+        return _check_rcond(rcond, inv, what)
     with np.errstate(all="ignore"):
         try:
             inv = np.linalg.inv(A)
@@ -158,6 +165,10 @@ def checked_inv(A, what="sum X'WX"):
         n1 = np.abs(A).sum(-2).max(-1)
         ni = np.abs(inv).sum(-2).max(-1)
         rcond = 1.0 / (n1 * ni)
+    return _check_rcond(rcond, inv, what)
+
+
+def _check_rcond(rcond, inv, what):
     bad = ~(rcond >= np.finfo(float).eps)
     if np.any(bad):
         r = float(np.min(np.where(np.isnan(rcond), 0.0, rcond)))
@@ -196,7 +207,8 @@ def satterthwaite_omega(U, X, Phi, W, Q):
     ZQCQZ = Z @ QCQ[..., None, :, :] @ np.swapaxes(Z, -1, -2)
     Om = ZQCQZ - YQZ - np.swapaxes(YQZ, -1, -2)
     n = Om.shape[-1]
-    Om[..., np.arange(n), np.arange(n)] += d
+    diag = Om.reshape(Om.shape[:-2] + (n * n,))[..., :: n + 1]  # a view: Om is a fresh array
+    diag += d
     return Om
 
 
@@ -241,28 +253,33 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
     if modelweights not in MODELWEIGHTS:
         raise ValueError(f"modelweights must be one of {MODELWEIGHTS}, not {modelweights!r}")
     mask = np.asarray(mask, bool)
-    y = np.where(mask, np.asarray(y, float), 0.0)
-    v = np.where(mask, np.asarray(v, float), 1.0)
-    X = np.where(mask[..., None], np.asarray(X, float), 0.0)
+    full = bool(mask.all())  # every study has K rows: nothing is padded, masking is a no-op
+
+    def masked(x, fill):  # np.where(mask, x, fill) for x of the full (..., N, K) shape
+        return x if full else np.where(mask, x, fill)
+
+    y = masked(np.asarray(y, float), 0.0)
+    v = masked(np.asarray(v, float), 1.0)
+    X = np.asarray(X, float) if full else np.where(mask[..., None], np.asarray(X, float), 0.0)
     P = X.shape[-1]
     kf = mask.sum(-1).astype(float)  # (…, N)
     has = kf > 0
     N = has.sum(-1).astype(float)
     M = kf.sum(-1)
     ksafe = np.where(has, kf, 1.0)
-    vbar = np.where(mask, v, 0.0).sum(-1) / ksafe  # (…, N)
+    vbar = masked(v, 0.0).sum(-1) / ksafe  # (…, N)
     vbar_rows = np.where(mask, vbar[..., None], 1.0)
     k_rows = np.where(mask, ksafe[..., None], 1.0)
 
     if modelweights == "HIER":
-        w = np.where(mask, 1.0 / v, 0.0)
+        w = masked(1.0 / v, 0.0)
     else:  # CORR weights also start the USER fit (robumeta's default modelweights)
-        w = np.where(mask, 1.0 / (k_rows * vbar_rows), 0.0)
+        w = masked(1.0 / (k_rows * vbar_rows), 0.0)
 
     XWX = np.einsum("...nkp,...nk,...nkq->...pq", X, w, X)
     Q0 = checked_inv(XWX, "sum X'WX")
     b = np.einsum("...pq,...q->...p", Q0, np.einsum("...nkp,...nk,...nk->...p", X, w, y))
-    e = np.where(mask, y - np.einsum("...nkp,...p->...nk", X, b), 0.0)
+    e = masked(y - np.einsum("...nkp,...p->...nk", X, b), 0.0)
     Qe = (w * e * e).sum((-2, -1))
     s = np.einsum("...nk,...nkp->...np", w, X)  # X_j'W_j 1
     t_ = X.sum(-2)  # X_j' 1
@@ -286,7 +303,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         with np.errstate(divide="ignore", invalid="ignore"):
             I21 = (Qe - df_i) / Qe * 100
         out.update(tau_sq=tau, I_2=np.where(I21 < 0, 0.0, I21), term1=term1, term2=term2 + 0 * tau)
-        wr = np.where(mask, 1.0 / (k_rows * (vbar_rows + np.asarray(tau)[..., None, None])), 0.0)
+        wr = masked(1.0 / (k_rows * (vbar_rows + np.asarray(tau)[..., None, None])), 0.0)
     elif modelweights == "HIER":
         if np.any(np.all(np.where(has, kf, 1) == 1, axis=-1)):
             raise UndefinedVarianceComponents(
@@ -324,7 +341,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
     XWXr = np.einsum("...nkp,...nk,...nkq->...pq", X, wr, X)
     Q = checked_inv(XWXr, "sum X'W_rX")
     br = np.einsum("...pq,...q->...p", Q, np.einsum("...nkp,...nk,...nk->...p", X, wr, y))
-    er = np.where(mask, y - np.einsum("...nkp,...p->...nk", X, br), 0.0)
+    er = masked(y - np.einsum("...nkp,...p->...nk", X, br), 0.0)
     Nb = np.asarray(N)[..., None]
 
     if not small:
@@ -339,7 +356,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         ImH = eye - XQX * wr[..., None, :]  # (I - H)_jj = I - X_j Q X_j' W_j
         if modelweights == "CORR":
             A, lam_min = _inv_sqrt(ImH, eig_tol)
-            Phi = np.where(mask, 1.0 / np.where(mask, wr, 1.0), 0.0)
+            Phi = masked(1.0 / masked(wr, 1.0), 0.0)
         elif modelweights == "HIER":
             E = np.where(mask, 1.0 / np.where(mask, wr, 1.0), 1.0)
             inside = np.sqrt(E)[..., :, None] * ImH * (E**1.5)[..., None, :]
@@ -391,7 +408,7 @@ def _inv_sqrt(S, tol):
             f = 1.0 / np.sqrt(lam)
         else:
             f = np.where(lam < tol, 0.0, 1.0 / np.sqrt(np.where(lam > 0, lam, 1.0)))
-    return np.einsum("...ij,...j,...kj->...ik", U, f, U), lam.min(-1)
+    return (U * f[..., None, :]) @ np.swapaxes(U, -1, -2), lam.min(-1)
 
 
 def sig_stars(prob):
