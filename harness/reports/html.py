@@ -324,6 +324,8 @@ def figures(plot: dict | None, aid: str, fmt: str = "svg", max_study_rows: int =
         if plot.get("studies") or plot.get("pooled"):
             p, n = plot, len(plot.get("studies") or [])
             caption = f"Forest plot: {plot.get('model', '')}; Python (blue, filled squares sized by weight) and {plot.get('engines', {}).get('r', 'R')} (orange, open circles) side by side"
+            if any(x.get("from_data") for x in plot.get("studies") or []):
+                caption += "; the study effects (grey) are the data both engines received, this kind compares no per-study number"
             if n > max_study_rows:
                 p = dict(plot, studies=plot["studies"][:max_study_rows])
                 caption += f"; the first {max_study_rows} of {n} studies are drawn (every study is in the quantity table and the JSON)"

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-COLOURS = {"python": "#1f4e99", "r": "#d9730d", "revman": "#2e7d32", "other": "#6a1b9a"}
+COLOURS = {"python": "#1f4e99", "r": "#d9730d", "revman": "#2e7d32", "other": "#6a1b9a", "data": "#555555"}
 DIFF = "#c62828"
 MEASURES = {
     "MD": "Mean difference (MD)",
@@ -113,30 +113,34 @@ def forest(plot: dict, title: str | None = None) -> Figure:
         any_weight = any((s.get("python") or {}).get("weight") is not None for s in studies)
         maxw = max([((s.get("python") or {}).get("weight") or 0.0) for s in studies] + [1e-300])
         # one collection per engine (fast to draw, small SVG): CI segments and markers
-        segs = {"python": [], "r": []}
-        pts = {"python": ([], [], []), "r": ([], [], [])}
+        segs = {"python": [], "r": [], "data": []}
+        pts = {"python": ([], [], []), "r": ([], [], []), "data": ([], [], [])}
         for s, y in zip(studies, ys):
             py, r = s.get("python") or {}, s.get("r") or {}
             bad = bool(s.get("differs"))
             differs_any |= bad
-            for side, d, dy in (("python", py, 0.12), ("r", r, -0.12)):
+            # rows read from the data file (kinds that compare no per-study number) are one input, drawn once in grey
+            pairs = (("data", py, 0.0),) if s.get("from_data") else (("python", py, 0.12), ("r", r, -0.12))
+            for side, d, dy in pairs:
                 lb, ub, yi = d.get("ci_lb"), d.get("ci_ub"), d.get("yi")
                 values += [lb, ub, yi]
                 if lb is not None and ub is not None:
                     segs[side].append([(lb, y + dy), (ub, y + dy)])
                 if yi is not None:
                     w = d.get("weight")
-                    ms = 3.5 + 7.5 * math.sqrt(max(w, 0.0) / maxw) if (w is not None and side == "python") else (5 if side == "python" else 4.5)
+                    ms = 3.5 + 7.5 * math.sqrt(max(w, 0.0) / maxw) if (w is not None and side == "python") else (4.5 if side == "r" else 5)
                     pts[side][0].append(yi)
                     pts[side][1].append(y + dy)
                     pts[side][2].append(ms**2)
             col = DIFF if bad else "black"
             ax.text(0.012, y, ("≠ " if bad else "") + _clip(str(s.get("label", "")), 38), transform=fx, ha="left", va="center", color=col)
-        for side in ("python", "r"):
+        for side in ("python", "r", "data"):
             if segs[side]:
                 ax.add_collection(LineCollection(segs[side], colors=COLOURS[side], linewidths=1.1, capstyle="butt", zorder=2))
         if pts["python"][0]:
             ax.scatter(pts["python"][0], pts["python"][1], s=pts["python"][2], marker="s", color=COLOURS["python"], zorder=3, linewidths=0)
+        if pts["data"][0]:
+            ax.scatter(pts["data"][0], pts["data"][1], s=pts["data"][2], marker="s", color=COLOURS["data"], zorder=3, linewidths=0)
         if pts["r"][0]:
             ax.scatter(pts["r"][0], pts["r"][1], s=pts["r"][2], marker="o", facecolors="white", edgecolors=COLOURS["r"], linewidths=1.2, zorder=4)
         dg = _digits(values + [p.get("estimate") for p in diamonds])
@@ -194,6 +198,9 @@ def forest(plot: dict, title: str | None = None) -> Figure:
             ax.plot([], [], marker="o", mfc="white", mec=COLOURS["r"], color=COLOURS["r"], ls="-", lw=1.1, ms=5)[0],
         ]
         names = ["Python", (plot.get("engines") or {}).get("r", "R")]
+        if any(s.get("from_data") for s in studies):
+            handles.append(ax.plot([], [], marker="s", color=COLOURS["data"], ls="-", lw=1.1, ms=5)[0])
+            names.append("study data (input to both)")
         if refs:
             handles.append(ax.plot([], [], marker="D", color=COLOURS["revman"], ls="none", ms=5)[0])
             names.append("reference")
