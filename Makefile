@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup verify test bench doctor clean screenshot
+.PHONY: setup verify test bench doctor clean screenshot snapshots check-snapshots fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -26,6 +26,19 @@ screenshot:
 
 bench: setup
 	$(BIN)/python bench/run.py $(ARGS)
+
+# Golden snapshots of the bundled fixtures (README, "Regression testing"):
+#   make snapshots        regenerate snapshots/ (commit the diff: it shows every number that moved)
+#   make check-snapshots  verify every fixture and report any change since snapshots/
+snapshots: setup
+	$(BIN)/metaharness snapshot --out snapshots $(ARGS)
+
+check-snapshots: setup
+	$(BIN)/metaharness verify --against-snapshot snapshots $(ARGS)
+
+# Random-dataset campaign (differential testing), e.g. make fuzz ARGS="--n 10000 --seed 1"
+fuzz: setup
+	$(BIN)/metaharness fuzz $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,130 @@
+"""Golden snapshots: the committed snapshots still hold, and a change is named with before/after values."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from harness import snapshot as snap
+from harness.analyses import KINDS
+from harness.verify import FIXTURES, verify
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
+
+
+def _smallest_fixture_per_kind():
+    """One committed snapshot per analysis kind (the smallest file): every kind is checked, quickly."""
+    best = {}
+    for p in sorted(SNAPSHOTS.glob("*.json"), key=lambda p: p.stat().st_size):
+        doc = json.loads(p.read_text())
+        for a in doc["analyses"].values():
+            best.setdefault(a["kind"], doc["fixture"])
+    return best
+
+
+def test_every_kind_with_a_fixture_has_a_snapshot():
+    kinds = _smallest_fixture_per_kind()
+    with_fixtures = {a.kind for f in snap_discover() for a in f.analyses}
+    assert with_fixtures <= set(kinds), f"kinds with fixtures but no snapshot: {with_fixtures - set(kinds)}; run `make snapshots`"
+
+
+def snap_discover():
+    from harness.spec import discover, load_fixture
+
+    return [load_fixture(p) for p in discover([FIXTURES])]
+
+
+@pytest.mark.r
+def test_committed_snapshots_hold():
+    """Both engines still give the snapshot's numbers (one fixture per kind). New analyses are
+    allowed only as an explicit "not in snapshot" list."""
+    fixtures = sorted(set(_smallest_fixture_per_kind().values()))
+    run = verify([Path(__file__).resolve().parent.parent / f for f in fixtures])
+    res = snap.check(run, SNAPSHOTS)
+    print(snap.render(res))
+    assert res.compared > 0
+    assert res.ok, snap.render(res)
+    if res.not_in_snapshot:
+        assert "not in snapshot" in snap.render(res)
+
+
+def _fake_run(tmp_path, beta_py=1.5, beta_r=1.5, r_error=None, folder="demo"):
+    """A VerifyRun built by hand (no engine): enough for the snapshot functions."""
+    from harness.compare.compare import AnalysisComparison, Record
+    from harness.compare.tolerance import CLOSED
+    from harness.verify import VerifyRun
+
+    spec = tmp_path / folder / "spec.toml"
+    a = AnalysisComparison("demo-FE", "rma", str(spec))
+    a.records = [Record("beta", beta_py, beta_r, abs(beta_py - beta_r), 0.0, CLOSED, "agree"),
+                 Record("tau2", 0.0, 0.0, 0.0, 0.0, CLOSED, "agree"),
+                 Record("I2", math.nan, math.nan, None, None, CLOSED, "agree")]
+    a.r_error = r_error
+    return VerifyRun([a], {"python": {"numpy": "2.0", "scipy": "1.0"}, "r": {"R": "4.2.2", "metafor": "3.8-1"}})
+
+
+def test_snapshot_file_is_faithful_and_diffable(tmp_path):
+    x = 0.1 + 0.2  # 0.30000000000000004: needs all 17 digits
+    run = _fake_run(tmp_path, beta_py=x, beta_r=x)
+    (p,) = snap.write(run, tmp_path / "snaps")
+    text = p.read_text()
+    assert '"beta": 0.30000000000000004' in text  # read back to the same double
+    assert '"I2": "nan"' in text
+    assert text.count("\n") > 10  # one value per line
+    doc = json.loads(text)
+    assert doc["versions"]["metafor"] == "3.8-1" and doc["versions"]["numpy"] == "2.0"
+    assert float(doc["analyses"]["demo-FE"]["r"]["values"]["beta"]) == x
+    # an unchanged run writes a byte-identical file
+    (p2,) = snap.write(_fake_run(tmp_path, beta_py=x, beta_r=x), tmp_path / "snaps2")
+    assert p2.read_text() == text
+
+
+def test_a_change_is_named_with_before_and_after(tmp_path):
+    snap.write(_fake_run(tmp_path), tmp_path / "snaps")
+    assert snap.check(_fake_run(tmp_path), tmp_path / "snaps").ok
+    res = snap.check(_fake_run(tmp_path, beta_r=1.5 + 1e-9), tmp_path / "snaps")
+    assert [(c.analysis, c.engine, c.what, c.quantity, c.before, c.after) for c in res.changes] == [("demo-FE", "r", "value", "beta", 1.5, 1.5 + 1e-9)]
+    out = snap.render(res)
+    assert "demo-FE" in out and "beta" in out and "1.5" in out and "1.500000001" in out
+    # an engine that now fails is a change too
+    res = snap.check(_fake_run(tmp_path, r_error="Fisher scoring algorithm did not converge."), tmp_path / "snaps")
+    assert ("r", "error") in {(c.engine, c.what) for c in res.changes}
+
+
+def test_new_analyses_are_listed_not_failed(tmp_path):
+    snap.write(_fake_run(tmp_path), tmp_path / "snaps")
+    res = snap.check(_fake_run(tmp_path, folder="newer"), tmp_path / "snaps")
+    # a fixture not snapshotted yet: listed as such, not a change
+    assert res.ok and res.not_in_snapshot == ["demo-FE"]
+    assert "not in snapshot (1 analyses" in snap.render(res)
+
+
+def test_agreement_fixture_reads_snapshots(agreement):
+    """`agreement.snapshot` gives stored R values; the Python core is checked against them (no R needed)."""
+    import harness
+
+    ids = {aid for doc in snap.load_dir(SNAPSHOTS).values() for aid in doc["analyses"]}
+    assert "normand1999-MD-FE" in ids
+    ref = agreement.snapshot("normand1999-MD-FE", directory=SNAPSHOTS)
+    rows = [r.split(",") for r in (FIXTURES / "normand1999" / "data.csv").read_text().splitlines()[1:]]
+    col = {n: [float(r[i]) for r in rows] for i, n in [(2, "n1i"), (3, "m1i"), (4, "sd1i"), (5, "n2i"), (6, "m2i"), (7, "sd2i")]}
+    fit = harness.rma(harness.escalc("MD", **col), method="FE")
+    agreement.check({n: getattr(fit, n) for n in ("beta", "se", "QE", "I2")}, ref, reference_name="R (snapshot)")
+
+
+def test_verify_against_snapshot_cli(tmp_path, r_engine):
+    """`metaharness verify --against-snapshot` on a doctored snapshot names the change and exits 1."""
+    import subprocess
+    import sys
+
+    fixture = FIXTURES / "normand1999" / "spec.toml"
+    d = tmp_path / "snaps"
+    d.mkdir()
+    doc = json.loads((SNAPSHOTS / "normand1999.json").read_text())
+    doc["analyses"]["normand1999-MD-FE"]["r"]["values"]["beta"] = -3.5
+    (d / "normand1999.json").write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "harness", "verify", str(fixture), "--against-snapshot", str(d)], capture_output=True, text=True)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "1 changes" in p.stdout
+    line = next(l for l in p.stdout.splitlines() if "normand1999-MD-FE" in l and "beta" in l and "value" in l)
+    assert "-3.5" in line
