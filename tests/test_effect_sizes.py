@@ -56,14 +56,12 @@ def test_escalc_takes_yi_and_sei():
 
 @pytest.mark.parametrize("measure", ["MD", "SMD"])
 @pytest.mark.parametrize("vtype", ["LS", "UB"])
-def test_escalc_matches_metafor(r_engine, measure, vtype):
+def test_escalc_matches_metafor(agreement, measure, vtype):
     data = dict(m1i=[55.0, 27, 64, 66, 14], sd1i=[47.0, 7, 17, 20, 8], n1i=[155.0, 31, 75, 18, 8],
                 m2i=[75.0, 29, 119, 137, 18], sd2i=[64.0, 4, 29, 48, 11], n2i=[156.0, 32, 71, 18, 13])
-    r = r_engine.call("mh_escalc", data=data, measure=measure, vtype=vtype)
-    assert r.error is None
+    r = agreement.r("mh_escalc", data=data, measure=measure, vtype=vtype)
     py = harness.escalc(measure, vtype=vtype, **data)
-    np.testing.assert_allclose(py.yi, r.value["yi"], rtol=1e-13)
-    np.testing.assert_allclose(py.vi, r.value["vi"], rtol=1e-13)
+    agreement.check({"yi": py.yi, "vi": py.vi}, r, default=1e-13)
 
 
 def test_rom_by_hand():
