@@ -150,7 +150,7 @@ def render(run, detail=False, color=False, width=WIDTH, max_rows=40) -> str:
         out.append(summary_table(run, color, width))
         out.append("")
     for a in run.analyses:
-        if not (detail or not a.ok):
+        if not (detail or not a.ok or getattr(a, "dropped", None)):  # dropped studies are always shown
             continue
         tail = f" [{a.kind}] {a.verdict}"
         out.append(_c(f"── {clip(a.id, width - 3 - len(tail))} [{a.kind}] ", BOLD, color) + verdict(a.verdict, color))
