@@ -117,14 +117,19 @@ def test_verify_against_snapshot_cli(tmp_path, r_engine):
     import subprocess
     import sys
 
-    fixture = FIXTURES / "normand1999" / "spec.toml"
+    # the smallest committed snapshot of an rma analysis, one R value moved
+    p0 = next(p for p in sorted(SNAPSHOTS.glob("*.json"), key=lambda p: p.stat().st_size)
+              if any(a["kind"] == "rma" for a in json.loads(p.read_text())["analyses"].values()))
+    doc = json.loads(p0.read_text())
+    aid = next(a for a, v in doc["analyses"].items() if v["kind"] == "rma" and not v["r"]["error"] and "beta" in v["r"]["values"])
+    before = doc["analyses"][aid]["r"]["values"]["beta"]
+    doc["analyses"][aid]["r"]["values"]["beta"] = before + 0.5
     d = tmp_path / "snaps"
     d.mkdir()
-    doc = json.loads((SNAPSHOTS / "normand1999.json").read_text())
-    doc["analyses"]["normand1999-MD-FE"]["r"]["values"]["beta"] = -3.5
-    (d / "normand1999.json").write_text(json.dumps(doc))
+    (d / p0.name).write_text(json.dumps(doc))
+    fixture = Path(__file__).resolve().parent.parent / doc["fixture"]
     p = subprocess.run([sys.executable, "-m", "harness", "verify", str(fixture), "--against-snapshot", str(d)], capture_output=True, text=True)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "1 changes" in p.stdout
-    line = next(l for l in p.stdout.splitlines() if "normand1999-MD-FE" in l and "beta" in l and "value" in l)
-    assert "-3.5" in line
+    line = next(l for l in p.stdout.splitlines() if aid in l and "beta" in l and "value" in l)
+    assert repr(before + 0.5)[:8] in line and repr(before)[:8] in line
