@@ -241,6 +241,9 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
             adj = (pr.yPy * k / (k - p) - k) / w.sum(-1)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
+        # a step of -inf cannot be halved above tau2_min (the loop below would
+        # never end): NaN, so the problem runs out of iterations (non-convergence)
+        adj = np.where(np.isneginf(adj), np.nan, adj)
         low = ta + adj < tau2_min
         while low.any():
             adj = np.where(low, adj / 2, adj)
@@ -315,6 +318,8 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         adj = float(_fs_step(y, v, t, method, k)) * stepadj
         if adj != adj:
             adj = 0.0
+        elif adj == -np.inf:  # as in _fisher_scoring: no endless halving
+            adj = np.nan
         while t + adj < tau2_min:
             adj = adj / 2
         new = t + adj
@@ -365,6 +370,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
         it += 1
         adj = _fs_step(ya, va, ta[:, None], method, k) * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
+        adj = np.where(np.isneginf(adj), np.nan, adj)  # as in _fisher_scoring
         low = ta + adj < tau2_min
         if low.any():  # halve the steps that overshoot tau2_min, only where they do
             li = np.nonzero(low)[0]
