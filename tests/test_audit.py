@@ -1,5 +1,4 @@
 """`metaharness audit`: published-results files, consistency checks, recomputation, CLI."""
-import math
 import textwrap
 
 import pytest

@@ -1,6 +1,5 @@
 """Random-dataset campaigns: deterministic generators that reach the corners, batched R, shrinking."""
 import numpy as np
-import pytest
 
 from harness.analyses.base import Outcome
 from harness.analyses.rma import RmaKind

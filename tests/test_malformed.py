@@ -7,9 +7,7 @@ the user and no internal error (exit 3) occurs. Deterministic
 """
 import json
 import math
-import string
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

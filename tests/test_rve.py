@@ -1,7 +1,6 @@
 """RVE (robumeta robu/sensitivity): published values, robumeta's own test values,
 hand computations, and robumeta run for real at the edges."""
 import csv
-import math
 import warnings
 from pathlib import Path
 

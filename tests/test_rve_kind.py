@@ -25,7 +25,7 @@ def test_sensitivity_needs_corr(tmp_path):
 
 def test_factor_must_be_a_moderator(tmp_path):
     p = _spec(tmp_path, '[[analysis]]\nid = "x"\nkind = "robu"\nyi = "y"\nvi = "v"\nstudynum = "s"\nfactors = ["g"]\n')
-    with pytest.raises(InputError, match="factor 'g' is not one of `mods`"):
+    with pytest.raises(InputError, match="`factors` names 'g', which is not in `mods`"):
         load_fixture(p)
 
 

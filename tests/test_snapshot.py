@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from harness import snapshot as snap
-from harness.analyses import KINDS
 from harness.verify import FIXTURES, verify
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"

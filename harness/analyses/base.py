@@ -157,3 +157,15 @@ def require_columns(spec, roles):
         if col is None:
             raise InputError(f"analysis {spec.id}: `{role}` (a column name) is required", spec.fixture)
         spec.dataset.require(col, f"the `{role}` column")
+
+
+def check_moderators(spec):
+    """Shared checks of ``mods``/``factors``/``intercept``: every moderator is a
+    column, every factor is a moderator, and a model without intercept has one."""
+    for m in spec["mods"]:
+        spec.dataset.require(m, "moderator")
+    for f in spec["factors"]:
+        if f not in spec["mods"]:
+            raise InputError(f"analysis {spec.id}: `factors` names {f!r}, which is not in `mods`", spec.fixture)
+    if not spec["intercept"] and not spec["mods"]:
+        raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)

@@ -23,7 +23,7 @@ from ..core.rma import rma_arrays
 from ..core.rve import SingularDesignError
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
 from .robu import categorical_design
 
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
@@ -57,13 +57,7 @@ class Cr2Kind(AnalysisKind):
         require_columns(spec, ["yi", "vi", "cluster"])
         if spec.get("weights"):
             require_columns(spec, ["weights"])
-        for m in spec["mods"]:
-            spec.dataset.require(m, "moderator")
-        for f in spec["factors"]:
-            if f not in spec["mods"]:
-                raise InputError(f"analysis {spec.id}: factor {f!r} is not one of `mods`", spec.fixture)
-        if not spec["intercept"] and not spec["mods"]:
-            raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        check_moderators(spec)
         if spec["model"] == "rma.mv" and spec.get("weights"):
             raise InputError(f"analysis {spec.id}: user weights are supported for rma.uni only", spec.fixture)
         self.inputs(spec)

@@ -36,7 +36,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..results import EscalcResult, RmaResult
-from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns
+from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -106,13 +106,7 @@ class RmaKind(AnalysisKind):
             require_columns(spec, ["ti", "n1i", "n2i"])
         else:
             require_columns(spec, TWO_GROUP)
-        for m in spec["mods"]:
-            spec.dataset.require(m, "moderator")
-        for f in spec["factors"]:
-            if f not in spec["mods"]:
-                raise InputError(f"analysis {spec.id}: `factors` names {f!r}, which is not in `mods`", spec.fixture)
-        if not spec["intercept"] and not spec["mods"]:
-            raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        check_moderators(spec)
         if spec["method"] == "GENQ" and not spec.get("weights"):
             raise InputError(f"analysis {spec.id}: method GENQ needs a `weights` column (metafor: \"Must specify 'weights' when method='GENQ'\")", spec.fixture)
         if spec.get("weights"):

@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rve_api
-from ..compare.tolerance import CLOSED, Tolerance
+from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
 
@@ -82,13 +82,7 @@ class RobuKind(AnalysisKind):
         require_columns(spec, ["yi", "vi", "studynum"])
         if spec.get("userweights"):
             require_columns(spec, ["userweights"])
-        for m in spec["mods"]:
-            spec.dataset.require(m, "moderator")
-        for f in spec["factors"]:
-            if f not in spec["mods"]:
-                raise InputError(f"analysis {spec.id}: factor {f!r} is not one of `mods`", spec.fixture)
-        if not spec["intercept"] and not spec["mods"]:
-            raise InputError(f"analysis {spec.id}: a model without intercept needs `mods`", spec.fixture)
+        check_moderators(spec)
         if not 0 <= spec["rho"] <= 1:
             raise InputError(f"analysis {spec.id}: `rho` must be between 0 and 1", spec.fixture)
         if spec["sensitivity"] and (spec["modelweights"] != "CORR" or spec.get("userweights")):

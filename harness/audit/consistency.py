@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from scipy import stats
 
 from .findings import Finding, fmt, fmt_iv
@@ -123,9 +122,9 @@ def check_p(rep_p: Reported, p, z, oid, pre="") -> Finding:
         return Finding(oid, "reported", "P from CI", "inconsistent", f"{pre}CI implies {zs}; reported {rep_p} is outside")
     note = ""
     if rep_p.is_bound and rep_p.bound.startswith("<") and rep_p.hi > REVMAN_P_FLOOR and p[1] < REVMAN_P_FLOOR:
-        note = f"; true but weaker than what RevMan 5 prints for this Z (P < 0.00001)"
+        note = "; true but weaker than what RevMan 5 prints for this Z (P < 0.00001)"
     elif rep_p.is_bound and rep_p.bound.startswith("<") and p[1] > rep_p.hi:
-        note = f"; holds for part of the rounding interval only"
+        note = "; holds for part of the rounding interval only"
     return Finding(oid, "reported", "P from CI", "consistent", f"{pre}CI implies {zs}; reported {rep_p} is compatible{note}")
 
 

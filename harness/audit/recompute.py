@@ -33,10 +33,9 @@ from .. import api
 from ..core import effect_sizes as es
 from ..core import revman
 from ..data import read_csv
-from ..errors import EngineUnavailable, InputError
 from .consistency import direction_of_ci, reported_interval
 from .findings import Finding, fmt
-from .published import GEN_COLUMNS, TWO_GROUP
+from .published import TWO_GROUP
 
 CONVENTION_NAMES = {"revman": "RevMan 5 conventions", "metafor": "metafor conventions", "pooled-sd": "MD with pooled-SD variance"}
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from scipy import optimize, stats
 
-from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls, xtwx
+from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
 
 #: Use the O(k) closed forms for intercept-only models (DL, HE, ML, REML, EB and
 #: rma_arrays); False forces the general QR path (the tests compare the two).
