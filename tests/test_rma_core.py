@@ -150,3 +150,19 @@ def test_prediction_interval_by_hand():
     p = predict_arrays(fit.beta, fit.vb, fit.tau2, np.ones((1, 1)))
     z = stats.norm.ppf(0.975)
     assert p["pi_lb"][0] == pytest.approx(fit.beta[0] - z * math.sqrt(fit.se[0] ** 2 + 2.0), rel=1e-13)
+
+
+def test_variance_ratio_warning_matches_metafor(r_engine, tmp_path):
+    """metafor warns when max(vi)/min(vi) >= 1e7; the Python side warns alike, so the
+    warnings record agrees instead of standing as an R-only warning (found by fuzz)."""
+    from harness.analyses import KINDS
+    from harness.spec import load_fixture
+
+    (tmp_path / "data.csv").write_text("yi,vi\n0.1,1e-9\n0.5,0.02\n0.3,0.05\n-0.2,0.3\n")
+    (tmp_path / "spec.toml").write_text('[dataset]\ndata = "data.csv"\nsource = "hand-made"\n'
+                                        '[[analysis]]\nid = "vr"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmethod = "FE"\n')
+    spec = load_fixture(tmp_path / "spec.toml").analyses[0]
+    kind = KINDS["rma"]
+    py, r = kind.run_python(spec), kind.run_r(spec, r_engine)
+    assert any("Ratio of largest to smallest sampling variance" in w for w in r.warnings)
+    assert sorted(py.warnings) == sorted(r.warnings)

@@ -67,6 +67,10 @@ def _check_levels(value):
     return None
 
 
+#: metafor's `control$evtol` (eigenvalue tolerance; also the variance-ratio warning bound 1/evtol)
+EVTOL = 1e-7
+
+
 class RmaKind(AnalysisKind):
     name = "rma"
     keys = {
@@ -264,6 +268,10 @@ class RmaKind(AnalysisKind):
             return Outcome(error=why, info={"nonconvergence": True})
         values = {**es.quantities(), **fit.quantities()}
         warnings = []
+        vimaxmin = np.max(es.vi) / np.min(es.vi) if np.min(es.vi) > 0 else np.inf
+        if np.isfinite(vimaxmin) and vimaxmin >= 1 / EVTOL:
+            # metafor 3.8-1 warns before fitting (rma.uni, `vimaxmin >= 1/con$evtol`)
+            warnings.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
         if spec["method"] in FE_METHODS and spec["test"] in ("knha", "adhoc"):
             warnings.append(f"Knapp & Hartung method is not meant to be used in the context of {spec['method']} models.")
         for e in self.extras(spec, d):
