@@ -176,18 +176,40 @@ def render(run, detail=False, color=False, width=WIDTH, max_rows=40) -> str:
     return "\n".join(out)
 
 
+def _worst(run, verdict):
+    """Largest relative difference among records with ``verdict``, over values with
+    |R| >= 1e-8 (below that a value is zero up to rounding and atol decides)."""
+    best = None
+    for a in run.analyses:
+        for r in a.records:
+            if r.verdict != verdict or r.rel_diff is None or math.isnan(r.rel_diff) or r.r is None or abs(r.r) < 1e-8:
+                continue
+            if best is None or r.rel_diff > best.rel_diff:
+                best = r
+    return best
+
+
 def summary_line(run, color=False) -> str:
+    """Counts, then the largest relative difference among agreeing quantities (and,
+    separately, among explained ones, whose size is expected)."""
     c = run.counts()
-    worst = max((a.worst() for a in run.analyses if a.worst() is not None), key=lambda r: r.rel_diff, default=None)
-    extra = f"; largest rel diff {fmt(worst.rel_diff, 2)}" if worst else ""
     parts = [f"{c['agree']} agree"]
     if c["explained"]:
         parts.append(f"{c['explained']} explained")
     parts.append(f"{c['differ'] + c['missing'] + c['warning']} differ")
     parts.append(f"{c['engine-error']} errors")
-    line = f"{len(run.analyses)} analyses, {run.n_quantities} quantities: {', '.join(parts)}{extra}"
-    if len(line) > WIDTH and worst:  # keep 100 columns: the largest difference on a line of its own, counts last
-        line = f"largest rel diff {fmt(worst.rel_diff, 2)} ({worst.name})\n" + line[: -len(extra)]
+    line = f"{len(run.analyses)} analyses, {run.n_quantities} quantities: {', '.join(parts)}"
+    agree, expl = _worst(run, "agree"), _worst(run, "explained")
+    extra = []
+    if agree:
+        extra.append(f"largest rel diff where agreeing {fmt(agree.rel_diff, 2)} ({agree.name})")
+    if expl:
+        extra.append(f"where explained {fmt(expl.rel_diff, 2)} ({expl.name})")
+    tail = "; ".join(extra)
+    if tail and len(line) + 2 + len(tail) <= WIDTH:
+        line = f"{line}; {tail}"
+    elif tail:  # keep 100 columns: the differences on a line of their own, counts last
+        line = f"{tail}\n{line}"
     if color:
         line = _c(line, GREEN if run.ok else RED, True)
     return line
