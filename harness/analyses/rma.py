@@ -250,11 +250,17 @@ class RmaKind(AnalysisKind):
             es = api.escalc(spec["measure"], vtype=spec["vtype"], slab=slab, **x)
         d = self.design(spec)
         X = d["X"]
+        pre_warnings = []
         redundant = redundant_columns(X, list(d["names"]))
-        if redundant:  # singular model matrix: reported as such, never as numbers (issue 7)
-            return Outcome(error=f"numerical breakdown: the model matrix is rank-deficient: {', '.join(redundant)} "
-                           "linearly dependent on the other columns (metafor drops such 'redundant predictors'; "
-                           "the Python core does not fit a singular model)", info={"singular": True})
+        if redundant:
+            # metafor drops redundant (collinear or constant) predictors with a warning
+            # and fits the rest; the Python side does the same, with the same warning.
+            keep = [j for j, n in enumerate(d["names"]) if n not in redundant]
+            if spec["intercept"] and 0 not in keep:
+                return Outcome(error="numerical breakdown: the intercept is redundant in the model matrix", info={"singular": True})
+            X = X[:, keep]
+            d = {**d, "X": X, "names": [d["names"][j] for j in keep]}
+            pre_warnings.append("Redundant predictors dropped from the model.")
         mods = X[:, 1:] if spec["intercept"] else X
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
@@ -267,7 +273,7 @@ class RmaKind(AnalysisKind):
                 why = f"did not converge: tau^2 iteration ({spec['method']}) stopped after {fit.iterations} iterations (maxiter = {spec['maxiter']})"
             return Outcome(error=why, info={"nonconvergence": True})
         values = {**es.quantities(), **fit.quantities()}
-        warnings = []
+        warnings = pre_warnings
         vimaxmin = np.max(es.vi) / np.min(es.vi) if np.min(es.vi) > 0 else np.inf
         if np.isfinite(vimaxmin) and vimaxmin >= 1 / EVTOL:
             # metafor 3.8-1 warns before fitting (rma.uni, `vimaxmin >= 1/con$evtol`)
@@ -444,7 +450,11 @@ class RmaKind(AnalysisKind):
                 es = api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"))
             else:
                 es = api.escalc(spec["measure"], vtype=spec["vtype"], **x)
-            X = self.design(spec)["X"]
+            d = self.design(spec)
+            X = d["X"]
+            # the columns both engines fit: redundant ones are dropped first (as in run_python)
+            redundant = redundant_columns(X, list(d["names"]))
+            X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
             cache[spec.id] = float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
         return cache[spec.id]
 
