@@ -200,6 +200,7 @@ def rma(
         user_weights=None if weights is None else np.asarray(weights, float),
         control=dict(control or {}),
         tau2_fixed=tau2 is not None,
+        ll0_reset=bool(r.get("ll0_reset", False)),
     )
 
 

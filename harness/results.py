@@ -108,6 +108,8 @@ class RmaResult:
     user_weights: np.ndarray | None = None
     control: dict | None = None
     tau2_fixed: bool = False
+    #: metafor's ll0check set tau^2 to 0 (ML/REML stuck at a local maximum; metafor warns)
+    ll0_reset: bool = False
 
     @property
     def intercept_only(self):

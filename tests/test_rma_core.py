@@ -166,3 +166,17 @@ def test_variance_ratio_warning_matches_metafor(r_engine, tmp_path):
     py, r = kind.run_python(spec), kind.run_r(spec, r_engine)
     assert any("Ratio of largest to smallest sampling variance" in w for w in r.warnings)
     assert sorted(py.warnings) == sorted(r.warnings)
+
+
+def test_ll0check_reset_warns_like_metafor(r_engine):
+    """metafor's ll0check: when the log-likelihood at tau^2 = 0 beats the converged
+    estimate, tau^2 is set to 0 with a warning. Data: fuzz campaign seed 1, dataset 8967
+    (three studies), where R warned and Python, before this fix, silently reset."""
+    yi = [-1.907470350328492, 9.0085154242036367, -1.1944105763116912]
+    vi = [0.0083574688633336544, 18.884359917691903, 0.55523241738302331]
+    r = r_engine.call("mh_rma", data={"yi": yi, "vi": vi}, measure="GEN", method="REML", threshold=1e-12, maxiter=1000)
+    assert any("stuck at a local maximum" in w for w in r.warnings)
+    assert r.value["tau2"][0] == 0
+    fit = harness.rma(yi, vi, method="REML", control={"threshold": 1e-12, "maxiter": 1000})
+    assert fit.ll0_reset and fit.tau2 == 0
+    assert not harness.rma(Y, V, method="REML").ll0_reset

@@ -278,6 +278,8 @@ class RmaKind(AnalysisKind):
         if np.isfinite(vimaxmin) and vimaxmin >= 1 / EVTOL:
             # metafor 3.8-1 warns before fitting (rma.uni, `vimaxmin >= 1/con$evtol`)
             warnings.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
+        if fit.ll0_reset:
+            warnings.append("Fisher scoring algorithm may have gotten stuck at a local maximum.\nSetting tau^2 = 0. Check the profile likelihood plot with profile().")
         if spec["method"] in FE_METHODS and spec["test"] in ("knha", "adhoc"):
             warnings.append(f"Knapp & Hartung method is not meant to be used in the context of {spec['method']} models.")
         for e in self.extras(spec, d):

@@ -236,6 +236,7 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
         "weights": 100 * (w if weights is None else weights) / (w if weights is None else weights).sum(-1, keepdims=True),
         "converged": est.converged,
         "iterations": est.iterations,
+        "ll0_reset": np.zeros(shape, bool) if est.ll0_reset is None else np.asarray(est.ll0_reset, bool),
         "test": test,
         "alpha": alpha,
     }
@@ -266,17 +267,18 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
     if is_fe or tau2 is not None:
         t2 = full(0.0 if tau2 is None else float(tau2))
         se_tau2 = full(np.nan)
-        conv, iters = full(True), full(0)
+        conv, iters, reset = full(True), full(0), full(False)
     elif method == "DL":
         t2 = np.maximum(ctrl["tau2_min"], (yPy0 - (k - 1)) / trP0)
         se_tau2 = np.sqrt(_tau2._se_moment(trP0, k, 1, t2, trPP0) / trP0**2)
-        conv, iters = full(True), full(0)
+        conv, iters, reset = full(True), full(0), full(False)
     else:  # ML, REML, EB: tau2_ml/tau2_reml/tau2_eb's intercept-only path, called directly
         c = ctrl
         single = yi.ndim == 1  # then the SE comes from the final fit below (same w, same sums)
         est = _tau2._fisher_scoring_intercept(ymc, vi, method, c["tau2_min"], c["threshold"], c["maxiter"], c["stepadj"], c["tol"], c.get("tau2_init"), method != "EB", se=not single)
         t2 = np.where(est.converged, est.tau2, np.nan)
         se_tau2, conv, iters = est.se_tau2, est.converged, est.iterations
+        reset = est.ll0_reset
     t2 = np.asarray(t2, float)
     w = 1 / (vi + t2[..., None])
     W, S2, beta, r, rss, _, _, trPP = intercept_projection(yi, w)
@@ -344,6 +346,7 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
         "weights": 100 * w / W[..., None],
         "converged": conv,
         "iterations": iters,
+        "ll0_reset": np.asarray(reset, bool),
         "test": test,
         "alpha": alpha,
     }

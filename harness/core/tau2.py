@@ -49,6 +49,9 @@ class Tau2Estimate:
     se_tau2: np.ndarray
     converged: np.ndarray = field(default=None)  # bool, same shape as tau2
     iterations: np.ndarray = field(default=None)
+    #: True where metafor's ll0check set tau^2 to 0 (it warns "Fisher scoring
+    #: algorithm may have gotten stuck at a local maximum. Setting tau^2 = 0.")
+    ll0_reset: np.ndarray = field(default=None)
 
 
 def _done(tau2, se, shape=None):
@@ -256,6 +259,7 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         tau2[a] = new
         converged[a[done & ~over]] = True
         active[a[done | over]] = False
+    was_reset = np.zeros(B, bool)
     if ll0check and method in ("ML", "REML"):
         ll = _reml_loglik if method == "REML" else _ml_loglik
         ok = np.nonzero(converged)[0]
@@ -264,6 +268,7 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
             llt = ll(yf[ok], vf[ok], Xf[ok], tau2[ok][:, None])
             reset = (ll0 - llt > tol) & (tau2[ok] > threshold)
             tau2[ok[reset]] = 0.0
+            was_reset[ok[reset]] = True
     tau2 = np.where(converged, np.maximum(tau2_min, tau2), np.nan)
     w = 1 / (vf + np.where(converged, tau2, 0.0)[:, None])
     if method == "ML":
@@ -273,7 +278,7 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     else:
         se = np.sqrt(2 * k**2 / (k - p)) / w.sum(-1)
     se = np.where(converged, se, np.nan)
-    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape))
+    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
 
 
 def _fs_step(y, v, t, method, k):
@@ -329,14 +334,15 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
             conv = done and not it > maxiter
             break
     if not conv:
-        return np.nan, np.nan, False, it
+        return np.nan, np.nan, False, it, False
+    was_reset = False
     if ll0check and method in ("ML", "REML"):
         ll0, llt = _io_loglik(y, v, np.array([[0.0], [t]]), method)  # both rows at once
         if ll0 - llt > tol and t > threshold:
-            t = 0.0
+            t, was_reset = 0.0, True
     t = max(tau2_min, t)
     if not se:
-        return t, np.nan, True, it
+        return t, np.nan, True, it, was_reset
     w = 1 / (v + t)
     if method == "ML":
         se = np.sqrt(2 / (w * w).sum())
@@ -344,7 +350,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         se = np.sqrt(2 / intercept_projection(y, w)[7])
     else:
         se = np.sqrt(2 * k**2 / (k - 1)) / w.sum()
-    return t, float(se), True, it
+    return t, float(se), True, it, was_reset
 
 
 def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se=True):
@@ -354,8 +360,8 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
     k = y.shape[-1]
     shape = y.shape[:-1]
     if y.ndim == 1:
-        t, s, conv, it = _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se)
-        return Tau2Estimate(np.array(t), np.array(s), np.array(conv), np.array(it))
+        t, s, conv, it, rs = _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_init, ll0check, se)
+        return Tau2Estimate(np.array(t), np.array(s), np.array(conv), np.array(it), np.array(rs))
     yf, vf = y.reshape(-1, k), v.reshape(-1, k)
     B = yf.shape[0]
     if tau2_init is None:
@@ -393,6 +399,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
             a, ya, va, ta = a[keep], ya[keep], va[keep], new[keep]
         else:
             ta = new
+    was_reset = np.zeros(B, bool)
     if ll0check and method in ("ML", "REML"):
         ok = np.nonzero(converged)[0]
         if ok.size:
@@ -400,6 +407,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
             llt = _io_loglik(yf[ok], vf[ok], tau2[ok][:, None], method)
             reset = (ll0 - llt > tol) & (tau2[ok] > threshold)
             tau2[ok[reset]] = 0.0
+            was_reset[ok[reset]] = True
     tau2 = np.where(converged, np.maximum(tau2_min, tau2), np.nan)
     w = 1 / (vf + np.where(converged, tau2, 0.0)[:, None])
     if method == "ML":
@@ -409,7 +417,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
     else:
         se = np.sqrt(2 * k**2 / (k - 1)) / w.sum(-1)
     se = np.where(converged, se, np.nan)
-    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape))
+    return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
 
 
 def tau2_reml(y, v, X, tau2_min=0.0, threshold=1e-5, maxiter=100, stepadj=1.0, tol=DEFAULT_CONTROL["tol"], tau2_init=None, **control):
