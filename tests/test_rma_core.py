@@ -180,3 +180,19 @@ def test_ll0check_reset_warns_like_metafor(r_engine):
     fit = harness.rma(yi, vi, method="REML", control={"threshold": 1e-12, "maxiter": 1000})
     assert fit.ll0_reset and fit.tau2 == 0
     assert not harness.rma(Y, V, method="REML").ll0_reset
+
+
+def test_too_many_parameters_refused_like_metafor(r_engine, tmp_path):
+    """k = 3 studies, intercept + 2 moderators + tau^2: metafor refuses ("Number of
+    parameters to be estimated is larger than the number of observations"); Python
+    refuses too instead of fitting (fuzz campaign seed 1, dataset 37)."""
+    from harness.analyses import KINDS
+    from harness.spec import load_fixture
+
+    (tmp_path / "data.csv").write_text("yi,vi,x1,x2\n-1.7,1.97,0.33,0.28\n0.38,4.7,0.36,0.20\n-0.12,0.79,0.33,-0.69\n")
+    (tmp_path / "spec.toml").write_text('[dataset]\ndata = "data.csv"\nsource = "hand-made"\n[[analysis]]\nid = "p"\n'
+                                        'measure = "GEN"\nyi = "yi"\nvi = "vi"\nmethod = "REML"\nmods = ["x1", "x2"]\n')
+    spec = load_fixture(tmp_path / "spec.toml").analyses[0]
+    kind = KINDS["rma"]
+    py, r = kind.run_python(spec), kind.run_r(spec, r_engine)
+    assert r.error == py.error == "Number of parameters to be estimated is larger than the number of observations."

@@ -261,6 +261,10 @@ class RmaKind(AnalysisKind):
             X = X[:, keep]
             d = {**d, "X": X, "names": [d["names"][j] for j in keep]}
             pre_warnings.append("Redundant predictors dropped from the model.")
+        k, p = X.shape
+        if p > k or (spec["method"] not in FE_METHODS and p + 1 > k):
+            # metafor 3.8-1 (rma.uni): p > k for FE models, p + 1 > k when tau^2 is estimated
+            return Outcome(error="Number of parameters to be estimated is larger than the number of observations.", info={"too_many_parameters": True})
         mods = X[:, 1:] if spec["intercept"] else X
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
