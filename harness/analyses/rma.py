@@ -262,8 +262,10 @@ class RmaKind(AnalysisKind):
             d = {**d, "X": X, "names": [d["names"][j] for j in keep]}
             pre_warnings.append("Redundant predictors dropped from the model.")
         k, p = X.shape
-        if p > k or (spec["method"] not in FE_METHODS and p + 1 > k):
-            # metafor 3.8-1 (rma.uni): p > k for FE models, p + 1 > k when tau^2 is estimated
+        int_only = p == 1 and spec["intercept"]
+        if not (int_only and k == 1) and (p > k or (spec["method"] not in FE_METHODS and p + 1 > k)):
+            # metafor 3.8-1 (rma.uni): p > k for FE models, p + 1 > k when tau^2 is
+            # estimated; an intercept-only model of one study is allowed (tau^2 = 0)
             return Outcome(error="Number of parameters to be estimated is larger than the number of observations.", info={"too_many_parameters": True})
         mods = X[:, 1:] if spec["intercept"] else X
         names = d["names"][1:] if spec["intercept"] else d["names"]
