@@ -115,19 +115,24 @@ def _tolerances(path, where, table):
     return out
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """A TOML file as a dict; a missing file, non-UTF-8 text or bad TOML is an InputError."""
+    if not path.is_file():
+        raise InputError(f"no such {what}", path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"not valid TOML: {e}", path) from None
+
+
 def load_fixture(path) -> Fixture:
     """Parse and validate a spec file and its data file (nothing is run)."""
     from .analyses import KINDS  # late import: kinds import spec helpers
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such spec file", path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"not valid TOML: {e}", path) from None
+    doc = read_toml(path, "spec file")
     top_known = ("dataset", "defaults", "analysis")
     for key in doc:
         if key not in top_known:

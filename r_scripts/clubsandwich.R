@@ -21,22 +21,7 @@ mh_cr2 <- function(data, mods = list(), factors = character(0), levels = list(),
     args$weights <- as.name(".mh_w")
   }
   fit <- do.call(metafor::rma.uni, args)
-  cl <- data$cluster
-  ct <- clubSandwich::coef_test(fit, vcov = "CR2", cluster = cl, test = "Satterthwaite")
-  ci <- clubSandwich::conf_int(fit, vcov = "CR2", cluster = cl, level = level / 100)
-  V <- clubSandwich::vcovCR(fit, cluster = cl, type = "CR2")
-  out <- list(coef_names = rownames(fit$beta), beta = as.numeric(ct$beta), SE = as.numeric(ct$SE),
-              tstat = as.numeric(ct$tstat), df_Satt = as.numeric(ct$df_Satt),
-              p_Satt = as.numeric(ct$p_Satt), CI_L = as.numeric(ci$CI_L), CI_U = as.numeric(ci$CI_U),
-              vcov = as.numeric(V), tau2 = as.numeric(fit$tau2))
-  if (length(wald)) {
-    wt <- clubSandwich::Wald_test(fit, constraints = clubSandwich::constrain_zero(wald),
-                                  vcov = "CR2", cluster = cl, test = "HTZ")
-    out$Fstat <- as.numeric(wt$Fstat); out$delta <- as.numeric(wt$delta)
-    out$df_num <- as.numeric(wt$df_num); out$df_denom <- as.numeric(wt$df_denom)
-    out$p_val <- as.numeric(wt$p_val)
-  }
-  out
+  c(mh_cr2_tests(fit, data$cluster, level, wald), list(tau2 = as.numeric(fit$tau2)))
 }
 
 # rma.mv with a random intercept per cluster (random = ~ 1 | cluster); sigma2 fixed
@@ -53,14 +38,19 @@ mh_cr2_mv <- function(data, mods = list(), factors = character(0), levels = list
   if (length(mods)) args$mods <- mh_formula(names(mods), intercept) else args$intercept <- intercept
   if (!is.null(sigma2)) args$sigma2 <- sigma2
   fit <- do.call(metafor::rma.mv, args)
-  cl <- md$.mh_cluster
+  c(mh_cr2_tests(fit, md$.mh_cluster, level, wald), list(sigma2 = as.numeric(fit$sigma2)))
+}
+
+# clubSandwich CR2 on a fitted rma.uni/rma.mv model: Satterthwaite coef_test,
+# conf_int, the CR2 vcov, and (when `wald` names coefficients) the HTZ Wald test.
+mh_cr2_tests <- function(fit, cl, level, wald) {
   ct <- clubSandwich::coef_test(fit, vcov = "CR2", cluster = cl, test = "Satterthwaite")
   ci <- clubSandwich::conf_int(fit, vcov = "CR2", cluster = cl, level = level / 100)
   V <- clubSandwich::vcovCR(fit, cluster = cl, type = "CR2")
   out <- list(coef_names = rownames(fit$beta), beta = as.numeric(ct$beta), SE = as.numeric(ct$SE),
               tstat = as.numeric(ct$tstat), df_Satt = as.numeric(ct$df_Satt),
               p_Satt = as.numeric(ct$p_Satt), CI_L = as.numeric(ci$CI_L), CI_U = as.numeric(ci$CI_U),
-              vcov = as.numeric(V), sigma2 = as.numeric(fit$sigma2))
+              vcov = as.numeric(V))
   if (length(wald)) {
     wt <- clubSandwich::Wald_test(fit, constraints = clubSandwich::constrain_zero(wald),
                                   vcov = "CR2", cluster = cl, test = "HTZ")

@@ -48,12 +48,12 @@ Integers (``k``, ``n``, ``df``) are exact.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 
 from ..errors import InputError
+from ..spec import read_toml
 from .numbers import Reported, parse_reported
 
 MEASURES = ("MD", "SMD", "GEN")
@@ -219,14 +219,7 @@ def _decimals(r, table, where, inherited):
 def load_published(path) -> Publication:
     """Parse and validate a published-results file (nothing is computed)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such published-results file", path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"not valid TOML: {e}", path) from None
+    doc = read_toml(path, "published-results file")
     r = _Reader(path)
     top = ("publication", "outcome")
     for key in doc:

@@ -129,18 +129,7 @@ def htz_test(Cm, beta, V, U, Xb, Phi, W, Mb):
     q = Cm.shape[0]
     Uc = U @ Cm.T  # columns of U_a M C' ... U already carries M: u_a = A W X M; C-projected
     P = pair_arrays(Uc, Xb, Phi, W, Mb)  # (q, q, N, N)
-    Om = np.trace(P, axis1=-2, axis2=-1)  # (q, q)
-    Ons = _inv_sqrt_cs(Om, CS_EIG_TOL)
-    Bm = np.einsum("sx,xyab,yt->stab", Ons, P, Ons)
-    var = np.einsum("stab,tsab->st", Bm, Bm) + np.einsum("ssab,ttab->st", Bm, Bm)
-    nu = q * (q + 1) / var.sum()
-    cb = Cm @ beta
-    Q = float(cb @ np.linalg.solve(Cm @ V @ Cm.T, cb))
-    delta = max((nu - q + 1) / nu, 0.0)
-    df2 = nu - q + 1
-    F = delta * Q / q
-    pval = float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
-    return dict(Fstat=F, delta=delta, df_num=float(q), df_denom=df2, p_val=pval, Q=Q)
+    return _htz_from_pairs(Cm, q, P, beta, V)
 
 
 # ---------------------------------------------------------------------------------
