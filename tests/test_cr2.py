@@ -23,7 +23,7 @@ def corrdat():
     return {k: np.array([float(x) for x in v]) for k, v in d.items()}
 
 
-@pytest.mark.filterwarnings("ignore::harness.rve_api.RobuWarning")
+@pytest.mark.filterwarnings("ignore::harness.api.RobuWarning")
 def test_cr2_equals_robu_corr_with_single_effect_clusters():
     """One effect per cluster, DL tau^2: CR2 on rma.uni equals robu CORR small = TRUE
     (stats-reference 4.11: same weights 1/(v+tau^2), same A_j, same Phi)."""

@@ -9,7 +9,7 @@ import pytest
 
 import harness
 from harness.core import rve
-from harness.rve_api import RobuWarning, r_make_names
+from harness.api.rve import RobuWarning, r_make_names
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import api
+from ..api import univariate as api
 from ..core import revman
 from ..errors import InputError
 from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .. import api
+from ..api import univariate as api
 from ..compare.tolerance import CLOSED, ITERATIVE
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2
@@ -35,7 +35,7 @@ from ..core.predict import predict_arrays
 from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from ..results import EscalcResult, RmaResult
+from ..api.results import EscalcResult, RmaResult
 from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")

@@ -1,6 +1,6 @@
 """Analysis kind ``robu``: robust variance estimation, in Python and through robumeta.
 
-Python fits with :func:`harness.rve_api.robu` (:mod:`harness.core.rve`); R
+Python fits with :func:`harness.api.robu` (:mod:`harness.core.rve`); R
 calls ``robumeta::robu`` (``r_scripts/robumeta.R``) on the same columns.
 Every coefficient quantity (``b_r``, ``SE``, ``t``, ``dfs``, ``prob``,
 ``CI_L``, ``CI_U``, ``VR_r``), every model quantity (``tau_sq``, ``I_2``,
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import rve_api
+from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
 from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .. import api
+from ..api import univariate as api
 from ..core import effect_sizes as es
 from ..core import revman
 from ..data import read_csv
@@ -276,10 +276,7 @@ def rve_finding(outcome, yi, vi, cluster, reported) -> Finding:
     oid = outcome.id
     if cluster is None or len(set(cluster)) == len(cluster):
         return Finding(oid, "robustness", "RVE", "cannot check", "one effect per study (no `cluster` column with repeated studies): RVE is for several effects per study")
-    try:
-        from ..rve_api import robu  # RVE (robumeta port), written under another issue; used when present
-    except ImportError:
-        return Finding(oid, "robustness", "RVE", "cannot check", "several effects per study, but the RVE module (harness.rve_api.robu) is not available in this build")
+    from ..api.rve import robu
     try:
         r = robu(np.asarray(yi, float), np.asarray(vi, float), [str(c) for c in cluster], modelweights="CORR", rho=0.8, small=True)
         lo, hi = float(np.ravel(r.CI_L)[0]), float(np.ravel(r.CI_U)[0])

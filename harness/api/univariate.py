@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .core import effect_sizes as es
-from .core.rma import FE_METHODS, rma_arrays
+from ..core import effect_sizes as es
+from ..core.rma import FE_METHODS, rma_arrays
 from .results import EscalcResult, RmaResult
 
 #: measure -> (function, argument names); issue-specific measures register here.

@@ -49,7 +49,7 @@ class EscalcResult:
         """Per-study normal CI, as ``summary(escalc(...))`` gives (ci.lb, ci.ub)."""
         from scipy import stats
 
-        from .core.rma import level_to_alpha
+        from ..core.rma import level_to_alpha
 
         if self.ci_bounds is not None and level == 95:
             return self.ci_bounds
@@ -159,7 +159,7 @@ class RmaResult:
 
     # ---- post-fitting functions (metafor predict / confint / leave1out / regtest / trimfill) ----
     def _alpha(self):
-        from .core.rma import level_to_alpha
+        from ..core.rma import level_to_alpha
 
         return level_to_alpha(self.level)
 
@@ -173,7 +173,7 @@ class RmaResult:
 
         ``newmods``: rows of moderator values (intercept excluded); default: the
         pooled estimate (intercept-only) or the fitted value of every study."""
-        from .core.predict import predict_arrays
+        from ..core.predict import predict_arrays
 
         X = self._require_X()
         has_int = "intrcpt" in self.coef_names
@@ -195,7 +195,7 @@ class RmaResult:
     def confint(self, tol=1e-12):
         """Q-profile CI of tau^2 and the derived I^2, H^2 CIs (metafor ``confint``):
         ``{"tau2": (lb, ub), "I2": ..., "H2": ..., "lb_sign", "ub_sign", "ci_null"}``."""
-        from .core.confint import confint_tau2
+        from ..core.confint import confint_tau2
 
         if self.method in ("FE", "EE", "CE") or self.tau2_fixed:
             raise ValueError("the model has no estimated random-effects component")
@@ -203,7 +203,7 @@ class RmaResult:
 
     def leave1out(self) -> pd.DataFrame:
         """metafor ``leave1out`` (intercept-only models): one row per left-out study."""
-        from .core.influence import leave1out_arrays
+        from ..core.influence import leave1out_arrays
 
         if not self.intercept_only:
             raise ValueError("leave1out is available for models without moderators only (as in metafor)")
@@ -212,14 +212,14 @@ class RmaResult:
 
     def regtest(self) -> dict:
         """metafor ``regtest`` (model "rma", predictor "sei"): zval, pval, ddf, est, ci_lb, ci_ub."""
-        from .core.bias import regtest_arrays
+        from ..core.bias import regtest_arrays
 
         return regtest_arrays(self.yi, self.vi, self._require_X(), method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
 
     def trimfill(self, estimator="L0", side=None) -> dict:
         """metafor ``trimfill`` (intercept-only): k0, se_k0, side, p_k0 and the refitted
         model on the filled data (``fit``: rma_arrays output; None when k0 = 0)."""
-        from .core.bias import trimfill_arrays
+        from ..core.bias import trimfill_arrays
 
         if not self.intercept_only:
             raise ValueError("trim and fill is available for models without moderators only (as in metafor)")

@@ -1,8 +1,5 @@
 """Public Python API for robust variance estimation: ``robu``, ``sensitivity``, ``cr2``.
 
-Kept in its own module (imported by ``harness/__init__.py``) so that it can
-grow without touching ``api.py``/``results.py``.
-
 Examples
 --------
 >>> import harness
@@ -18,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import rve
-from .core.rve import RHO_GRID, SingularDesignError, UndefinedVarianceComponents
+from ..core import rve
+from ..core.rve import RHO_GRID, SingularDesignError, UndefinedVarianceComponents
 
 DF_NOTICE = "If df < 4, do not trust the results"
 
@@ -338,8 +335,8 @@ def cr2(yi, vi, cluster, *, mods=None, coef_names=None, intercept=True, model="r
     cluster (``rma.mv(random = ~ 1 | cluster)``) with ``sigma2`` given or
     estimated by REML. Formulas: :mod:`harness.core.cr2`.
     """
-    from .core.cr2 import cr2_fit, cr2_fit_mv, reml_sigma2
-    from .core.rma import rma_arrays
+    from ..core.cr2 import cr2_fit, cr2_fit_mv, reml_sigma2
+    from ..core.rma import rma_arrays
 
     yi = np.asarray(yi, float)
     vi = np.asarray(vi, float)
