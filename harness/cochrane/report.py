@@ -88,7 +88,7 @@ def render(result, detail: bool = False, width: int = 100) -> str:
     out.append(
         f"{s['analyses']} analyses: {s['re_verified']} re-verified ({s['agreeing']} agree, {s['explained']} agree with explained quirks, {s['differing']} differ), "
         f"{s['not_re_verified']} not re-verified" + (f" ({reasons})" if reasons else "")
-        + (f", {s['errors']} errors ({errors})" if s["errors"] else "")
+        + (f", {s['errors']} error{'s' if s['errors'] != 1 else ''} ({errors})" if s["errors"] else "")
         + f"; {s['quantities']} quantities compared" + (f", {s['not_displayed']} not displayed" if s["not_displayed"] else "")
         + f"; {s['lint_findings']} lint findings"
     )
