@@ -177,17 +177,13 @@ def build(level_total=SMD_LEVEL_TOTAL):
     return p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml
 
 
-def rm5_text():
-    p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml = build()
-    studies = MD_STUDIES + [st for _, sts in SMD_SUBGROUPS for st in sts] + [("Hall 2018", "STD-Hall", "2018", None), ("Ito 2019", "STD-Ito", "2019", None)]
-    st_xml = "\n".join(f'<STUDY DATA_SOURCE="PUB" ID="{sid}" NAME="{name}" YEAR="{year}">\n<REFERENCE PRIMARY="NO" TYPE="JOURNAL_ARTICLE"/>\n</STUDY>' for name, sid, year, _ in studies)
-    labels = "<GROUP_LABEL_1>Exercise</GROUP_LABEL_1>\n<GROUP_LABEL_2>Usual care</GROUP_LABEL_2>\n<GRAPH_LABEL_1>Favours exercise</GRAPH_LABEL_1>\n<GRAPH_LABEL_2>Favours usual care</GRAPH_LABEL_2>"
-    empty = {k: "" for k in ("CHI2", "CI_END", "CI_START", "EFFECT_SIZE", "I2", "I2_Q", "P_CHI2", "P_Q", "P_Z", "Q", "TAU2", "Z")}
+def review_xml(review_id, title, comment, st_xml, comparison, outcomes):
+    """A RevMan 5 review file around one comparison's outcomes (as RevMan 5.4 writes the elements read here)."""
     return f"""<?xml version="1.0" encoding="ISO-8859-1" standalone="no"?>
-<!-- Hand-made for metaharness tests (tests/data/cochrane/generate.py); not a real review. -->
-<COCHRANE_REVIEW DESCRIPTION="" ID="0000000000000000001" REVMAN_SUB_VERSION="5.4.1" REVMAN_VERSION="5" STAGE="R" STATUS="A" TYPE="INTERVENTION" VERSION_NO="0.1">
+<!-- Hand-made for metaharness tests (tests/data/cochrane/generate.py); {comment}. -->
+<COCHRANE_REVIEW DESCRIPTION="" ID="{review_id}" REVMAN_SUB_VERSION="5.4.1" REVMAN_VERSION="5" STAGE="R" STATUS="A" TYPE="INTERVENTION" VERSION_NO="0.1">
 <COVER_SHEET>
-<TITLE>Exercise for chronic back pain (hand-made test review; café)</TITLE>
+<TITLE>{title}</TITLE>
 </COVER_SHEET>
 <STUDIES_AND_REFERENCES>
 <STUDIES>
@@ -198,8 +194,20 @@ def rm5_text():
 </STUDIES_AND_REFERENCES>
 <ANALYSES_AND_DATA CALCULATED_DATA="YES">
 <COMPARISON ID="CMP-001" NO="1">
-<NAME>Exercise versus usual care</NAME>
-<CONT_OUTCOME {attrs(a1)}>
+<NAME>{comparison}</NAME>
+{outcomes}</COMPARISON>
+</ANALYSES_AND_DATA>
+</COCHRANE_REVIEW>
+"""
+
+
+def rm5_text():
+    p1, md_eff, a1, rows1, p_all, subs, qint, a2, sub_xml = build()
+    studies = MD_STUDIES + [st for _, sts in SMD_SUBGROUPS for st in sts] + [("Hall 2018", "STD-Hall", "2018", None), ("Ito 2019", "STD-Ito", "2019", None)]
+    st_xml = "\n".join(f'<STUDY DATA_SOURCE="PUB" ID="{sid}" NAME="{name}" YEAR="{year}">\n<REFERENCE PRIMARY="NO" TYPE="JOURNAL_ARTICLE"/>\n</STUDY>' for name, sid, year, _ in studies)
+    labels = "<GROUP_LABEL_1>Exercise</GROUP_LABEL_1>\n<GROUP_LABEL_2>Usual care</GROUP_LABEL_2>\n<GRAPH_LABEL_1>Favours exercise</GRAPH_LABEL_1>\n<GRAPH_LABEL_2>Favours usual care</GRAPH_LABEL_2>"
+    empty = {k: "" for k in ("CHI2", "CI_END", "CI_START", "EFFECT_SIZE", "I2", "I2_Q", "P_CHI2", "P_Q", "P_Z", "Q", "TAU2", "Z")}
+    body = f"""<CONT_OUTCOME {attrs(a1)}>
 <NAME>Pain (0-100 scale)</NAME>
 {labels}
 {chr(10).join(rows1)}
@@ -232,10 +240,9 @@ def rm5_text():
 <CONT_DATA CI_END="2.0" CI_START="-2.0" EFFECT_SIZE="0.0" ESTIMABLE="YES" MEAN_1="5.0" ORDER="1" SD_1="1.0" SD_2="1.0" SE="1.0" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT="50.0"/>
 <CONT_DATA CI_END="2.0" CI_START="-2.0" EFFECT_SIZE="0.0" ESTIMABLE="YES" MEAN_1="5.0" MEAN_2="5.0" ORDER="2" SD_1="1.0" SD_2="1.0" SE="1.0" STUDY_ID="STD-Brown" TOTAL_1="30" TOTAL_2="30" WEIGHT="50.0"/>
 </CONT_OUTCOME>
-</COMPARISON>
-</ANALYSES_AND_DATA>
-</COCHRANE_REVIEW>
 """
+    return review_xml("0000000000000000001", "Exercise for chronic back pain (hand-made test review; café)", "not a real review", st_xml,
+                      "Exercise versus usual care", body)
 
 
 HEADER = ["Comparison Number", "Outcome Number", "Subgroup Number", "Name", "Data Type", "Statistical Method", "Effect Measure", "Analysis Model",
@@ -432,27 +439,8 @@ def totals_rm5_text():
     ]
     studies = [st for _, sts in g for st in sts] + NOT_ESTIMABLE + UNDERFLOW_STUDIES + P_PRECISION_STUDIES
     st_xml = "\n".join(f'<STUDY DATA_SOURCE="PUB" ID="{sid}" NAME="{name}" YEAR="{year}">\n</STUDY>' for name, sid, year, _ in studies)
-    return f"""<?xml version="1.0" encoding="ISO-8859-1" standalone="no"?>
-<!-- Hand-made for metaharness tests (tests/data/cochrane/generate.py): RevMan's TOTALS settings and its p-value conventions. -->
-<COCHRANE_REVIEW DESCRIPTION="" ID="0000000000000000002" REVMAN_SUB_VERSION="5.4.1" REVMAN_VERSION="5" STAGE="R" STATUS="A" TYPE="INTERVENTION" VERSION_NO="0.1">
-<COVER_SHEET>
-<TITLE>Totals, subgroups and p-values (hand-made test review)</TITLE>
-</COVER_SHEET>
-<STUDIES_AND_REFERENCES>
-<STUDIES>
-<INCLUDED_STUDIES>
-{st_xml}
-</INCLUDED_STUDIES>
-</STUDIES>
-</STUDIES_AND_REFERENCES>
-<ANALYSES_AND_DATA CALCULATED_DATA="YES">
-<COMPARISON ID="CMP-001" NO="1">
-<NAME>Treatment versus control</NAME>
-{chr(10).join(outcomes)}
-</COMPARISON>
-</ANALYSES_AND_DATA>
-</COCHRANE_REVIEW>
-"""
+    return review_xml("0000000000000000002", "Totals, subgroups and p-values (hand-made test review)", "RevMan's TOTALS settings and its p-value conventions",
+                      st_xml, "Treatment versus control", chr(10).join(outcomes) + "\n")
 
 
 # --------------------------------------------------------------------------- precision_CR.csv and truncated_CR.csv
