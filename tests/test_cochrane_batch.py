@@ -63,8 +63,8 @@ def test_per_file_work_is_a_plain_picklable_function(r_engine):
 @pytest.mark.r
 def test_audit_a_folder(r_engine, review_dir, tmp_path, capsys):
     starts = r_engine.starts
-    out_json, out_html = tmp_path / "set.json", tmp_path / "set.html"
-    rc = main(["audit", str(review_dir), "--json", str(out_json), "--html", str(out_html)])
+    out_json, out_html, out_junit = tmp_path / "set.json", tmp_path / "set.html", tmp_path / "set.xml"
+    rc = main(["audit", str(review_dir), "--json", str(out_json), "--html", str(out_html), "--junit", str(out_junit)])
     text = capsys.readouterr().out
     assert rc == 1  # precision_CR.csv 1.2 holds a wrong value
     assert r_engine.starts == starts  # R was started once for the process, not once per file
@@ -81,6 +81,13 @@ def test_audit_a_folder(r_engine, review_dir, tmp_path, capsys):
     html = out_html.read_text(encoding="utf-8")
     assert last in html and "No inconsistent finding" not in html
     assert "{'" not in html and "rtol" not in html  # readable tables, no Python dict text
+    # JUnit: one test case per analysis; the wrong weight fails, the dichotomous analysis is skipped
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(out_junit).getroot()
+    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {"tests": "13", "failures": "1", "errors": "0", "skipped": "1"}
+    failed = [tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None]
+    assert failed == ["1.2 One weight written with fewer digits and wrong"]
 
 
 @pytest.mark.r

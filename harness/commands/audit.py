@@ -87,7 +87,7 @@ def run(args) -> int:
     print(aset.headline())
     doc = aset.to_dict()
     if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     if args.html:
         from ..audit.html import write
 
