@@ -10,7 +10,8 @@
 # its p and I^2 come from the same data fitted with method = "FE" when
 # i2_from = "Q" (RevMan 5), else from the fit itself (I^2 from tau^2).
 # Study weights are percent of the overall fit (RevMan's convention), or of
-# each subgroup's fit when weights_within = TRUE.
+# each subgroup's fit when weights_within = TRUE (RevMan's TOTALS = "SUB");
+# a subgroup's weight is the sum of its studies' weights.
 
 mh_cochrane_es <- function(m1i, sd1i, n1i, m2i, sd2i, n2i, measure, smd) {
   if (measure == "MD") {
@@ -62,13 +63,18 @@ mh_cochrane_reverify <- function(m1i, sd1i, n1i, m2i, sd2i, n2i, group, measure 
     labels <- unique(group)
     pools <- lapply(labels, function(g) {
       i <- group == g
-      p <- mh_cochrane_pool(es$yi[i], es$vi[i], method, test, level_total, i2_from, prediction)
-      p$WEIGHT <- sum(overall$weights[i])
-      p
+      mh_cochrane_pool(es$yi[i], es$vi[i], method, test, level_total, i2_from, prediction)
     })
     names(pools) <- labels
     if (weights_within) out$weight <- unsplit(lapply(pools, function(p) p$weights), factor(group, levels = labels))
+    # a subgroup's weight: the sum of its studies' weights as displayed (percent of the
+    # overall analysis; of the subgroup itself, i.e. 100, when weights are taken within)
+    for (g in labels) pools[[g]]$WEIGHT <- sum(out$weight[group == g])
     out$subgroups <- pools
+    if (length(labels) == 1) {
+      # one non-empty subgroup: nothing to differ from; Q = 0 on df = 0 (P undefined), I^2 = 0
+      out$test <- list(Q = 0, DF = 0, P_Q = NA_real_, I2_Q = 0)
+    }
     if (length(labels) >= 2) {
       if (subgroup_test == "fixed") {
         # Q_total - sum_j Q_j = QM of the FE meta-regression on the subgroup factor

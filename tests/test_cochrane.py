@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.cochrane import read_review
-from harness.cochrane.reverify import RM5_TOL, reverify_review
+from harness.cochrane.reverify import P_VALUES, reverify_review
+from harness.compare.tolerance import STORED_DOUBLE, STORED_DOUBLE_P
 from harness.errors import InputError
 
 DATA = Path(__file__).resolve().parent / "data" / "cochrane"
@@ -53,7 +54,7 @@ def test_handmade_md_analysis_matches_revman_arithmetic():
     # Q = (5/9*(27/26)^2 + 5/3*(12/26)^2 + 5*(1/26)^2) = 650/676 = 25/26 ; df 2 ; I2 = 0 (Q < df)
     assert an.stored["CHI2"] == pytest.approx(25 / 26, rel=1e-14)
     assert an.stored["DF"] == 2 and an.stored["I2"] == 0.0 and an.stored["TAU2"] == 0.0
-    # chi2(2) upper tail = exp(-Q/2), with RevMan's approximation error emulated (+6e-7 relative)
+    # chi2(2) upper tail = exp(-Q/2), with RevMan's approximation error emulated (+6e-7 relative: 2.5e-7 absolute)
     assert an.stored["P_CHI2"] == pytest.approx(math.exp(-25 / 52) * (1 + 6e-7), rel=1e-14)
 
 
@@ -73,6 +74,7 @@ def test_handmade_smd_analysis_matches_revman_arithmetic():
     long_ = an.subgroups[1].stored
     assert long_["EFFECT_SIZE"] == pytest.approx(g2, rel=1e-14)
     assert long_["DF"] == 0 and long_["CHI2"] < 1e-25 and long_["I2"] == 99.99999999999999
+    assert long_["P_CHI2"] == 1.0  # RevMan writes P = 1 for df = 0 (antibiotics-for-sore-throat.rm5 CMP-002.03.01)
     # totals at 99%: CI half-width / SE = qnorm(0.995)
     half = (an.stored["CI_END"] - an.stored["CI_START"]) / 2
     assert half / (an.stored["EFFECT_SIZE"] / -an.stored["Z"]) == pytest.approx(2.5758293035489004, rel=1e-12)
@@ -111,12 +113,15 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
     audit = reverify_review(read_review(RM5), r_engine)
     md, smd = by_id(audit, "CMP-001.01"), by_id(audit, "CMP-001.02")
     for a in (md, smd):
-        assert a.status == "re-verified" and a.ok, [(c.name, c.verdict) for c in a.checks if c.verdict not in ("agree", "explained")]
-        assert all(c.python is not None and c.r is not None for c in a.checks)
-        assert all(c.tolerance == RM5_TOL for c in a.checks)
+        assert a.status == "re-verified" and a.ok, [(c.name, c.verdict) for c in a.records if c.verdict not in ("agree", "explained")]
+        assert all(c.value("python") is not None and c.value("r") is not None for c in a.records)
+        # .rm5 holds full doubles; p-values without an absolute floor (an underflow to 0 must show)
+        assert all(c.tolerance == (STORED_DOUBLE_P if c.name.rsplit(".", 1)[1] in P_VALUES else STORED_DOUBLE) for c in a.records)
+        # each quantity is RevMan's value against both recomputations: two comparisons, three sides
+        assert all([x.sides for x in c.comparisons] == [("python", "revman"), ("r", "revman")] for c in a.records)
     assert md.k == 3 and smd.k == 4
-    assert len(md.checks) == 3 * 5 + 11  # 5 per study + the pooled quantities RevMan writes
-    explained = {c.name: c.explanation.split(":", 1)[0] for a in (md, smd) for c in a.checks if c.verdict == "explained"}
+    assert len(md.records) == 3 * 5 + 11  # 5 per study + the pooled quantities RevMan writes
+    explained = {c.name: c.explanation.split(":", 1)[0] for a in (md, smd) for c in a.records if c.verdict == "explained"}
     assert explained == {
         "overall.Z": "revman-abs-z", "overall.P_CHI2": "revman-chi2-p-approximation",
         "subgroup[1: Short programmes].Z": "revman-abs-z", "subgroup[1: Short programmes].P_CHI2": "revman-chi2-p-approximation",
@@ -124,11 +129,12 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
         "subgroups.P_Q": "revman-chi2-p-approximation",
     }
     # the subgroup test, the subgroups' tau2 and the 99% CI were compared too
-    names = {c.name for c in smd.checks}
+    names = {c.name for c in smd.records}
     assert {"subgroups.Q", "subgroups.I2_Q", "subgroup[1: Short programmes].TAU2", "overall.CI_START"} <= names
     s = audit.summary()
     assert (s["re_verified"], s["differing"], s["not_re_verified"], s["errors"]) == (2, 0, 4, 1)
     assert audit.reasons()["errors"] == {"malformed study data": 1}
+    assert audit.counts() == {"consistent": 2, "inconsistent": 0, "cannot check": 4, "error": 1}
     assert audit.reasons()["not_re_verified"] == {
         "dichotomous outcome: not re-verified yet": 1,
         "generic IV outcome: not re-verified yet": 1,
@@ -137,7 +143,7 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
     }
     bad = by_id(audit, "CMP-001.07")
     assert bad.status == "error" and any("MEAN_2" in p and "line 90" in p for p in bad.problems)
-    assert not audit.ok  # a malformed analysis is never agreement
+    assert not audit.ok  # a malformed analysis is never agreement (an error, not "inconsistent")
     json.dumps(audit.to_dict(), allow_nan=False)
 
 
@@ -152,8 +158,8 @@ def test_handmade_csv_export_reverified_with_printed_digits(r_engine):
     audit = reverify_review(rev, r_engine)
     for aid in ("1.1", "1.2"):
         a = by_id(audit, aid)
-        assert a.status == "re-verified" and a.ok, [(c.name, c.verdict, c.rel_diff) for c in a.checks if not c.verdict in ("agree", "explained")]
-    se = next(c for c in by_id(audit, "1.1").checks if c.name == "study[Adams 2001].SE")
+        assert a.status == "re-verified" and a.ok, [(c.name, c.verdict, c.rel_diff) for c in a.records if not c.verdict in ("agree", "explained")]
+    se = next(c for c in by_id(audit, "1.1").records if c.name == "study[Adams 2001].SE")
     assert se.tolerance.atol == pytest.approx(5e-9)
     assert by_id(audit, "1.3").reason == "dichotomous outcome: not re-verified yet"
     assert audit.ok
@@ -169,7 +175,7 @@ def test_a_wrong_stored_value_is_a_difference(r_engine, tmp_path):
     assert 'Z="2.6"' in bad.read_text(encoding="iso-8859-1")
     a = by_id(reverify_review(read_review(bad), r_engine), "CMP-001.01")
     assert a.verdict == "differ"
-    differ = {c.name for c in a.checks if c.verdict == "differ"}
+    differ = {c.name for c in a.records if c.verdict == "differ"}
     assert {"study[Brown 2005].EFFECT_SIZE", "overall.Z"} <= differ  # |Z| quirk does not cover a wrong size
     assert a.worst(1)[0].verdict == "differ"
 
@@ -186,6 +192,18 @@ def test_truncated_file_keeps_complete_analyses(r_engine, tmp_path):
     assert by_id(audit, "CMP-001.01").ok
     trunc = by_id(audit, "CMP-001.02")
     assert trunc.status == "error" and "truncated" in trunc.reason and "breaks off" in trunc.problems[0]
+    assert audit.counts()["error"] == 1 and audit.counts()["inconsistent"] == 0 and not audit.ok
+
+
+def test_rm5_cut_between_analyses_is_a_file_error(tmp_path):
+    data = RM5.read_bytes()
+    cut = data.index(b"</CONT_OUTCOME>") + len(b"</CONT_OUTCOME>\n")  # after analysis 1, before analysis 2
+    f = tmp_path / "cut.rm5"
+    f.write_bytes(data[:cut])
+    audit = reverify_review(read_review(f), None, r_unavailable="not needed")
+    assert [a.id for a in audit.analyses] == ["CMP-001.01"]
+    assert audit.errors and "breaks off after analysis CMP-001.01" in audit.errors[0]
+    assert audit.counts()["error"] == 1 and not audit.ok
 
 
 def test_bad_files_raise_input_errors(tmp_path):
@@ -229,7 +247,7 @@ def test_revman_sample_export_reverified(r_engine):
     audit = reverify_review(read_review(SAMPLES / "Fleiss1993_CR.csv"), r_engine)
     a = by_id(audit, "1.2")
     assert a.status == "re-verified" and a.ok and a.k == 5
-    assert {c.name for c in a.checks if c.verdict == "explained"} == {"overall.Z", "overall.P_CHI2"}
+    assert {c.name for c in a.records if c.verdict == "explained"} == {"overall.Z", "overall.P_CHI2"}
     rm5 = reverify_review(read_review(SAMPLES / "Fleiss1993.rm5"), r_engine)
     assert [a.status for a in rm5.analyses] == ["not re-verified", "not re-verified"]
     assert "did not compute" in rm5.analyses[1].reason

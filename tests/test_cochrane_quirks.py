@@ -11,46 +11,159 @@ from harness.cli import main
 from harness.cochrane import quirks, read_review
 from harness.cochrane.lint import grim_consistent, lint_analysis
 from harness.cochrane.presets import PRESETS, get_preset
-from harness.cochrane.reverify import RM5_TOL, reverify_review
+from harness.cochrane.reverify import reverify_review
 from harness.cochrane.rm5 import Analysis, Row, Subgroup
 from harness.compare import explained
+from harness.compare.compare import compare_values
+from harness.compare.tolerance import STORED_DOUBLE, STORED_DOUBLE_P
 from harness.errors import InputError
+from scipy import stats
 
 DATA = Path(__file__).resolve().parent / "data" / "cochrane"
 
 
 # --------------------------------------------------------------------------- quirks
+#
+# Each registry entry of RevMan's quirks, tested on RevMan's own output: the stored values of
+# antibiotics-for-sore-throat.rm5 (a Cochrane review, CD000023.pub4, RevMan 5.2.11; 21 dichotomous
+# analyses) and Fleiss1993.rm5 / Fleiss1993_CR.csv (RevMan 5.0). The p-values are checked against
+# their exact tails (scipy) from RevMan's own stored statistics (Z, CHI2, DF), which needs no
+# recomputation of the dichotomous analyses themselves.
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = next((p for p in (ROOT.parent / "shared" / "reference" / "revman-samples", Path("/work/shared/reference/revman-samples")) if p.is_dir()), None)
+REG = {e.id: e for e in explained.load()}
+
+
+def _samples():
+    if SAMPLES is None:
+        pytest.skip("shared/reference/revman-samples is not present beside the repository")
+    return read_review(SAMPLES / "antibiotics-for-sore-throat.rm5")
+
+
+def _blocks(rev):
+    """(name, stored) of every pooled block RevMan computed (estimable: a weight above 0)."""
+    for a in rev.analyses:
+        for name, st in [(f"{a.id}.overall", a.stored)] + [(f"{sg.id}.subgroup", sg.stored) for sg in a.subgroups]:
+            if st.get("WEIGHT"):
+                yield a, name, st
+
+
+def _record(name, recomputed, stored, tol):
+    return compare_values(name, recomputed, stored, tol, ("python", "revman"))
 
 
 def test_every_quirk_is_registered_in_the_explained_registry():
-    reg = {e.id: e for e in explained.load()}
-    for q in quirks.QUIRKS:
-        assert q.id in reg, q.id
-        assert reg[q.id].when.get("source") == "revman5"
+    for q in quirks.QUIRK_IDS:
+        assert q in REG, q
+        assert REG[q].when.get("source") == "revman5"
 
 
 def test_abs_z_explains_only_the_sign():
-    ctx = {"df": 2, "fmt": "rm5", "tol": RM5_TOL}
-    assert quirks.explain("overall.Z", 2.5840569706085095, -2.5840569706085095, ctx).startswith("revman-abs-z")
-    assert quirks.explain("overall.Z", 2.6, -2.5840569706085095, ctx) is None  # wrong size: not a quirk
-    assert quirks.explain("overall.Z", 2.58, 2.50, ctx) is None  # positive Z: nothing to explain
+    z = 2.5840569706085095
+    rec = _record("overall.Z", -z, z, STORED_DOUBLE)
+    assert rec.verdict == "differ" and quirks.explain(rec, 2).startswith("revman-abs-z")
+    assert quirks.explain(_record("overall.Z", -z, 2.6, STORED_DOUBLE), 2) is None  # wrong size: not a quirk
+    assert quirks.explain(_record("overall.Z", 2.50, 2.58, STORED_DOUBLE), 2) is None  # positive Z: nothing to explain
+    # RevMan's own file: Z stored positive for a pooled RR below 1 (log RR < 0)
+    rev = _samples()
+    a = rev.analyses[0]
+    assert a.stored["EFFECT_SIZE"] < 1 and a.stored["Z"] > 0  # CMP-001.01: RR 0.684, Z 5.027
 
 
-def test_chi2_p_approximation_is_bounded():
-    ctx = {"df": 6, "fmt": "rm5", "tol": RM5_TOL}
-    # Fleiss1993.rm5 CMP-001.01: CHI2 9.946055983220074, df 6; RevMan P_CHI2 0.1269422521561745;
-    # exact: R pchisq(9.946055983220074, 6, lower.tail=FALSE) = 0.12694217790629495 (5.8e-7 relative)
-    exact = 0.12694217790629495
-    assert quirks.explain("overall.P_CHI2", 0.1269422521561745, exact, ctx).startswith("revman-chi2-p-approximation")
-    assert quirks.explain("overall.P_CHI2", exact * 1.001, exact, ctx) is None  # 1e-3 relative: a real difference
-    assert quirks.explain("overall.P_Z", 0.1269422521561745, exact, ctx) is None  # normal p-values are exact in RevMan
-    # tiny p: RevMan's value may be 0 or negative when the exact p is < 1e-10
-    assert quirks.explain("overall.P_CHI2", -1e-13, 3e-15, ctx).startswith("revman-chi2-p-tiny")
+def test_normal_p_approximation_on_revman_values():
+    """revman-normal-p-approximation: every P_Z RevMan stored within 1e-6 relative of the exact
+    two-sided tail of its own |Z|; some beyond the stored-double tolerance (the entry is needed)."""
+    entry = REG["revman-normal-p-approximation"]
+    rels = []
+    for a, name, st in _blocks(_samples()):
+        exact = 2 * stats.norm.sf(abs(st["Z"]))
+        rec = _record(f"{name}.P_Z", exact, st["P_Z"], STORED_DOUBLE_P)
+        rels.append(rec.rel_diff)
+        if rec.verdict == "differ":
+            assert quirks.explain(rec, int(st["DF"])).startswith("revman-normal-p-approximation"), (name, rec)
+    assert len(rels) == 41 and max(rels) < entry.max_rel_diff
+    assert max(rels) == pytest.approx(1.1531383e-07, rel=1e-4)  # CMP-002.03: P_Z 0.2109290228760643 at Z 1.2510150173052699
+    assert sum(r > STORED_DOUBLE_P.rtol for r in rels) == 7
+    # a P(Z) wrong by 1e-5 relative is not RevMan's approximation
+    assert quirks.explain(_record("overall.P_Z", 0.21092899855 * (1 + 1e-5), 0.21092899855, STORED_DOUBLE_P), 2) is None
 
 
-def test_one_study_quirks_need_df_zero():
-    assert quirks.explain("subgroup[2: B].I2", 99.99999999999999, math.nan, {"df": 0, "fmt": "rm5", "tol": RM5_TOL}).startswith("revman-one-study-i2")
-    assert quirks.explain("subgroup[2: B].I2", 99.99999999999999, 40.0, {"df": 3, "fmt": "rm5", "tol": RM5_TOL}) is None
+def test_normal_p_underflow():
+    """revman-normal-p-underflow: P(Z) stored as 0 for |Z| = 18.7 (exact 5e-78); RevMan still stores
+    8.23e-15 correctly at Z = 7.76 (antibiotics CMP-001.03.02), which bounds where it underflows."""
+    rev = _samples()
+    sg = next(sg for a in rev.analyses for sg in a.subgroups if sg.id == "CMP-001.03.02")
+    assert sg.stored["P_Z"] == pytest.approx(2 * stats.norm.sf(sg.stored["Z"]), rel=1e-9) and sg.stored["P_Z"] < 1e-14
+    exact = 2 * stats.norm.sf(18.7)
+    rec = _record("overall.P_Z", exact, 0.0, STORED_DOUBLE_P)
+    assert rec.verdict == "differ"  # no absolute floor: an underflow is a difference ...
+    assert quirks.explain(rec, 1).startswith("revman-normal-p-underflow")  # ... RevMan's, explained
+    # a P(Z) of 0 where the exact p is 1e-10 is no underflow: a real difference
+    assert quirks.explain(_record("overall.P_Z", 1e-10, 0.0, STORED_DOUBLE_P), 1) is None
+
+
+def test_chi2_p_approximation_is_absolute_on_revman_values():
+    """revman-chi2-p-approximation: every P_CHI2 and P_Q RevMan stored within 1e-6 absolute of the
+    exact upper tail of its own CHI2/Q and df, including p = 2.25e-12 (2.3e-4 relative off)."""
+    entry = REG["revman-chi2-p-approximation"]
+    rev = _samples()
+    errs, rels = [], []
+    for a, name, st in _blocks(rev):
+        if st["DF"] > 0:
+            exact = stats.chi2.sf(st["CHI2"], st["DF"])
+            rec = _record(f"{name}.P_CHI2", exact, st["P_CHI2"], STORED_DOUBLE_P)
+            errs.append(rec.abs_diff)
+            rels.append(rec.rel_diff)
+            assert rec.verdict == "agree" or quirks.explain(rec, int(st["DF"])).startswith("revman-chi2-p-approximation"), (name, rec)
+    for a in rev.analyses:
+        groups = [sg for sg in a.subgroups if sg.stored.get("WEIGHT")]
+        if a.has_subgroups and len(groups) > 1:
+            exact = stats.chi2.sf(a.stored["Q"], len(groups) - 1)
+            rec = _record(f"{a.id}.subgroups.P_Q", exact, a.stored["P_Q"], STORED_DOUBLE_P)
+            errs.append(rec.abs_diff)
+            assert rec.verdict == "agree" or quirks.explain(rec, len(groups) - 1).startswith("revman-chi2-p-approximation")
+    assert len(errs) == 48 and max(errs) < entry.max_abs_diff
+    assert max(errs) == pytest.approx(2.7041e-07, rel=1e-3)  # CMP-004.06: P_CHI2 0.2166818532544632, exact 0.21668158284066458
+    assert max(rels) > 2e-4  # CMP-001.01, p = 2.25e-12: a relative bound would not hold
+    # Fleiss1993.rm5 CMP-001.01 (RevMan 5.0): CHI2 9.946055983220074, df 6, P_CHI2 0.1269422521561745
+    f = read_review(SAMPLES / "Fleiss1993.rm5").analyses[0].stored
+    rec = _record("overall.P_CHI2", stats.chi2.sf(f["CHI2"], 6), f["P_CHI2"], STORED_DOUBLE_P)
+    assert rec.abs_diff == pytest.approx(7.4e-8, rel=0.02) and quirks.explain(rec, 6).startswith("revman-chi2-p-approximation")
+    # 1e-5 absolute is beyond RevMan's approximation
+    assert quirks.explain(_record("overall.P_CHI2", 0.3, 0.3 + 1e-5, STORED_DOUBLE_P), 4) is None
+
+
+def test_df0_conventions_on_revman_values():
+    """revman-df0-p and revman-one-study-i2: one estimable study (CMP-002.03.01, CMP-003.02.02) is
+    stored CHI2 0, DF 0, P_CHI2 1, I2 0; one non-empty subgroup (CMP-004.03) Q 0, P_Q 1, I2_Q 0."""
+    rev = _samples()
+    ones = [sg.stored for a in rev.analyses for sg in a.subgroups if sg.id in ("CMP-002.03.01", "CMP-003.02.02")]
+    assert len(ones) == 2
+    for st in ones:
+        assert (st["CHI2"], st["DF"], st["P_CHI2"], st["I2"]) == (0.0, 0.0, 1.0, 0.0)
+        rec = _record("subgroup[1: x].P_CHI2", math.nan, st["P_CHI2"], STORED_DOUBLE_P)  # the Python engine: undefined
+        assert rec.verdict == "differ" and quirks.explain(rec, 0).startswith("revman-df0-p")
+        rec = _record("subgroup[1: x].I2", math.nan, st["I2"], STORED_DOUBLE)
+        assert quirks.explain(rec, 0).startswith("revman-one-study-i2")
+    a = next(a for a in rev.analyses if a.id == "CMP-004.03")
+    assert [sg.stored["WEIGHT"] > 0 for sg in a.subgroups] == [True, False]
+    assert (a.stored["Q"], a.stored["P_Q"], a.stored["I2_Q"]) == (0.0, 1.0, 0.0)
+    assert quirks.explain(_record("subgroups.P_Q", math.nan, 1.0, STORED_DOUBLE_P), 0).startswith("revman-df0-p")
+    # not with df > 0, and not for a stored value other than 1
+    assert quirks.explain(_record("subgroups.P_Q", math.nan, 1.0, STORED_DOUBLE_P), 1) is None
+    assert quirks.explain(_record("subgroups.P_Q", math.nan, 0.3, STORED_DOUBLE_P), 0) is None
+    # RevMan 5's handmade-file emulation of a one-study I2 written on a rounding-residue Q
+    assert quirks.explain(_record("subgroup[2: B].I2", math.nan, 99.99999999999999, STORED_DOUBLE), 0).startswith("revman-one-study-i2")
+    assert quirks.explain(_record("subgroup[2: B].I2", 40.0, 99.99999999999999, STORED_DOUBLE), 3) is None
+
+
+def test_a_nan_on_one_side_is_explained_only_by_an_unbounded_entry():
+    """A value undefined on one side has no size: a bounded entry (chi2 p-value, 1e-6) never covers it."""
+    rec = _record("overall.P_CHI2", math.nan, 0.0, STORED_DOUBLE_P)
+    assert rec.abs_diff is None and rec.verdict == "differ"
+    assert quirks.explain(rec, 2) is None
+    assert explained.explain({"source": "revman5", "df": "2", "stored": "zero", "abs_agrees": "no", "fmt": "rm5"}, rec) is None
 
 
 # --------------------------------------------------------------------------- presets
@@ -69,18 +182,21 @@ def test_presets_and_unknown_name():
 def test_rerun_under_another_preset_engines_agree(r_engine, preset):
     audit = reverify_review(read_review(DATA / "handmade.rm5"), r_engine, preset)
     a = next(x for x in audit.analyses if x.id == "CMP-001.02")  # SMD, random effects
-    assert a.status == "re-verified" and a.ok, [(c.name, c.python, c.r) for c in a.checks if c.verdict != "agree"]
-    byname = {c.name: c for c in a.checks}
+    assert a.status == "re-verified" and a.ok, [(c.name, c.values) for c in a.records if c.verdict != "agree"]
+    byname = {c.name: c for c in a.records}
     # REML tau2 is not RevMan's DL tau2 (stored 0.16440521876644615): the preset changes the result
-    assert byname["overall.TAU2"].revman == pytest.approx(0.16440521876644615)
-    assert abs(byname["overall.TAU2"].python - byname["overall.TAU2"].revman) > 1e-4
+    tau2 = byname["overall.TAU2"]
+    assert tau2.value("revman") == pytest.approx(0.16440521876644615)
+    assert abs(tau2.value("python") - tau2.value("revman")) > 1e-4
+    assert [c.sides for c in tau2.comparisons] == [("python", "r")]  # the engines are compared; RevMan's value is shown
+    assert tau2.note.startswith("change from RevMan 5: ")
     assert {"overall.PI_START", "overall.PI_END"} <= set(byname)
-    assert byname["overall.PI_START"].python < byname["overall.CI_START"].python
+    assert byname["overall.PI_START"].value("python") < byname["overall.CI_START"].value("python")
     md = next(x for x in audit.analyses if x.id == "CMP-001.01")  # fixed effect
-    names = {c.name for c in md.checks}
+    names = {c.name for c in md.records}
     if preset == "revman-web-2025":
         assert "overall.PI_START" not in names  # a fixed-effect analysis stays fixed: no prediction interval
-        assert next(c for c in md.checks if c.name == "overall.EFFECT_SIZE").python == pytest.approx(-25 / 26, rel=1e-12)
+        assert next(c for c in md.records if c.name == "overall.EFFECT_SIZE").value("python") == pytest.approx(-25 / 26, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- lint

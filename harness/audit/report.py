@@ -34,3 +34,46 @@ def render(result, width=100) -> str:
     detail = f" (reported numbers {by['reported']}, recomputation {by['recomputed']}, robustness {by['robustness']})" if c["inconsistent"] else ""
     out.append(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check")
     return "\n".join(out)
+
+
+def _short(path: str, base: str | None) -> str:
+    import os
+
+    if base:
+        try:
+            return os.path.relpath(path, base)
+        except ValueError:
+            pass
+    return path
+
+
+def render_set(aset, width: int = 100) -> str:
+    """The summary over a set of audited files: one row per file, analyses by type and status, the largest differences."""
+    import os
+
+    from ..reports.terminal import fmt
+
+    rows = aset.file_rows()
+    paths = [r["file"] for r in rows]
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]) if len(paths) > 1 else None
+    out = ["=== Summary over all files"]
+    table = [("\n".join(textwrap.wrap(_short(os.path.abspath(r["file"]), base), 22, break_on_hyphens=False)), textwrap.fill(r["title"] or "—", 18),
+              f"{r['analyses']} ({r['re-verified']})", str(r["agree"]), str(r["explained"]), str(r["differ"]), str(r["errors"]), str(r["not re-verified"]),
+              textwrap.fill(r["worst"], 22)) for r in rows]
+    out.append(tabulate(table, headers=["file", "review", "analyses\n(re-verif.)", "agree", "expl.", "differ", "errors", "not re-\nverified", "worst difference"],
+                        tablefmt="simple", disable_numparse=True))
+    by = aset.by_type()
+    if by:
+        from .batch import STATUS_COLUMNS
+
+        out.append("Analyses of the RevMan files by data type and status:")
+        body = [(t, *(str(d[c]) for c in STATUS_COLUMNS), str(sum(d.values()))) for t, d in by.items()]
+        body.append(("all", *(str(sum(d[c] for d in by.values())) for c in STATUS_COLUMNS), str(sum(sum(d.values()) for d in by.values()))))
+        out.append(tabulate(body, headers=["data type", *STATUS_COLUMNS, "total"], tablefmt="simple", disable_numparse=True))
+    worst = aset.worst(10)
+    if worst:
+        out.append("Largest differences (RevMan's value against the recomputations):")
+        out.append(tabulate([(_short(os.path.abspath(f), base), a, q.name, fmt(q.value("revman")), fmt(q.value("python")), fmt(q.value("r")), fmt(q.rel_diff, 2), q.verdict)
+                             for f, a, q in worst],
+                            headers=["file", "analysis", "quantity", "RevMan", "Python", "R (metafor)", "rel diff", "verdict"], tablefmt="simple", disable_numparse=True))
+    return "\n".join(out)

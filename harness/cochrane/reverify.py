@@ -9,28 +9,49 @@ CSV export, the study inputs are recomputed twice, independently:
 * **R** — metafor through the R engine (``mh_cochrane_reverify`` in
   ``r_scripts/cochrane.R``).
 
-Each quantity RevMan stored — per study (``EFFECT_SIZE``, ``SE``,
-``CI_START``, ``CI_END``, ``WEIGHT``), per subgroup and overall
-(``EFFECT_SIZE``, ``SE`` when stored, ``CI_START``, ``CI_END``, ``WEIGHT``,
-``Z``, ``P_Z``, ``CHI2``, ``DF``, ``P_CHI2``, ``I2``, ``TAU2``) and for the
-subgroup test (``Q``, ``P_Q``, ``I2_Q``) — is compared with both
-recomputations. Tolerances reflect what RevMan stores:
+**What is compared: what RevMan displays.** The analysis's ``TOTALS``
+setting (RevMan 5 User Guide, analysis properties: "Totals and subtotals",
+"Subtotals only", "No totals") decides which results RevMan shows; RevMan
+still writes numbers for the hidden ones (hidden totals, zeros,
+``WEIGHT="0.0"``, ``TAU2="NaN"``), which are not results and are listed as
+"not displayed (TOTALS=…)", never compared (:func:`displayed`):
 
-* ``.rm5``: full doubles, so ``rtol = 1e-9, atol = 1e-12`` (:data:`RM5_TOL`;
-  RevMan and numpy sum in different orders, observed agreement ~1e-15,
-  while the smallest convention difference, 1.96 vs the exact quantile, is 2e-5);
-* CSV: the half-unit of the last printed digit of each value (8 decimals in
-  RevMan's exports), plus 1e-12 relative.
+=========  ======  =========  =====================  ===================  ==============
+TOTALS     totals  subtotals  test for subgroups      study weights        subgroup weight
+=========  ======  =========  =====================  ===================  ==============
+``YES``    shown   shown      shown                  % of the analysis    sum of its studies'
+``SUB``    —       shown      if ``SUBGROUP_TEST``   % of the subgroup    100
+``NO``     —       —          —                      —                    —
+=========  ======  =========  =====================  ===================  ==============
 
-A difference beyond tolerance is *explained* only when one of RevMan's known
-quirks (:mod:`.quirks`) accounts for it; otherwise it is a difference.
+Shown are, per study ``EFFECT_SIZE``, ``SE``, ``CI_START``, ``CI_END``,
+``WEIGHT``; per subgroup and overall ``EFFECT_SIZE``, ``SE`` (when stored),
+``CI_START``, ``CI_END``, ``WEIGHT``, ``Z``, ``P_Z``, ``CHI2``, ``DF``,
+``P_CHI2``, ``I2``, ``TAU2``; for the subgroup test ``Q``, ``P_Q``,
+``I2_Q``. With one non-empty subgroup RevMan writes the test as Q = 0,
+P = 1, I² = 0; the engines give Q = 0 on df = 0 and I² = 0, and the P = 1
+is RevMan's convention for a test with df = 0 (registry ``revman-df0-p``).
+
+**One comparison layer.** Each shown quantity is a
+:class:`~harness.compare.compare.QuantityRecord`: RevMan's value against the
+Python and the R recomputation, two :class:`~harness.compare.compare.Record` objects
+made by :func:`~harness.compare.compare.compare_to_reference` — the same
+records, verdicts and registry of explained differences
+(:mod:`harness.compare.explained`, context from :mod:`.quirks`) as
+engine-vs-engine comparisons. Tolerances follow how RevMan stored the value
+(:mod:`harness.compare.tolerance`): a ``.rm5`` holds full doubles
+(``STORED_DOUBLE``; p-values without an absolute floor, ``STORED_DOUBLE_P``);
+a CSV export holds the printed digits of its number format, established over
+the whole export (:func:`.export_csv.export_precision`), half a unit of the
+last digit.
+
 Dichotomous, O − E, generic inverse-variance and other-data analyses are
 listed as not re-verified, with their count; so are analyses RevMan did not
-compute (empty values) and malformed ones (with the message).
+compute (empty values). Truncated and malformed analyses are errors.
 
 Under another preset (:mod:`.presets`) the pooled results are recomputed with
 those conventions by both engines; the engines are compared with each other
-and the change from RevMan's stored value is reported.
+(RevMan's stored value shown beside them, with the change).
 """
 from __future__ import annotations
 
@@ -41,55 +62,65 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from ..compare.tolerance import ITERATIVE, Tolerance
+from ..compare.compare import OK_VERDICTS, QuantityRecord, Record, compare_to_reference, compare_values, worst_verdict
+from ..compare.tolerance import CLOSED, ITERATIVE, STORED_DOUBLE, STORED_DOUBLE_P, Tolerance, printed
 from ..core import effect_sizes as es
 from ..core import revman as rv
 from ..core.rma import rma_arrays
 from ..errors import EngineUnavailable, HarnessError
 from . import quirks
-from .export_csv import printed_decimals
 from .lint import LintFinding, lint_analysis
 from .presets import Preset, get_preset
 from .rm5 import Analysis, Review, read_review
 
-#: .rm5 stores full doubles
-RM5_TOL = Tolerance(rtol=1e-9, atol=1e-12)
+#: .rm5 stores full doubles (kept under this name for callers of the first version)
+RM5_TOL = STORED_DOUBLE
 STUDY_Q = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT")
 POOLED_Q = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2")
 TEST_Q = ("Q", "P_Q", "I2_Q")
+P_VALUES = ("P_Z", "P_CHI2", "P_Q")
 #: attributes RevMan 5 always writes (a pooled SE is written by some versions only)
 STUDY_EXPECTED = STUDY_Q
 POOLED_EXPECTED = ("EFFECT_SIZE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2")
 PRESET_Q = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "Z", "P_Z", "I2", "TAU2", "PI_START", "PI_END")
-VERDICT_ORDER = ("engine-error", "differ", "missing", "explained", "agree")
+#: RevMan 5's TOTALS setting, as its User Guide names the options
+TOTALS = {"YES": "totals and subtotals", "SUB": "subtotals only", "NO": "no totals"}
+#: analysis statuses: re-verified; not re-verified (another data type, not computed); error (unreadable)
+STATUSES = ("re-verified", "not re-verified", "error")
 
 
-@dataclass
-class Check:
-    """One quantity: RevMan's stored value beside the Python and R recomputations."""
+@dataclass(frozen=True)
+class Display:
+    """What RevMan displays for one analysis (from ``TOTALS``, ``SUBGROUPS``, ``SUBGROUP_TEST``)."""
 
-    name: str
-    revman: float | None
-    python: float | None
-    r: float | None
-    tolerance: Tolerance | None
-    verdict: str
-    explanation: str | None = None
-    rel_diff: float | None = None  # largest of |engine - RevMan| / |RevMan| (or Python vs R under another preset)
+    totals: str  # YES, SUB, NO
+    overall: bool
+    subtotals: bool
+    test: bool
+    study_weights: bool
+    weights_within: bool  # study weights are percent of their subgroup (TOTALS=SUB)
 
-    def to_dict(self):
-        from ..compare.compare import _json_num
+    @property
+    def label(self) -> str:
+        return f"TOTALS={self.totals}"
 
-        return {
-            "name": self.name,
-            "revman": _json_num(self.revman),
-            "python": _json_num(self.python),
-            "r": _json_num(self.r),
-            "tolerance": None if self.tolerance is None else {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
-            "verdict": self.verdict,
-            "explanation": self.explanation,
-            "rel_diff": _json_num(self.rel_diff),
-        }
+
+def displayed(an: Analysis) -> Display:
+    """What RevMan shows of ``an`` (see the module doc's table)."""
+    totals = an.settings.get("TOTALS", "YES").strip().upper() or "YES"
+    if totals not in TOTALS:
+        an.problems.append(f"{an.id}: TOTALS={totals!r} is not one of RevMan's settings (YES, SUB, NO); read as YES")
+        totals = "YES"
+    sub = an.has_subgroups
+    test_on = an.settings.get("SUBGROUP_TEST", "YES").strip().upper() != "NO"
+    return Display(
+        totals=totals,
+        overall=totals == "YES",
+        subtotals=sub and totals in ("YES", "SUB"),
+        test=sub and (totals == "YES" or (totals == "SUB" and test_on)),
+        study_weights=totals in ("YES", "SUB"),
+        weights_within=totals == "SUB",
+    )
 
 
 @dataclass
@@ -100,31 +131,38 @@ class AnalysisAudit:
     data_type: str
     measure: str
     model: str
-    status: str  # "re-verified", "not re-verified", "error"
+    status: str  # one of STATUSES
     reason: str | None = None
-    checks: list[Check] = field(default_factory=list)
+    records: list[QuantityRecord] = field(default_factory=list)
+    #: stored quantities RevMan does not display (TOTALS), listed, not compared
+    not_displayed: list[str] = field(default_factory=list)
+    not_displayed_reason: str | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     lint: list[LintFinding] = field(default_factory=list)
     line: int | None = None
     k: int = 0  # estimable studies recomputed
+    totals: str = "YES"
+    #: the plain-data description of the analysis's forest plot (harness.cochrane.forestdata)
+    forest: dict | None = None
 
     @property
     def verdict(self) -> str:
         if self.status != "re-verified":
             return self.status
-        vs = {c.verdict for c in self.checks}
-        for v in VERDICT_ORDER:
-            if v in vs:
-                return v
-        return "agree"
+        return worst_verdict([r.verdict for r in self.records], empty="missing")
 
     @property
     def ok(self) -> bool:
-        return self.verdict in ("agree", "explained")
+        return self.verdict in OK_VERDICTS
 
-    def worst(self, n=3) -> list[Check]:
-        bad = [c for c in self.checks if c.verdict in ("differ", "missing", "engine-error")]
+    @property
+    def checks(self) -> list[QuantityRecord]:
+        """The compared quantities (the name of the first version)."""
+        return self.records
+
+    def worst(self, n=3) -> list[QuantityRecord]:
+        bad = [c for c in self.records if c.verdict in ("differ", "missing", "engine-error")]
         bad.sort(key=lambda c: -(c.rel_diff if c.rel_diff is not None and not math.isnan(c.rel_diff) else math.inf))
         return bad[:n]
 
@@ -141,10 +179,13 @@ class AnalysisAudit:
             "reason": self.reason,
             "line": self.line,
             "k": self.k,
+            "totals": self.totals,
             "problems": self.problems,
             "notes": self.notes,
             "lint": [f.to_dict() for f in self.lint],
-            "quantities": [c.to_dict() for c in self.checks],
+            "not_displayed": {"reason": self.not_displayed_reason, "quantities": self.not_displayed} if self.not_displayed else None,
+            "quantities": [c.to_dict() for c in self.records],
+            "forest": self.forest,
         }
 
 
@@ -156,8 +197,12 @@ class ReviewAudit:
     preset: str
     analyses: list[AnalysisAudit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: file-level errors no analysis carries (a file cut between analyses ...): each is an error
+    errors: list[str] = field(default_factory=list)
     engines: dict = field(default_factory=dict)
     r_unavailable: str | None = None
+    #: CSV exports: how each computed column is printed (export_csv.ColumnPrecision)
+    precision: dict = field(default_factory=dict)
 
     def reasons(self) -> dict:
         """Why analyses were not re-verified (and why some could not be read), with counts."""
@@ -166,36 +211,41 @@ class ReviewAudit:
             if a.status != "re-verified":
                 d = out["errors" if a.status == "error" else "not_re_verified"]
                 d[a.reason or a.status] = d.get(a.reason or a.status, 0) + 1
+        for e in self.errors:
+            out["errors"]["file-level: " + e.split(": ", 1)[-1]] = out["errors"].get("file-level: " + e.split(": ", 1)[-1], 0) + 1
         return out
 
+    def counts(self) -> dict:
+        """Analyses by the audit command's verdicts; file-level errors count as errors."""
+        c = {"consistent": 0, "inconsistent": 0, "cannot check": 0, "error": len(self.errors)}
+        for a in self.analyses:
+            if a.status == "not re-verified":
+                c["cannot check"] += 1
+            elif a.status == "error":
+                c["error"] += 1
+            elif a.ok:
+                c["consistent"] += 1
+            else:
+                c["inconsistent"] += 1
+        return c
+
     def summary(self) -> dict:
-        """Counts only (numbers), as the report writers expect."""
+        """Counts only (numbers), as the report writers expect; the same counts as :meth:`counts`."""
         re = [a for a in self.analyses if a.status == "re-verified"]
-        rs = self.reasons()
-        not_re, errors = rs["not_re_verified"], rs["errors"]
+        c = self.counts()
         return {
             "analyses": len(self.analyses),
             "re_verified": len(re),
             "agreeing": sum(a.verdict == "agree" for a in re),
             "explained": sum(a.verdict == "explained" for a in re),
             "differing": sum(not a.ok for a in re),
-            "not_re_verified": sum(not_re.values()),
-            "errors": sum(errors.values()),
-            "quantities": sum(len(a.checks) for a in re),
+            "inconsistent": c["inconsistent"],
+            "not_re_verified": c["cannot check"],
+            "errors": c["error"],
+            "quantities": sum(len(a.records) for a in re),
+            "not_displayed": sum(len(a.not_displayed) for a in re),
             "lint_findings": sum(len(a.lint) for a in self.analyses),
         }
-
-    def counts(self) -> dict:
-        """Analyses by the audit command's verdicts (consistent / inconsistent / cannot check)."""
-        c = {"consistent": 0, "inconsistent": 0, "cannot check": 0}
-        for a in self.analyses:
-            if a.status == "not re-verified":
-                c["cannot check"] += 1
-            elif a.ok:
-                c["consistent"] += 1
-            else:
-                c["inconsistent"] += 1
-        return c
 
     def render(self, detail: bool = False) -> str:
         from .report import render
@@ -205,7 +255,8 @@ class ReviewAudit:
     @property
     def ok(self) -> bool:
         """Every re-verified analysis agrees (or is explained) and nothing failed to read."""
-        return all(a.ok for a in self.analyses if a.status != "not re-verified") and not any(a.status == "error" for a in self.analyses)
+        c = self.counts()
+        return c["inconsistent"] == 0 and c["error"] == 0
 
     def to_dict(self):
         return {
@@ -215,7 +266,9 @@ class ReviewAudit:
             "format": self.fmt,
             "preset": self.preset,
             "problems": self.problems,
+            "errors": self.errors,
             "r_unavailable": self.r_unavailable,
+            "precision": {k: v.to_dict() for k, v in self.precision.items()} or None,
             "summary": self.summary(),
             "reasons": self.reasons(),
             "analyses": [a.to_dict() for a in self.analyses],
@@ -335,9 +388,10 @@ def compute_python(d: _Data, measure, model, preset: Preset, level_study, level_
         for lab in dict.fromkeys(d.group):
             m = g == lab
             pools[lab], wj = _pool_python(yi[m], sei[m], model, preset, level_total, preset.i2_from == "Q")
-            pools[lab]["WEIGHT"] = float(np.sum(w[m]))
             if weights_within:
                 weights[m] = wj
+        for lab in pools:  # a subgroup's weight: the sum of its studies' displayed weights
+            pools[lab]["WEIGHT"] = float(np.sum(weights[g == lab]))
     for i, name in enumerate(d.labels):
         out.update({f"study[{name}].EFFECT_SIZE": yi[i], f"study[{name}].SE": sei[i], f"study[{name}].CI_START": yi[i] - z * sei[i],
                     f"study[{name}].CI_END": yi[i] + z * sei[i], f"study[{name}].WEIGHT": weights[i]})
@@ -345,6 +399,10 @@ def compute_python(d: _Data, measure, model, preset: Preset, level_study, level_
     out.update({f"overall.{k}": v for k, v in overall.items()})
     for lab, p in pools.items():
         out.update({f"subgroup[{lab}].{k}": v for k, v in p.items()})
+    if subgroups and len(pools) == 1:
+        # one non-empty subgroup: a single estimate cannot differ from itself (Q = 0 on
+        # df = 0, P undefined); I² = 0 as RevMan writes it when Q = 0
+        out.update({"subgroups.Q": 0.0, "subgroups.P_Q": math.nan, "subgroups.I2_Q": 0.0})
     if subgroups and len(pools) >= 2:
         if preset.name == "revman5":
             t = rv.subgroup_test(yi, sei, g, test_model)
@@ -405,100 +463,76 @@ def compute_r(engine, d: _Data, measure, model, preset: Preset, level_study, lev
 # --------------------------------------------------------------------------- stored values
 
 
-def _stored(an: Analysis, d: _Data, subgroups):
-    """RevMan's values as {name: (value or None, raw text or None)}; absent attributes are left out."""
-    out = {}
+def _stored(an: Analysis, d: _Data, show: Display):
+    """RevMan's displayed values as {name: value or None}, and the names of stored values it does not display."""
+    out, hidden = {}, []
+
+    def put(name, value, shown):
+        (out.__setitem__(name, value) if shown else hidden.append(name))
+
     for r, name in zip(d.rows, d.labels):
         for q in STUDY_Q:
             if q in r.stored:
-                out[f"study[{name}].{q}"] = (r.stored[q], r.raw.get(q))
-    if not _no_totals(an):
-        for q in POOLED_Q:
-            if q in an.stored:
-                out[f"overall.{q}"] = (an.stored[q], an.raw.get(q))
-    if subgroups:
+                put(f"study[{name}].{q}", r.stored[q], q != "WEIGHT" or show.study_weights)
+    for q in POOLED_Q:
+        if q in an.stored:
+            put(f"overall.{q}", an.stored[q], show.overall)
+    if an.has_subgroups:
         used = set(d.group)
         for sg in an.subgroups:
             lab = f"{sg.no}: {sg.name}"
             if lab not in used:
-                continue
+                continue  # no estimable study: RevMan shows no result for it
             for q in POOLED_Q:
                 if q in sg.stored:
-                    out[f"subgroup[{lab}].{q}"] = (sg.stored[q], sg.raw.get(q))
+                    put(f"subgroup[{lab}].{q}", sg.stored[q], show.subtotals)
         for q in TEST_Q:
             if q in an.stored:
-                out[f"subgroups.{q}"] = (an.stored[q], an.raw.get(q))
-    return out
+                put(f"subgroups.{q}", an.stored[q], show.test)
+    return out, hidden
 
 
-def _no_totals(an: Analysis) -> bool:
-    """RevMan computed no overall result (TOTALS=NO or SUB, overall values empty)."""
-    return an.settings.get("TOTALS", "YES").upper() != "YES" and an.stored.get("EFFECT_SIZE") is None
-
-
-def _tolerance(an: Analysis, raw_text) -> Tolerance:
+def _tolerance(an: Analysis, name: str, stored, precision: dict) -> Tolerance:
+    """How precisely RevMan stored this value: full doubles (.rm5) or the export's format (CSV)."""
+    q = name.rsplit(".", 1)[1]
     if an.fmt != "csv":
-        return RM5_TOL
-    dec = printed_decimals(raw_text)
-    if dec is None:
-        return Tolerance(rtol=1e-8, atol=1e-12)
-    return Tolerance(rtol=1e-12, atol=0.5 * 10.0**-dec * (1 + 1e-9))
+        return STORED_DOUBLE_P if q in P_VALUES else STORED_DOUBLE
+    if q == "DF":
+        return printed(decimals=0)
+    col = precision.get(q)
+    if col is None or stored is None or not math.isfinite(stored):
+        return printed(decimals=8)
+    return col.tolerance(stored)
 
 
-def _rel(a, b):
-    if a is None or b is None or math.isnan(a) or math.isnan(b):
-        return None
-    d = abs(a - b)
-    return d / abs(b) if b != 0 else (0.0 if d == 0 else math.inf)
-
-
-def _side_verdict(name, stored, val, tol, ctx):
-    """(verdict, explanation) of one engine's value against RevMan's."""
-    if val is None:
-        return "engine-error", "not computed"
-    s_nan, v_nan = math.isnan(stored), math.isnan(val)
-    if not s_nan and not v_nan and tol.allows(val, stored):
-        return "agree", None
-    if s_nan and v_nan:
-        return "agree", "undefined on both sides"
-    why = quirks.explain(name, stored, val, ctx)
-    if why:
-        return "explained", why
-    return "differ", None
-
-
-def _compare_stored(an, stored, py, r, r_err, df_of, skip=()):
-    checks = []
-    for name, (sv, raw) in stored.items():
+def _compare_stored(an, stored, py, r, r_err, df_of, precision, show: Display):
+    """One QuantityRecord per displayed stored value: RevMan against Python and against R."""
+    out = []
+    for name, sv in stored.items():
         q = name.rsplit(".", 1)[1]
-        tol = _tolerance(an, raw)
-        pv, rvv = py.get(name), (r.get(name) if r is not None else None)
         if sv is None and q == "SE" and not name.startswith("study["):
             continue  # a pooled SE is optional (CSV exports leave it empty)
-        if sv is None:
-            checks.append(Check(name, None, pv, rvv, tol, "missing", "RevMan's value is empty (not computed by RevMan)"))
-            continue
-        ctx = {"df": df_of(name), "fmt": an.fmt, "tol": tol}
-        vp, ep = _side_verdict(name, sv, pv, tol, ctx) if pv is not None else ("missing", "not computed by the Python engine")
-        if r is None:
-            vr, er = "engine-error", r_err
-        else:
-            vr, er = _side_verdict(name, sv, rvv, tol, ctx) if rvv is not None else ("missing", "not computed by metafor")
-        verdict = next(v for v in VERDICT_ORDER if v in (vp, vr))
-        if ep and er and ep.split(":", 1)[0] == er.split(":", 1)[0]:
-            er = None  # the same quirk explains both engines: say it once
-        expl = "; ".join(dict.fromkeys(f"{side}: {e}" if (vp != vr and e) else e for side, e in (("Python", ep), ("R", er)) if e)) or None
-        rels = [x for x in (_rel(pv, sv), _rel(rvv, sv)) if x is not None]
-        checks.append(Check(name, sv, pv, rvv, tol, verdict, expl, max(rels) if rels else None))
+        tol = _tolerance(an, name, sv, precision)
+        values = {"python": py.get(name), "r": None if r is None else r.get(name)}
+        df = df_of(name)
+        out.append(compare_to_reference(
+            name, "revman", sv, values, tol,
+            explain=lambda rec, df=df: quirks.explain(rec, df, an.fmt),
+            errors={"r": r_err} if r is None else None,
+            reference_missing="RevMan's value is empty (not computed by RevMan)",
+        ))
     for name in py:
-        if name in stored or name.split(".", 1)[0] in skip:
+        if name in stored:
             continue
         prefix, q = name.rsplit(".", 1)
-        expected = STUDY_EXPECTED if prefix.startswith("study[") else TEST_Q if prefix == "subgroups" else POOLED_EXPECTED
-        if q in expected:
-            # an expected RevMan attribute absent from the file (malformed, or written by another tool)
-            checks.append(Check(name, None, py.get(name), (r or {}).get(name), None, "missing", "attribute absent from the RevMan file"))
-    return checks
+        block = "study" if prefix.startswith("study[") else "test" if prefix == "subgroups" else "overall" if prefix == "overall" else "subtotal"
+        shown = {"study": q != "WEIGHT" or show.study_weights, "test": show.test, "overall": show.overall, "subtotal": show.subtotals}[block]
+        expected = STUDY_EXPECTED if block == "study" else TEST_Q if block == "test" else POOLED_EXPECTED
+        if shown and q in expected:
+            # an attribute RevMan always writes is absent from the file (malformed, or written by another tool)
+            out.append(compare_to_reference(name, "revman", None, {"python": py.get(name), "r": (r or {}).get(name)}, _tolerance(an, name, None, precision),
+                                            errors={"r": r_err} if r is None else None, reference_missing="attribute absent from the RevMan file"))
+    return out
 
 
 # --------------------------------------------------------------------------- one analysis
@@ -516,13 +550,18 @@ def _not_computed(an: Analysis) -> bool:
     return all(v is None for v in vals)
 
 
-def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False, r_unavailable=None) -> AnalysisAudit:
+def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False, r_unavailable=None, precision: dict | None = None) -> AnalysisAudit:
     measure, model = _settings(an)
     audit = AnalysisAudit(an.id, an.name, an.comparison, an.data_type_name, measure, model, "not re-verified", line=an.line)
-    audit.problems.extend(an.problems)
     audit.lint = lint_analysis(an, integer_scale)
+    show = displayed(an)
+    audit.totals = show.totals
+    audit.problems.extend(an.problems)
     if not an.complete:
         audit.status, audit.reason = "error", "truncated in the file"
+        return audit
+    if an.malformed:
+        audit.status, audit.reason = "error", "malformed line in the file"
         return audit
     if an.data_type != "CONT":
         audit.reason = f"{an.data_type_name} outcome: not re-verified yet"
@@ -543,14 +582,10 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
     audit.k = len(d.rows)
     level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
     subgroups = an.has_subgroups
-    totals = an.settings.get("TOTALS", "YES").upper()
-    weights_within = subgroups and totals != "YES"
-    if weights_within:
-        audit.notes.append(f"TOTALS={totals}: study weights taken within each subgroup (RevMan's rule here is unverified)")
     if an.fmt == "csv":
         audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
     test_model = model
-    args = (d, measure, model, preset, level_study, level_total, subgroups, weights_within, test_model)
+    args = (d, measure, model, preset, level_study, level_total, subgroups, show.weights_within, test_model)
     try:
         py = compute_python(*args)
     except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as e:
@@ -566,49 +601,49 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         except HarnessError as e:
             r_err = str(e)
     audit.status = "re-verified"
+    n_groups = len(set(d.group)) if subgroups else 0
 
     def df_of(name):
         prefix = name.rsplit(".", 1)[0]
+        if prefix == "subgroups":
+            return n_groups - 1
         v = py.get(f"{prefix}.DF")
         return None if v is None else int(v)
 
+    stored, hidden = _stored(an, d, show)
+    if hidden:
+        audit.not_displayed = hidden
+        audit.not_displayed_reason = f"not displayed ({show.label}: {TOTALS[show.totals]}): RevMan writes these values but shows no such result; not compared"
     if preset.name == "revman5":
-        skip = ("overall",) if _no_totals(an) else ()
-        if skip:
-            audit.notes.append("RevMan computed no overall total (TOTALS setting): only studies and subgroups are compared")
-        audit.checks = _compare_stored(an, _stored(an, d, subgroups), py, r, r_err, df_of, skip)
+        audit.records = _compare_stored(an, stored, py, r, r_err, df_of, precision or {}, show)
     else:
-        audit.checks = _compare_engines(an, py, r, r_err, preset)
+        audit.records = _compare_engines(an, py, r, r_err, preset, stored, hidden)
         audit.notes.append(f"re-run under preset {preset.title!r}: Python and metafor are compared with each other; 'RevMan' shows RevMan 5's stored value for reference")
+    from .forestdata import describe
+
+    audit.forest = describe(an, d.labels, d.group, stored, py, r, show)
     return audit
 
 
-def _compare_engines(an, py, r, r_err, preset):
-    checks = []
-    stored = {}
-    for q in POOLED_Q:
-        stored[f"overall.{q}"] = an.stored.get(q)
-    for sg in an.subgroups:
-        for q in POOLED_Q:
-            stored[f"subgroup[{sg.no}: {sg.name}].{q}"] = sg.stored.get(q)
+def _compare_engines(an, py, r, r_err, preset, stored, hidden):
+    """Under another preset: Python against metafor, RevMan 5's stored value shown beside them."""
+    out = []
+    tol = ITERATIVE if preset.random_method != "DL" else CLOSED
     for name, pv in py.items():
         q = name.rsplit(".", 1)[1]
-        if name.startswith("study[") or q not in PRESET_Q:
+        if name.startswith("study[") or q not in PRESET_Q or name in hidden or name.split(".", 1)[0] + ".EFFECT_SIZE" in hidden:
             continue
-        tol = ITERATIVE if preset.random_method != "DL" else RM5_TOL
         sv = stored.get(name)
-        if r is None:
-            checks.append(Check(name, sv, pv, None, tol, "engine-error", r_err))
-            continue
-        rvv = r.get(name)
-        if rvv is None:
-            checks.append(Check(name, sv, pv, None, tol, "missing", "not computed by metafor"))
-            continue
-        ok = (math.isnan(pv) and math.isnan(rvv)) or (not math.isnan(pv) and not math.isnan(rvv) and tol.allows(pv, rvv))
-        change = None if sv is None or math.isnan(pv) else pv - (abs(sv) if q == "Z" and pv < 0 else sv)
+        change = None if sv is None or math.isnan(pv) else pv - (-abs(sv) if q == "Z" and pv < 0 else sv)  # RevMan stores |Z|
         note = None if change is None else f"change from RevMan 5: {change:+.6g}"
-        checks.append(Check(name, sv, pv, rvv, tol, "agree" if ok else "differ", note, _rel(pv, rvv)))
-    return checks
+        if r is None:
+            rec = Record(name, pv, None, None, None, tol, "engine-error", r_err)
+        elif r.get(name) is None:
+            rec = Record(name, pv, None, None, None, tol, "missing", "not computed by metafor")
+        else:
+            rec = compare_values(name, pv, r[name], tol)
+        out.append(QuantityRecord(name, {"revman": sv, "python": pv, "r": None if r is None else r.get(name)}, (rec,), tol, note))
+    return out
 
 
 # --------------------------------------------------------------------------- a review
@@ -616,9 +651,10 @@ def _compare_engines(an, py, r, r_err, preset):
 
 def reverify_review(review: Review, engine=None, preset="revman5", integer_scale=False, r_unavailable=None) -> ReviewAudit:
     p = get_preset(preset) if isinstance(preset, str) else preset
-    out = ReviewAudit(review.path, review.title, review.fmt, p.title, problems=list(review.problems), r_unavailable=r_unavailable)
+    out = ReviewAudit(review.path, review.title, review.fmt, p.title, problems=list(review.problems), errors=list(review.errors),
+                      r_unavailable=r_unavailable, precision=dict(review.precision))
     for an in review.analyses:
-        out.analyses.append(reverify_analysis(an, engine, p, integer_scale, r_unavailable))
+        out.analyses.append(reverify_analysis(an, engine, p, integer_scale, r_unavailable, review.precision))
     if not review.analyses:
         out.problems.append(f"{review.path}: no analysis found")
     return out

@@ -107,6 +107,8 @@ class Analysis:
     stored: dict
     raw: dict
     group_labels: tuple = ("", "")
+    #: the forest plot's axis labels (GRAPH_LABEL_1/2; "Left/Right Graph Label" in an export)
+    graph_labels: tuple = ("", "")
     subgroups: list[Subgroup] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # studies outside subgroups
     problems: list[str] = field(default_factory=list)
@@ -114,6 +116,7 @@ class Analysis:
     line: int | None = None
     fmt: str = "rm5"  # "rm5" (full doubles) or "csv" (printed digits)
     complete: bool = True  # False when the file broke off inside this analysis
+    malformed: bool = False  # True when a line of it could not be read as RevMan writes it
 
     @property
     def data_type_name(self) -> str:
@@ -140,6 +143,11 @@ class Review:
     problems: list[str] = field(default_factory=list)  # file-level (e.g. truncation)
     studies: dict = field(default_factory=dict)  # study id -> (name, year)
     revman_version: str | None = None
+    #: file-level errors no analysis carries (a file cut between analyses, or where the
+    #: analysis cannot be told): each counts as an error of the review
+    errors: list[str] = field(default_factory=list)
+    #: CSV exports: the printed precision of each computed column (export_csv.export_precision)
+    precision: dict = field(default_factory=dict)
 
 
 def to_float(text):
@@ -253,6 +261,7 @@ def _read_outcome(el, dtype, comparison, studies, path) -> Analysis:
         stored={},
         raw=dict(a),
         group_labels=(el.findtext("GROUP_LABEL_1"), el.findtext("GROUP_LABEL_2")),
+        graph_labels=(el.findtext("GRAPH_LABEL_1"), el.findtext("GRAPH_LABEL_2")),
         problems=problems,
         source=str(path),
         line=el.line,
@@ -305,6 +314,8 @@ def read_rm5(path) -> Review:
     anal = root.find("ANALYSES_AND_DATA")
     if anal is None:
         rev.problems.append(f"{path}: no ANALYSES_AND_DATA section" + (" (the file may be truncated)" if err else "") + "; no analysis to re-verify")
+        if err:
+            rev.errors.append(f"{err}: the file breaks off before its analyses")
         return rev
     for cmp_el in anal.children:
         if cmp_el.tag != "COMPARISON":
@@ -314,6 +325,9 @@ def read_rm5(path) -> Review:
             if el.tag.endswith("_OUTCOME"):
                 dtype = el.tag[: -len("_OUTCOME")]
                 rev.analyses.append(_read_outcome(el, dtype, cname, rev.studies, path))
+    if err and all(a.complete for a in rev.analyses):
+        # cut between two analyses (or after the last one): analyses may be missing
+        rev.errors.append(f"{err}: the file breaks off after analysis {rev.analyses[-1].id if rev.analyses else '(none)'}; any later analysis is missing")
     return rev
 
 

@@ -17,17 +17,43 @@ relative difference, the tolerance and a verdict:
 ``warning``
     an engine warned on this analysis and the other did not warn alike; the
     warnings are listed. Never agreement.
+
+A :class:`Record` compares two sides, named by :attr:`Record.sides`
+(``("python", "r")`` for the engine comparison, the common case;
+``("python", "revman")`` for a recomputation against RevMan's stored value).
+A :class:`QuantityRecord` holds one quantity seen from more than two sides
+and the comparisons made between them: RevMan's stored value against the
+Python and the R recomputation (two comparisons, three sides), or Python
+against R with RevMan's value shown beside them. Its verdict is the worst
+of its comparisons (:func:`worst_verdict`), so the same tolerances, registry
+of explained differences and writers serve both kinds of comparison.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .tolerance import Tolerance
 
 VERDICTS = ("agree", "explained", "differ", "missing", "engine-error", "warning")
 OK_VERDICTS = ("agree", "explained")
+#: most severe first: the verdict of a set of records is the first of these present
+SEVERITY = ("engine-error", "differ", "missing", "warning", "explained", "agree")
+#: how a side is called in messages
+SIDE_NAMES = {"python": "Python", "r": "R", "revman": "RevMan"}
+
+
+def worst_verdict(verdicts, empty: str = "engine-error") -> str:
+    """The most severe of ``verdicts`` (:data:`SEVERITY`); ``empty`` when there are none."""
+    vs = set(verdicts)
+    if not vs:
+        return empty
+    return next((v for v in SEVERITY if v in vs), sorted(vs)[0])
+
+
+def side_name(side: str) -> str:
+    return SIDE_NAMES.get(side, side)
 
 
 @dataclass(frozen=True)
@@ -40,18 +66,35 @@ class Record:
     tolerance: Tolerance | None
     verdict: str
     explanation: str | None = None
+    #: what the two values are: ``python`` holds the first side's value, ``r`` the
+    #: second's (the reference of ``rel_diff``), whatever their names
+    sides: tuple[str, str] = ("python", "r")
+
+    @property
+    def value(self) -> float | None:
+        """The first side's value (the one being checked)."""
+        return self.python
+
+    @property
+    def reference(self) -> float | None:
+        """The second side's value (the reference of ``rel_diff``)."""
+        return self.r
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        a, b = self.sides
+        out = {
             "name": self.name,
-            "python": _json_num(self.python),
-            "r": _json_num(self.r),
+            a: _json_num(self.python),
+            b: _json_num(self.r),
             "abs_diff": _json_num(self.abs_diff),
             "rel_diff": _json_num(self.rel_diff),
             "tolerance": None if self.tolerance is None else {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
             "verdict": self.verdict,
             "explanation": self.explanation,
         }
+        if self.sides != ("python", "r"):
+            out["sides"] = list(self.sides)
+        return out
 
 
 def _json_num(x):
@@ -66,20 +109,124 @@ def _json_num(x):
     return x
 
 
-def compare_values(name: str, py: float, r: float, tol: Tolerance) -> Record:
-    """One quantity, both values present."""
+def compare_values(name: str, py: float, r: float, tol: Tolerance, sides: tuple[str, str] = ("python", "r")) -> Record:
+    """One quantity, both values present; ``r`` (the second side) is the reference of the relative difference."""
     py, r = float(py), float(r)
     py_nan, r_nan = math.isnan(py), math.isnan(r)
     if py_nan and r_nan:
-        return Record(name, py, r, None, None, tol, "agree", "undefined in both engines")
+        both = "in both engines" if sides == ("python", "r") else f"for {side_name(sides[0])} and {side_name(sides[1])}"
+        return Record(name, py, r, None, None, tol, "agree", f"undefined {both}", sides)
     if py_nan or r_nan:
-        return Record(name, py, r, None, None, tol, "differ", f"NaN (undefined) in {'Python' if py_nan else 'R'} only")
+        return Record(name, py, r, None, None, tol, "differ", f"NaN (undefined) in {side_name(sides[0] if py_nan else sides[1])} only", sides)
     if math.isinf(py) or math.isinf(r):
         same = py == r
-        return Record(name, py, r, 0.0 if same else math.inf, 0.0 if same else math.inf, tol, "agree" if same else "differ")
+        return Record(name, py, r, 0.0 if same else math.inf, 0.0 if same else math.inf, tol, "agree" if same else "differ", None, sides)
     ad = abs(py - r)
     rd = ad / abs(r) if r != 0 else (0.0 if ad == 0 else math.inf)
-    return Record(name, py, r, ad, rd, tol, "agree" if tol.allows(py, r) else "differ")
+    return Record(name, py, r, ad, rd, tol, "agree" if tol.allows(py, r) else "differ", None, sides)
+
+
+def explained_record(rec: Record, why: str | None) -> Record:
+    """``rec`` with verdict ``explained`` and the reason, when ``why`` is given and it differs."""
+    if not why or rec.verdict != "differ":
+        return rec
+    return replace(rec, verdict="explained", explanation=why)
+
+
+@dataclass(frozen=True)
+class QuantityRecord:
+    """One quantity seen from several sides, and the comparisons made between them.
+
+    ``values`` maps each side (``revman``, ``python``, ``r``) to its value
+    (None: that side has none); ``comparisons`` are the :class:`Record` objects between
+    two of the sides. A side shown but compared with nothing (RevMan's value
+    when a preset re-runs the analysis) is in ``values`` only; ``note`` says
+    what it shows.
+    """
+
+    name: str
+    values: dict
+    comparisons: tuple
+    tolerance: Tolerance | None = None
+    note: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return worst_verdict([c.verdict for c in self.comparisons])
+
+    @property
+    def explanation(self) -> str | None:
+        """The explanations of the comparisons, each said once (prefixed by the side when they differ)."""
+        parts = {}
+        for c in self.comparisons:
+            if not c.explanation or (c.verdict == "agree" and self.verdict != "agree"):
+                continue
+            key = c.explanation.split(":", 1)[0] if c.verdict == "explained" else c.explanation
+            parts.setdefault(key, []).append(c)
+        out = []
+        for recs in parts.values():
+            c = recs[0]
+            whole = len(recs) == len(self.comparisons)
+            out.append(c.explanation if whole else f"{'/'.join(side_name(r.sides[0]) for r in recs)}: {c.explanation}")
+        if self.note:
+            out.append(self.note)
+        return "; ".join(out) or None
+
+    @property
+    def rel_diff(self) -> float | None:
+        """The largest relative difference among the comparisons (None when none was measured)."""
+        xs = [c.rel_diff for c in self.comparisons if c.rel_diff is not None and not math.isnan(c.rel_diff)]
+        return max(xs) if xs else None
+
+    @property
+    def abs_diff(self) -> float | None:
+        xs = [c.abs_diff for c in self.comparisons if c.abs_diff is not None and not math.isnan(c.abs_diff)]
+        return max(xs) if xs else None
+
+    def value(self, side: str) -> float | None:
+        return self.values.get(side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **{side: _json_num(v) for side, v in self.values.items()},
+            "abs_diff": _json_num(self.abs_diff),
+            "rel_diff": _json_num(self.rel_diff),
+            "tolerance": None if self.tolerance is None else {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+            "verdict": self.verdict,
+            "explanation": self.explanation,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+def compare_to_reference(name: str, reference_side: str, reference: float | None, values: dict, tol: Tolerance,
+                         explain=None, errors: dict | None = None, reference_missing: str | None = None) -> QuantityRecord:
+    """Each side of ``values`` against the ``reference`` (e.g. RevMan's stored value).
+
+    ``values`` maps a side to its value (None: not computed by that side, a
+    ``missing`` comparison); ``errors`` maps a side that failed to its message
+    (an ``engine-error`` comparison). ``explain(record)`` gives the reason of
+    a difference (a registry entry's, :mod:`harness.compare.explained`) or
+    None. With no reference value every comparison is ``missing``, with
+    ``reference_missing`` as the reason.
+    """
+    errors = errors or {}
+    recs = []
+    for side, v in values.items():
+        sides = (side, reference_side)
+        if side in errors:
+            recs.append(Record(name, None, reference, None, None, tol, "engine-error", errors[side], sides))
+        elif reference is None:
+            recs.append(Record(name, v, None, None, None, tol, "missing", reference_missing or f"no {side_name(reference_side)} value", sides))
+        elif v is None:
+            recs.append(Record(name, None, reference, None, None, tol, "missing", f"not computed by {side_name(side)}", sides))
+        else:
+            rec = compare_values(name, v, reference, tol, sides)
+            if rec.verdict == "differ" and explain is not None:
+                rec = explained_record(rec, explain(rec))
+            recs.append(rec)
+    shown = {reference_side: reference, **{s: (None if s in errors else v) for s, v in values.items()}}
+    return QuantityRecord(name, shown, tuple(recs), tol)
 
 
 @dataclass
@@ -103,13 +250,7 @@ class AnalysisComparison:
 
     @property
     def verdict(self) -> str:
-        vs = {r.verdict for r in self.records}
-        if not self.records:
-            return "engine-error"
-        for v in ("engine-error", "differ", "missing", "warning"):
-            if v in vs:
-                return v
-        return "explained" if "explained" in vs else "agree"
+        return worst_verdict([r.verdict for r in self.records])
 
     @property
     def ok(self) -> bool:
@@ -168,9 +309,7 @@ def compare_outcomes(kind, spec, py, r) -> AnalysisComparison:
             continue
         rec = compare_values(n, a, r.values[n], tol)
         if rec.verdict == "differ":
-            why = kind.explain(spec, rec)
-            if why:
-                rec = Record(rec.name, rec.python, rec.r, rec.abs_diff, rec.rel_diff, rec.tolerance, "explained", why)
+            rec = explained_record(rec, kind.explain(spec, rec))
         out.records.append(rec)
     for n, b in r.values.items():
         if n not in py.values:

@@ -54,12 +54,15 @@ class Explanation:
 
     def within(self, abs_diff: float | None, rel_diff: float | None) -> bool:
         if abs_diff is None or (isinstance(abs_diff, float) and math.isnan(abs_diff)):
-            return False
+            # no size (a value undefined on one side): only an entry without a bound covers it
+            return math.isinf(self.max_rel_diff)
         if abs_diff <= self.max_abs_diff:
             return True
         return rel_diff is not None and rel_diff <= self.max_rel_diff
 
     def reason(self, abs_diff, rel_diff) -> str:
+        if abs_diff is None:
+            return f"{self.id}: {self.cause} (value undefined on one side) [{self.reference}]"
         size = f"difference {abs_diff:.2g} absolute, {rel_diff:.2g} relative" if rel_diff is not None and math.isfinite(rel_diff) else f"difference {abs_diff:.2g} absolute"
         return f"{self.id}: {self.cause} ({size}; bound {self.max_rel_diff:g} relative or {self.max_abs_diff:g} absolute) [{self.reference}]"
 
@@ -102,6 +105,12 @@ def find(quantity: str, context: dict, abs_diff=None, rel_diff=None, registry=No
 
 
 def explain(context: dict, record) -> str | None:
-    """Reason for a :class:`~harness.compare.compare.Record`'s difference, or None."""
-    e = find(record.name, context, record.abs_diff, record.rel_diff)
-    return None if e is None else e.reason(record.abs_diff, record.rel_diff)
+    """Reason for a :class:`~harness.compare.compare.Record`'s difference, or None.
+
+    The entry must cover the difference's size; a difference without a size
+    (NaN on one side) only by an entry without a bound (``max_rel_diff = inf``).
+    """
+    for e in load():
+        if e.applies(record.name, context) and e.within(record.abs_diff, record.rel_diff):
+            return e.reason(record.abs_diff, record.rel_diff)
+    return None

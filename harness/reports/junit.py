@@ -13,7 +13,10 @@ Like the HTML report it reads the JSON document of a run (``to_dict()``):
   both values, differences, tolerance, verdict, reason) as text.
 * audit documents with ``files`` (``audit``): one ``<testcase>`` per audited
   outcome, failing when a finding is ``inconsistent`` (the text is the table
-  of that outcome's findings), skipped when nothing could be checked;
+  of that outcome's findings), skipped when nothing could be checked; for a
+  re-verified Cochrane review, one per analysis (``differ``/``missing`` a
+  failure, a truncated or malformed analysis or an unreadable file an error,
+  "not re-verified" skipped);
 * campaign documents with ``per_model`` (``fuzz``): one ``<testcase>`` per
   model, failing with the table of its disagreements.
 
@@ -105,10 +108,47 @@ def _cases_for_campaign(doc: dict) -> list[tuple[str, ET.Element]]:
     return out
 
 
+def _cases_for_review(f: dict) -> list[tuple[str, ET.Element]]:
+    """A re-verified Cochrane review (``kind`` ``cochrane-review``): one test case per analysis;
+    an unreadable file (``kind`` ``unreadable``): one erroring test case."""
+    fname = str(f.get("path") or "review")
+    cls = _x(f"metaharness.audit.{Path(fname).stem}")
+    if f.get("kind") == "unreadable":
+        tc = ET.Element("testcase", classname=cls, name="(file)", time="0")
+        ET.SubElement(tc, "error", message=_x(f.get("error") or "cannot be read"), type="error").text = _x(f.get("error") or "")
+        return [(fname, tc)]
+    out = []
+    for e in f.get("errors") or []:  # file-level errors (a file cut between analyses ...)
+        tc = ET.Element("testcase", classname=cls, name="(file)", time="0")
+        ET.SubElement(tc, "error", message=_x(e), type="error").text = _x(e)
+        out.append((fname, tc))
+    for a in f.get("analyses") or []:
+        tc = ET.Element("testcase", classname=cls, name=_x(f"{a.get('id')} {a.get('name') or ''}".strip()), time="0")
+        v = str(a.get("verdict"))
+        qs = a.get("quantities") or []
+        rows = [(q.get("name"), fmt(q.get("revman")), fmt(q.get("python")), fmt(q.get("r")), fmt(q.get("rel_diff"), 2), q.get("verdict"), q.get("explanation") or "")
+                for q in qs if q.get("verdict") != "agree"]
+        table = tabulate(rows, headers=["quantity", "RevMan", "Python", "R", "rel diff", "verdict", "reason"], disable_numparse=True) if rows else ""
+        if v in PASS:
+            if table:
+                ET.SubElement(tc, "system-out").text = _x("explained differences:\n" + table)
+        elif v == "not re-verified":
+            ET.SubElement(tc, "skipped", message=_x(a.get("reason") or v))
+        else:
+            msg = a.get("reason") or f"{sum(1 for q in qs if q.get('verdict') not in PASS)} of {len(qs)} quantities not agreeing"
+            el = ET.SubElement(tc, "error" if v in ERROR else "failure", message=_x(msg), type=_x(v))
+            el.text = _x("\n".join([table, *(a.get("problems") or [])]).strip() or msg)
+        out.append((fname, tc))
+    return out
+
+
 def _cases_for_audit(doc: dict) -> list[tuple[str, ET.Element]]:
-    """Audit documents (``files`` with ``findings``): one test case per audited outcome."""
+    """Audit documents (``files``): one test case per audited outcome (``findings``), per analysis of a review."""
     out = []
     for f in doc.get("files") or []:
+        if f.get("kind") in ("cochrane-review", "unreadable"):
+            out.extend(_cases_for_review(f))
+            continue
         fname = str(f.get("file") or f.get("citation") or "audit")
         by_outcome: dict[str, list] = {}
         for x in f.get("findings") or []:
