@@ -120,3 +120,26 @@ def test_screenshot_shows_rendered_plots(chromium, report, tmp_path):
     # the plots are where the images are: some 200-pixel band holds both colours in quantity
     bands = [(colour_pixels(img[y : y + 200], COLOURS["python"]), colour_pixels(img[y : y + 200], COLOURS["r"])) for y in range(0, 3000, 100)]
     assert any(b > 300 and o > 300 for b, o in bands), bands
+
+
+def test_forest_plot_renders_in_chromium(chromium, tmp_path):
+    """The shared RevMan-layout forest plot (harness.reports.forest) inline in a page, as Chromium draws it."""
+    from PIL import Image
+
+    from harness.reports import forest
+    from test_forest import subgroup_plot  # the hand-made subgroup plot of the forest tests
+
+    one = forest.to_svg(subgroup_plot())
+    two = forest.to_svg(subgroup_plot(series="RevMan"), subgroup_plot(series="recomputed", shift=0.05))
+    page = tmp_path / "forest.html"
+    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">{one}<br>{two}</body></html>', encoding="utf-8")
+    dom = browser.dump_dom(page)
+    assert dom.count("<svg") == 2
+    for text in ("1.1.1 Adults", "1.1.2 Children", "Favours exercise", "Favours usual care", "Test for subgroup differences: Chi²"):
+        assert dom.count(text) == 2, text
+    assert dom.count("Subtotal (95% CI)") == 4 and dom.count("Total (95% CI)") == 2
+    img = np.asarray(Image.open(browser.screenshot(page, tmp_path / "forest.png", width=1100, height=1600)).convert("RGB"))
+    blue, orange = colour_pixels(img, forest.SERIES_COLOURS[0]), colour_pixels(img, forest.SERIES_COLOURS[1])
+    assert blue > 400 and orange > 150, (blue, orange)  # squares of both plots; the second series' circles and lines
+    black_rows = np.where((img.max(axis=-1) < 60).sum(axis=1) > 0)[0]
+    assert len(black_rows) > 300  # text, CI lines, diamonds: the plot is drawn, not an empty box
