@@ -23,6 +23,7 @@ Moderators
 from __future__ import annotations
 
 import math
+import warnings as pywarnings
 
 import numpy as np
 
@@ -253,7 +254,10 @@ class RmaKind(AnalysisKind):
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
         ctrl = self.control(spec)
-        fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
+        with pywarnings.catch_warnings():
+            # the kind states metafor's warnings itself (below), once, as R's side does
+            pywarnings.simplefilter("ignore", api.RmaWarning)
+            fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
         if not fit.converged:
             if spec["method"] in ROOT_METHODS:
                 why = f"did not converge: no root of the {spec['method']} estimating equation in [tau2_min, tau2_max] (metafor: \"Value of 'tau2.max' too low\")"

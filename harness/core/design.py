@@ -89,3 +89,31 @@ def model_matrix(columns: Mapping[str, Sequence], k: int, *, intercept=True, int
             raise ValueError(f"`levels` names {name!r}, which is not a categorical moderator")
     X = np.column_stack(cols) if cols else np.empty((k, 0))
     return Design(X, tuple(names), factors)
+
+
+def redundant_columns(X, names, rtol=1e-7) -> list[str]:
+    """Columns of the model matrix ``X`` that are linear combinations of earlier ones.
+
+    Mirrors what metafor does before dropping "redundant predictors" (it fits
+    ``lm(yi ~ X - 1)`` and drops the coefficients R's pivoting QR leaves NA,
+    tolerance 1e-7): columns are taken left to right and one that does not
+    raise the rank of the column-normalised matrix (singular values below
+    ``rtol`` times the largest) is redundant. The command line and the Python API drop them with metafor's
+    warning ("Redundant predictors dropped from the model.").
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] == 0:
+        return []
+    norms = np.linalg.norm(X, axis=0)
+    keep, out = [], []
+    for j in range(X.shape[1]):
+        if not np.isfinite(norms[j]) or norms[j] == 0:
+            out.append(names[j])
+            continue
+        cols = X[:, keep + [j]] / norms[keep + [j]]
+        sv = np.linalg.svd(cols, compute_uv=False)
+        if len(sv) < len(keep) + 1 or sv[-1] <= rtol * sv[0]:
+            out.append(names[j])
+        else:
+            keep.append(j)
+    return out
