@@ -94,21 +94,31 @@ def length_check(k: int, **arrays):
 
 
 def labels(slab, data, k) -> tuple[str, ...]:
-    """Study labels: a column of ``data``, a sequence, or 1..k (as metafor numbers them)."""
+    """Study labels: a column of ``data``, a sequence, or 1..k (as metafor numbers them);
+    duplicates made unique as metafor makes them."""
     if slab is None:
-        if isinstance(data, pd.DataFrame) and not isinstance(data.index, pd.RangeIndex):
-            pass  # metafor numbers studies 1..k whatever the data frame's row names
         return tuple(str(i + 1) for i in range(k))
     v = raw("slab", slab, data)
     labs = tuple(str(s) for s in (v.tolist() if hasattr(v, "tolist") else list(v)))
     if len(labs) != k:
         raise ValueError(f"`slab` has {len(labs)} labels for {k} studies")
-    seen = {}
-    for i, lab in enumerate(labs):
-        if lab in seen:
-            raise ValueError(f"`slab`: duplicated study label {lab!r} (studies {seen[lab] + 1} and {i + 1}); study labels must be unique")
-        seen[lab] = i
-    return labs
+    return make_unique(labs)
+
+
+def make_unique(labs) -> tuple[str, ...]:
+    """metafor's ``.make.unique``: duplicated labels get ".1", ".2", ... in order of appearance."""
+    counts: dict[str, int] = {}
+    for lab in labs:
+        counts[lab] = counts.get(lab, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for lab in labs:
+        if counts[lab] == 1:
+            out.append(lab)
+        else:
+            seen[lab] = seen.get(lab, 0) + 1
+            out.append(f"{lab}.{seen[lab]}")
+    return tuple(out)
 
 
 def _is_factor(v) -> bool:

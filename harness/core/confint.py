@@ -94,24 +94,24 @@ def confint_tau2(yi, vi, X, tau2_hat, vt, alpha=0.05, tol=np.finfo(float).eps **
 
 
 def quadform_sf(q, lambdas):
-    """:math:`P(\sum_j \lambda_j \chi^2_{1,j} > q)` for positive weights, by Imhof's (1961)
+    """:math:`P(\\sum_j \\lambda_j \\chi^2_{1,j} > q)` for positive weights, by Imhof's (1961)
     inversion of the characteristic function:
 
-    .. math:: P(Q > q) = \frac12 + \frac1\pi\int_0^\infty \frac{\sin\theta(u)}{u\,\rho(u)}\,du,\quad
-              \theta(u) = \tfrac12\sum_j \arctan(\lambda_j u) - \tfrac12 qu,\quad
-              \rho(u) = \prod_j (1 + \lambda_j^2u^2)^{1/4}.
+    .. math:: P(Q > q) = \\frac12 + \\frac1\\pi\\int_0^\\infty \\frac{\\sin\\theta(u)}{u\\,\\rho(u)}\\,du,\\quad
+              \\theta(u) = \\tfrac12\\sum_j \\arctan(\\lambda_j u) - \\tfrac12 qu,\\quad
+              \\rho(u) = \\prod_j (1 + \\lambda_j^2u^2)^{1/4}.
 
     The integrand oscillates with frequency q/2 and decays only like
     :math:`u^{-1-r/2}` (r weights), so the tail is integrated as two Fourier
-    integrals, :math:`\int f_1(u)\cos(qu/2)\,du - \int f_2(u)\sin(qu/2)\,du` with the
-    smooth :math:`f_1 = \sin\varphi/(u\rho)`, :math:`f_2 = \cos\varphi/(u\rho)`,
-    :math:`\varphi = \tfrac12\sum\arctan(\lambda_j u)`: QUADPACK's QAWF (scipy's
+    integrals, :math:`\\int f_1(u)\\cos(qu/2)\\,du - \\int f_2(u)\\sin(qu/2)\\,du` with the
+    smooth :math:`f_1 = \\sin\\varphi/(u\\rho)`, :math:`f_2 = \\cos\\varphi/(u\\rho)`,
+    :math:`\\varphi = \\tfrac12\\sum\\arctan(\\lambda_j u)`: QUADPACK's QAWF (scipy's
     ``quad(weight="cos"/"sin", b=inf)``), which is built for such integrals; the first
     period is integrated directly. Accuracy ~1e-12 absolute.
 
     Why not Farebrother's algorithm (AS 204, Ruben's chi-square series, what
     metafor calls through CompQuadForm): its number of terms grows with the
-    spread of the weights (about :math:`\log\epsilon/\log(1-\lambda_{min}/\lambda_{max})`), and the
+    spread of the weights (about :math:`\\log\\epsilon/\\log(1-\\lambda_{min}/\\lambda_{max})`), and the
     weights here spread as the sampling variances do once tau^2 is large (the
     search goes up to tau^2 = 100), so thousands of terms; Imhof's integral costs
     the same whatever the spread. Reference: Imhof JP (1961). Computing the
@@ -148,7 +148,7 @@ def quadform_sf(q, lambdas):
 
 def genq_lambdas(vi, P, tau2, r):
     """The weights of the generalised Q's distribution at tau^2: the r = k - p largest
-    eigenvalues of :math:`S P S`, :math:`S = \operatorname{diag}(\sqrt{v_i + \tau^2})`
+    eigenvalues of :math:`S P S`, :math:`S = \\operatorname{diag}(\\sqrt{v_i + \\tau^2})`
     (metafor ``.GENQ.func``)."""
     s = np.sqrt(vi + tau2)
     ev = np.linalg.eigvalsh(s[:, None] * P * s[None, :])
@@ -160,10 +160,10 @@ def confint_tau2_genq(yi, vi, X, weights, tau2_hat, vt, alpha=0.05, tol=np.finfo
     metafor ``confint`` on a ``method="GENQ"`` model, type ``"GENQ"``).
 
     With the user weights A, :math:`P = A - AX(X'AX)^{-1}X'A` and the observed
-    :math:`Q_A = y'Py`; under the model :math:`Q_A \sim \sum_j \lambda_j(\tau^2)\chi^2_1`
-    (:func:`genq_lambdas`). :math:`F(\tau^2) = P(Q_A > Q_{obs}; \tau^2)` increases
-    in tau^2; the bounds solve :math:`F(\tau^2_{lb}) = \alpha/2` and
-    :math:`1 - F(\tau^2_{ub}) = \alpha/2`, with the same bracket and boundary rules
+    :math:`Q_A = y'Py`; under the model :math:`Q_A \\sim \\sum_j \\lambda_j(\\tau^2)\\chi^2_1`
+    (:func:`genq_lambdas`). :math:`F(\\tau^2) = P(Q_A > Q_{obs}; \\tau^2)` increases
+    in tau^2; the bounds solve :math:`F(\\tau^2_{lb}) = \\alpha/2` and
+    :math:`1 - F(\\tau^2_{ub}) = \\alpha/2`, with the same bracket and boundary rules
     as the Q-profile interval. Distribution: :func:`quadform_sf` (Imhof).
     metafor 3.8-1's uniroot here runs at R's default tolerance eps^0.25.
     """
