@@ -43,7 +43,7 @@ def _py_lines(obj, version, **kw):
 def _mods_for_r(df, cols):
     mods, factors = {}, {}
     for c in cols:
-        if df[c].dtype == object:
+        if not pd.api.types.is_numeric_dtype(df[c]):
             mods[c] = np.array(df[c].astype(str), dtype=object)
             factors[c] = np.array(sorted(set(df[c])), dtype=object)
         else:
@@ -65,7 +65,7 @@ CASES = [
     dict(mods=["weeks"]),
     dict(mods=["weeks", "tester"], test="knha"),
     dict(mods=["weeks"], method="FE"),
-    dict(mods=["weeks", "setting"], intercept=False, method="DL"),
+    dict(mods=["weeks"], intercept=False, method="DL"),
     dict(tau2=0.02),
     dict(mods=["weeks"], tau2=0.02),
     dict(method="HE", test="t"),

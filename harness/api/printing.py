@@ -329,18 +329,24 @@ def confint_lines(ci, digits: int = DIGITS) -> list[str]:
     return out
 
 
-def regtest_lines(rt, digits: int = DIGITS) -> list[str]:
-    """metafor's ``print.regtest`` (model "rma", predictor "sei")."""
+def regtest_lines(rt, digits: int = DIGITS, metafor=None) -> list[str]:
+    """metafor's ``print.regtest`` (model "rma", predictor "sei"). From metafor 4.8-0 on, a
+    positive z (or b) gets a leading space when z and the limit estimate differ in sign
+    (``fmtx(..., flag = " ")``), so that the two line up."""
     from ..core.rma import FE_METHODS
 
     kind = "fixed-effects" if rt.method in FE_METHODS else "mixed-effects"
+    has_est = not _isnan(rt.est)
+    flag = has_est and _specified_wording(metafor) and np.sign(rt.zval) != np.sign(rt.est)
+    sp = lambda x, txt: (" " + txt) if (flag and float(x) >= 0) else txt  # noqa: E731  formatC(flag = " ")
     out = ["", "Regression Test for Funnel Plot Asymmetry", "", f"Model:     {kind} meta-regression model", "Predictor: standard error", ""]
+    z = sp(rt.zval, fcf(rt.zval, digits))
     if _isnan(rt.ddf):
-        out.append(f"Test for Funnel Plot Asymmetry: z = {fcf(rt.zval, digits)}, p {fmt_p(rt.pval, digits, True, ' ')}")
+        out.append(f"Test for Funnel Plot Asymmetry: z = {z}, p {fmt_p(rt.pval, digits, True, ' ')}")
     else:
-        out.append(f"Test for Funnel Plot Asymmetry: t = {fcf(rt.zval, digits)}, df = {r_num(round(rt.ddf, 2))}, p {fmt_p(rt.pval, digits, True, ' ')}")
-    if not _isnan(rt.est):
-        out.append(f"Limit Estimate (as sei -> 0):   b = {fcf(rt.est, digits)} (CI: {fcf(rt.ci_lb, digits)}, {fcf(rt.ci_ub, digits)})")
+        out.append(f"Test for Funnel Plot Asymmetry: t = {z}, df = {r_num(round(rt.ddf, 2))}, p {fmt_p(rt.pval, digits, True, ' ')}")
+    if has_est:
+        out.append(f"Limit Estimate (as sei -> 0):   b = {sp(rt.est, fcf(rt.est, digits))} (CI: {fcf(rt.ci_lb, digits)}, {fcf(rt.ci_ub, digits)})")
     out.append("")
     return out
 

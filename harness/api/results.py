@@ -410,8 +410,8 @@ class RegtestResult(_Printed):
     predictor: str = "sei"
     model: str = "rma"
 
-    def _lines(self, digits=printing.DIGITS):
-        return printing.regtest_lines(self, digits)
+    def _lines(self, digits=printing.DIGITS, metafor=None):
+        return printing.regtest_lines(self, digits, metafor)
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"zval": self.zval, "pval": self.pval, "ddf": self.ddf, "est": self.est, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub}], index=pd.Index(["regtest"]))

@@ -33,7 +33,7 @@ import numpy as np
 from ..core import effect_sizes as es
 from ..core.design import redundant_columns
 from ..core.rma import FE_METHODS, TESTS, rma_arrays
-from ..core.tau2 import DEFAULT_CONTROL, ESTIMATORS
+from ..core.tau2 import DEFAULT_CONTROL, ESTIMATORS, se_tau2_fixed
 from . import _inputs as inp
 from ._inputs import RmaWarning, StudiesOmittedWarning
 from .results import EscalcResult, RmaResult
@@ -322,6 +322,9 @@ def rma(
         # intercept only: X=None lets rma_arrays take its O(k) path without checking X
         r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
     QE, QEp, I2, H2, vt = (float(r[n]) for n in ("QE", "QEp", "I2", "H2", "vt"))
+    se_tau2 = float(r["se_tau2"])
+    if tau2 is not None and method not in FE_METHODS:
+        se_tau2 = se_tau2_fixed(method, v, X, float(tau2))
     if zero.any():
         # metafor: "Cannot compute Q-test, I^2, or H^2 when there are non-positive sampling variances"
         QE = QEp = I2 = H2 = vt = float("nan")
@@ -335,7 +338,7 @@ def rma(
         warnings.warn(m, RmaWarning, stacklevel=2)
     return RmaResult(
         beta=r["beta"], se=r["se"], zval=r["zval"], pval=r["pval"], ci_lb=r["ci_lb"], ci_ub=r["ci_ub"], vb=r["vb"],
-        coef_names=tuple(names), tau2=float(r["tau2"]), se_tau2=float(r["se_tau2"]), QE=QE, QEp=QEp, I2=I2, H2=H2, vt=vt,
+        coef_names=tuple(names), tau2=float(r["tau2"]), se_tau2=se_tau2, QE=QE, QEp=QEp, I2=I2, H2=H2, vt=vt,
         QM=float(r["QM"]), QMp=float(r["QMp"]), QMdf=(float(r["QMdf1"]), float(r["QMdf2"])), k=k, p=p, ddf=float(r["ddf"]),
         method=method, test=r["test"], level=level, weights=r["weights"], slab=tuple(labs), yi=y, vi=v,
         converged=bool(r["converged"]), iterations=int(r["iterations"]), R2=float(r["R2"]), X=X,
