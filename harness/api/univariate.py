@@ -9,7 +9,7 @@ names (metafor's ``data=``)::
     >>> es = harness.escalc("SMD", m1i="m1", sd1i="sd1", n1i="n1", m2i="m2", sd2i="sd2", n2i="n2", slab="study", data=df)
     >>> fit = harness.rma(es, method="REML")
     >>> f"{fit.estimate:.3f}"
-    '-0.744'
+    '-1.004'
 
 Input is checked as metafor checks it (negative SDs, group sizes <= 0, zero sampling
 variances for the methods metafor refuses them for), and more strictly where metafor
