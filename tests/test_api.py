@@ -329,3 +329,12 @@ def test_revman_subgroups_and_their_test():
     assert res.subgroup_test.chi2 == pytest.approx(expected, rel=1e-12) and res.subgroup_test.df == 1
     assert set(res.subgroups) == {"a", "b"}
     assert "Test for subgroup differences" in str(res)
+
+
+def test_readme_shows_a_fit_as_it_prints():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python API"):readme.index("## Univariate analyses")]
+    blocks = section.split("```")
+    printed = blocks[3]  # the block after the python example
+    fit = harness.rma("yi", "vi", mods=["weeks", "tester"], data=RAUD, slab="author")
+    assert printed == "\n" + str(fit) + "\n"
