@@ -318,9 +318,10 @@ def rma(
         msgs.append(f"Knapp & Hartung method is not meant to be used in the context of {method} models.")
     if not zero.any() and np.max(v) / np.min(v) >= 1e7:
         msgs.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
-    with np.errstate(all="ignore"):
-        # intercept only: X=None lets rma_arrays take its O(k) path without checking X
-        r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
+    # (no errstate here: a floating-point overflow in the core must reach the caller,
+    # where `metaharness verify` reports it as a numerical breakdown)
+    # intercept only: X=None lets rma_arrays take its O(k) path without checking X
+    r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
     QE, QEp, I2, H2, vt = (float(r[n]) for n in ("QE", "QEp", "I2", "H2", "vt"))
     se_tau2 = float(r["se_tau2"])
     if tau2 is not None and method not in FE_METHODS:
