@@ -25,6 +25,7 @@ what R prints. ``metaharness verify`` runs both engines with tighter settings
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 
@@ -321,7 +322,9 @@ def rma(
     # (no errstate here: a floating-point overflow in the core must reach the caller,
     # where `metaharness verify` reports it as a numerical breakdown)
     # intercept only: X=None lets rma_arrays take its O(k) path without checking X
-    r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
+    # (with a zero vi the FE weights 1/vi of the Q-test divide by zero: known, reported below)
+    with np.errstate(divide="ignore", invalid="ignore") if zero.any() else contextlib.nullcontext():
+        r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
     QE, QEp, I2, H2, vt = (float(r[n]) for n in ("QE", "QEp", "I2", "H2", "vt"))
     se_tau2 = float(r["se_tau2"])
     if tau2 is not None and method not in FE_METHODS:
