@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..compare.tolerance import CLOSED, Tolerance
+from ..core.design import redundant_columns  # noqa: F401  (kinds import it from here)
 from ..errors import InputError
 
 #: names that may reach R (as data, never as code): R syntactic names.
@@ -118,36 +119,6 @@ class AnalysisKind:
         from ..compare.explained import explain
 
         return explain(self.explain_context(spec), record)
-
-
-def redundant_columns(X, names, rtol=1e-7) -> list[str]:
-    """Columns of the model matrix ``X`` that are linear combinations of earlier ones.
-
-    Mirrors what metafor does before dropping "redundant predictors" (it fits
-    ``lm(yi ~ X - 1)`` and drops the coefficients R's pivoting QR leaves NA,
-    tolerance 1e-7): columns are taken left to right and one that does not
-    raise the rank of the column-normalised matrix (singular values below
-    ``rtol`` times the largest) is redundant. A kind reports a non-empty
-    answer as a numerical breakdown of the Python side instead of numbers.
-    """
-    import numpy as np
-
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] == 0:
-        return []
-    norms = np.linalg.norm(X, axis=0)
-    keep, out = [], []
-    for j in range(X.shape[1]):
-        if not np.isfinite(norms[j]) or norms[j] == 0:
-            out.append(names[j])
-            continue
-        cols = X[:, keep + [j]] / norms[keep + [j]]
-        sv = np.linalg.svd(cols, compute_uv=False)
-        if len(sv) < len(keep) + 1 or sv[-1] <= rtol * sv[0]:
-            out.append(names[j])
-        else:
-            keep.append(j)
-    return out
 
 
 def require_columns(spec, roles):

@@ -23,6 +23,7 @@ Moderators
 from __future__ import annotations
 
 import math
+import warnings as pywarnings
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from ..api import univariate as api
 from ..compare.tolerance import CLOSED, ITERATIVE
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2
+from ..core.design import model_matrix
 from ..core.influence import leave1out_arrays
 from ..core.predict import predict_arrays
 from ..core.rma import FE_METHODS, TESTS, level_to_alpha
@@ -165,43 +167,24 @@ class RmaKind(AnalysisKind):
 
     def design(self, spec):
         """The moderator part of the model: ``{"X": (k, p), "names": [...],
-        "mods": {col: values for R}, "factors": {col: levels}}``."""
+        "mods": {col: values for R}, "factors": {col: levels}}`` (coded by
+        :func:`harness.core.design.model_matrix`, as the Python API codes them)."""
         ds = spec.dataset
-        k = ds.k
-        cols, names = [], []
-        if spec["intercept"]:
-            cols.append(np.ones(k))
-            names.append("intrcpt")
-        rmods, factors = {}, {}
-        full_done = spec["intercept"]
+        columns, categorical = {}, set()
         for m in spec["mods"]:
             if self._is_categorical(spec, m):
-                vals = ds.text(m)
-                seen = sorted(set(vals))
-                levels = spec["levels"].get(m)
-                if levels is None:
-                    levels = seen
-                elif sorted(set(levels)) != seen or len(levels) != len(seen):
-                    raise InputError(f"analysis {spec.id}: `levels` for {m!r} must list each value of the column once; the column has {seen}", spec.fixture)
-                coded = levels if not full_done else levels[1:]
-                full_done = True
-                for lev in coded:
-                    cols.append(np.array([1.0 if v == lev else 0.0 for v in vals]))
-                    names.append(f"{m}{lev}")
-                rmods[m] = vals
-                factors[m] = list(levels)
+                columns[m] = ds.text(m)
+                categorical.add(m)
             else:
-                x = ds.numeric(m)
-                cols.append(x)
-                names.append(m)
-                rmods[m] = x
-        for m in spec["levels"]:
-            if m not in factors:
-                raise InputError(f"analysis {spec.id}: `levels` names {m!r}, which is not a categorical moderator", spec.fixture)
-        X = np.column_stack(cols)
-        if X.shape[1] > k:
-            raise InputError(f"analysis {spec.id}: {X.shape[1]} model coefficients for {k} studies", spec.fixture)
-        return {"X": X, "names": names, "mods": rmods, "factors": factors}
+                columns[m] = ds.numeric(m)
+        try:
+            d = model_matrix(columns, ds.k, intercept=spec["intercept"], categorical=categorical, levels=spec["levels"])
+        except ValueError as e:
+            raise InputError(f"analysis {spec.id}: {e}", spec.fixture) from None
+        X = d.X
+        if X.shape[1] > ds.k:
+            raise InputError(f"analysis {spec.id}: {X.shape[1]} model coefficients for {ds.k} studies", spec.fixture)
+        return {"X": X, "names": list(d.names), "mods": columns, "factors": {m: list(v) for m, v in d.factors.items()}}
 
     def _newmods_row(self, spec, row, i, design):
         q = design["X"].shape[1] - (1 if spec["intercept"] else 0)
@@ -271,7 +254,10 @@ class RmaKind(AnalysisKind):
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
         ctrl = self.control(spec)
-        fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
+        with pywarnings.catch_warnings():
+            # the kind states metafor's warnings itself (below), once, as R's side does
+            pywarnings.simplefilter("ignore", api.RmaWarning)
+            fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
         if not fit.converged:
             if spec["method"] in ROOT_METHODS:
                 why = f"did not converge: no root of the {spec['method']} estimating equation in [tau2_min, tau2_max] (metafor: \"Value of 'tau2.max' too low\")"

@@ -3,7 +3,7 @@
 Every public function and result class is importable from here (and, the
 same objects, from :mod:`harness` itself)::
 
-    from harness.api import escalc, rma, robu, sensitivity, cr2
+    from harness.api import escalc, rma, robu, sensitivity, cr2, revman
 
 Functions
 ---------
@@ -12,23 +12,37 @@ rma          univariate (meta-regression) models (metafor ``rma.uni``)
 robu         robust variance estimation (robumeta ``robu``)
 sensitivity  robu over a grid of rho (robumeta ``sensitivity``)
 cr2          CR2 cluster-robust inference for rma models (clubSandwich)
+revman       RevMan 5's inverse-variance pooling, subgroups and their test
 
 Results
 -------
-EscalcResult, RmaResult, RobuResult, SensitivityResult, Cr2Result,
-ConfidenceInterval
+EscalcResult, RmaResult, RobuResult, SensitivityResult, Cr2Result, RevManResult,
+ConfintResult, RegtestResult, TrimfillResult, Leave1outResult (what fit.confint(),
+fit.regtest(), fit.trimfill(), fit.leave1out() return), ConfidenceInterval, Interval
+
+Warnings: RmaWarning (metafor's warnings), RobuWarning, StudiesOmittedWarning.
+
+Every function takes arrays or, with ``data=`` a pandas DataFrame, column names
+(metafor's ``data=``); ``print(result)`` shows what R prints. Defaults are
+metafor's, robumeta's and clubSandwich's own, so that a printed result is what a
+user of R sees (``metaharness verify`` runs both engines with tighter settings).
 
 The modules behind it: :mod:`.univariate` (escalc, rma), :mod:`.rve` (robu,
-sensitivity, cr2) and :mod:`.results` (the result classes of escalc and rma).
+sensitivity, cr2), :mod:`.revman` (revman), :mod:`.results` (the result classes of
+escalc and rma), :mod:`.printing` (R's layouts) and :mod:`._inputs` (data frames,
+checks, missing values).
 Numerics live in :mod:`harness.core` (pure functions on arrays); nothing here
 imports rpy2 or starts R.
 """
-from .results import ConfidenceInterval, EscalcResult, RmaResult
+from ._inputs import RmaWarning, StudiesOmittedWarning
+from .results import ConfidenceInterval, ConfintResult, EscalcResult, Interval, Leave1outResult, RegtestResult, RmaResult, TrimfillResult
+from .revman import RevManResult, revman
 from .rve import Cr2Result, RobuResult, RobuWarning, SensitivityResult, cr2, robu, sensitivity
 from .univariate import escalc, rma
 
 __all__ = [
-    "escalc", "rma", "robu", "sensitivity", "cr2",
-    "EscalcResult", "RmaResult", "RobuResult", "SensitivityResult", "Cr2Result", "ConfidenceInterval",
-    "RobuWarning",
+    "escalc", "rma", "robu", "sensitivity", "cr2", "revman",
+    "EscalcResult", "RmaResult", "RobuResult", "SensitivityResult", "Cr2Result", "RevManResult",
+    "ConfintResult", "RegtestResult", "TrimfillResult", "Leave1outResult", "ConfidenceInterval", "Interval",
+    "RmaWarning", "RobuWarning", "StudiesOmittedWarning",
 ]

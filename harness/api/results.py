@@ -2,9 +2,19 @@
 
 Field names follow metafor's output with dots turned into underscores
 (``ci.lb`` -> ``ci_lb``, ``se.tau2`` -> ``se_tau2``); I2 is a percentage as in
-metafor. Every result has :meth:`summary_frame` (a pandas DataFrame) and
-:meth:`quantities` (the flat ``name -> float`` mapping the comparison layer
-reads).
+metafor. Every result has :meth:`summary_frame` (a pandas DataFrame); model
+results also have :meth:`quantities` (the flat ``name -> float`` mapping the
+comparison layer reads).
+
+``print(result)`` shows what R prints for the same analysis (metafor's
+``print.rma.uni``, ``print.confint.rma``, ``print.regtest``, ...; layout and
+rounding in :mod:`harness.api.printing`), never the dataclass fields; in a
+notebook, ``_repr_html_`` shows the same as a small HTML table.
+
+Defaults: the post-fitting functions use metafor's own defaults (``confint``:
+``tol = .Machine$double.eps^0.25``, ``maxiter = 1000``), so that a printed result is
+what a user sees in R. The comparison layer (``metaharness verify``) passes its
+own, tighter settings to the core functions instead.
 """
 from __future__ import annotations
 
@@ -14,18 +24,53 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import printing
+
+#: metafor's ``confint`` defaults (R/confint.rma.uni.r: ``tol = .Machine$double.eps^0.25``, ``maxiter = 1000``)
+CONFINT_TOL = np.finfo(float).eps ** 0.25
+CONFINT_MAXITER = 1000
+
 
 class ConfidenceInterval(NamedTuple):
     low: float
     high: float
 
 
+class Interval(NamedTuple):
+    """An estimate with its confidence bounds (a row of metafor's ``confint`` table)."""
+
+    estimate: float
+    ci_lb: float
+    ci_ub: float
+
+
+class _Printed:
+    """``str``/``repr`` as R prints the result, ``_repr_html_`` for notebooks."""
+
+    def _lines(self) -> list[str]:  # pragma: no cover - each result defines it
+        raise NotImplementedError
+
+    def format(self, **kw) -> str:
+        """The printed result (R's layout) as one string; keywords as each ``_lines``."""
+        return "\n".join(self._lines(**kw))
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        return self.format()
+
+    def _repr_html_(self):
+        lines = self._lines()
+        return "<pre class=\"metaharness-result\">" + printing.html.escape("\n".join(lines).strip("\n")) + "</pre>"
+
+
 def _f(x):
     return float(x) if x is not None else float("nan")
 
 
-@dataclass(frozen=True)
-class EscalcResult:
+@dataclass(frozen=True, repr=False)
+class EscalcResult(_Printed):
     """Per-study effect sizes, as ``metafor::escalc`` returns them."""
 
     measure: str
@@ -36,6 +81,10 @@ class EscalcResult:
     convention: str = "metafor"
     #: per-study CI bounds as another engine reported them (None: computed here)
     ci_bounds: tuple | None = None
+    #: labels of the studies left out (missing values, or an effect size that cannot be computed)
+    omitted: tuple[str, ...] = ()
+    #: positions of the kept studies in the input (so that ``rma(es, mods=..., data=df)`` aligns)
+    rows: tuple[int, ...] | None = None
 
     @property
     def sei(self):
@@ -56,6 +105,9 @@ class EscalcResult:
         crit = stats.norm.isf(level_to_alpha(level) / 2)
         return self.yi - crit * self.sei, self.yi + crit * self.sei
 
+    def _lines(self, digits=printing.DIGITS):
+        return printing.escalc_lines(self, digits)
+
     def summary_frame(self, level=95) -> pd.DataFrame:
         lb, ub = self.ci(level)
         return pd.DataFrame({"yi": self.yi, "vi": self.vi, "sei": self.sei, "ci_lb": lb, "ci_ub": ub}, index=pd.Index(self.slab, name="study"))
@@ -69,9 +121,16 @@ class EscalcResult:
         return out
 
 
-@dataclass(frozen=True)
-class RmaResult:
-    """Result of :func:`harness.rma` (metafor ``rma.uni``)."""
+@dataclass(frozen=True, repr=False)
+class RmaResult(_Printed):
+    """Result of :func:`harness.rma` (metafor ``rma.uni``).
+
+    ``print(fit)`` prints as metafor's ``print.rma.uni``. For an intercept-only
+    model, :attr:`estimate` is the pooled estimate as a float
+    (``f"{fit.estimate:.2f}"``); :meth:`coef` gives every coefficient as a labelled
+    pandas Series (metafor's ``coef(fit)``); ``beta``, ``se``, ... stay arrays
+    (one entry per coefficient, as metafor's ``fit$beta``).
+    """
 
     beta: np.ndarray
     se: np.ndarray
@@ -110,6 +169,38 @@ class RmaResult:
     tau2_fixed: bool = False
     #: metafor's ll0check set tau^2 to 0 (ML/REML stuck at a local maximum; metafor warns)
     ll0_reset: bool = False
+    #: 0-based indices of the coefficients tested by QM (None: metafor's default btt)
+    btt: tuple[int, ...] | None = None
+    #: labels of the studies left out (``na_action="omit"``), as metafor's ``na.omit`` leaves them out
+    omitted: tuple[str, ...] = ()
+    #: warnings issued while fitting (metafor's warnings, same text)
+    warnings: tuple[str, ...] = ()
+
+    # ---- printing and scalar access -------------------------------------------------------
+    def _lines(self, digits=printing.DIGITS, signif_stars=True, metafor=None):
+        return printing.rma_lines(self, digits, signif_stars, metafor)
+
+    def tested_coefficients(self) -> tuple[int, ...]:
+        """0-based indices of the coefficients in the omnibus test QM (metafor's ``btt``)."""
+        if self.btt is not None:
+            return tuple(int(b) for b in self.btt)
+        from ..core.rma import default_btt
+
+        return tuple(int(b) for b in default_btt(self.p, "intrcpt" in self.coef_names))
+
+    @property
+    def estimate(self) -> float:
+        """The pooled estimate of an intercept-only model, as a float.
+
+        The name is the column metafor prints it under ("estimate"). A model with
+        moderators has no single estimate: use :meth:`coef` or ``beta``."""
+        if not self.intercept_only:
+            raise AttributeError(f"`estimate` is the pooled estimate of an intercept-only model; this model has coefficients {', '.join(self.coef_names)}: use fit.coef() or fit.beta")
+        return float(self.beta[0])
+
+    def coef(self) -> pd.Series:
+        """The coefficients as a pandas Series indexed by their names (metafor ``coef(fit)``)."""
+        return pd.Series(np.asarray(self.beta, float), index=pd.Index(self.coef_names), name="estimate")
 
     @property
     def intercept_only(self):
@@ -192,35 +283,191 @@ class RmaResult:
             del p["pi_lb"], p["pi_ub"]
         return pd.DataFrame(p, index=pd.Index(index, name="row"))
 
-    def confint(self, tol=1e-12):
-        """Q-profile CI of tau^2 and the derived I^2, H^2 CIs (metafor ``confint``):
-        ``{"tau2": (lb, ub), "I2": ..., "H2": ..., "lb_sign", "ub_sign", "ci_null"}``."""
-        from ..core.confint import confint_tau2
+    def confint(self, level=None, fixed=False, tol=CONFINT_TOL, maxiter=CONFINT_MAXITER) -> "ConfintResult":
+        """metafor ``confint``: CI of tau^2 (and tau, I^2, H^2) by the Q-profile method
+        (Viechtbauer 2007), or, for a ``method="GENQ"`` model, by the generalised Q
+        statistic's distribution (Jackson, Turner, Rhodes & Viechtbauer 2014), as metafor
+        chooses by default. ``fixed=True`` adds the coefficients' CIs (as metafor's
+        ``confint(fit, fixed = TRUE)``).
 
-        if self.method in ("FE", "EE", "CE") or self.tau2_fixed:
-            raise ValueError("the model has no estimated random-effects component")
-        return confint_tau2(self.yi, self.vi, self._require_X(), self.tau2, self.vt, alpha=self._alpha(), tol=tol)
+        Defaults are metafor's (``tol = eps^0.25``, ``maxiter = 1000``), so the bounds
+        printed are those R prints; ``tol`` can be tightened."""
+        from ..core.confint import confint_tau2, confint_tau2_genq
+        from ..core.rma import FE_METHODS, level_to_alpha
 
-    def leave1out(self) -> pd.DataFrame:
-        """metafor ``leave1out`` (intercept-only models): one row per left-out study."""
+        if self.k == 1:
+            raise ValueError("Stopped because k = 1.")
+        if self.method in FE_METHODS:
+            raise ValueError("Model does not contain a random-effects component.")
+        if self.tau2_fixed:
+            raise ValueError("Model does not contain an estimated random-effects component.")
+        if not np.all(self.vi > 0) and self.method not in ("GENQ", "GENQM"):
+            raise ValueError("Cannot compute CI for tau^2 when there are non-positive sampling variances in the data.")
+        lev = self.level if level is None else level
+        alpha = level_to_alpha(lev)
+        ctrl = self.control or {}
+        kw = dict(alpha=alpha, tol=tol, maxiter=maxiter, tau2_min=ctrl.get("tau2_min"), tau2_max=ctrl.get("tau2_max"))
+        if self.method in ("GENQ", "GENQM"):
+            c, kind = confint_tau2_genq(self.yi, self.vi, self._require_X(), self.user_weights, self.tau2, self.vt, **kw), "GENQ"
+        else:
+            c, kind = confint_tau2(self.yi, self.vi, self._require_X(), self.tau2, self.vt, **kw), "QP"
+        lb, ub = (float(x) for x in c["tau2"])
+        tau = lambda t: float(np.sqrt(t)) if t >= 0 else float("nan")  # noqa: E731
+        fx = None
+        if fixed:
+            from ..core.predict import critical_value
+
+            crit = float(critical_value(self.test, alpha, self.k - self.p))
+            fx = pd.DataFrame({"estimate": self.beta, "ci_lb": self.beta - crit * self.se, "ci_ub": self.beta + crit * self.se}, index=pd.Index(self.coef_names))
+        return ConfintResult(
+            tau2=Interval(self.tau2, lb, ub), tau=Interval(tau(self.tau2), tau(lb), tau(ub)),
+            I2=Interval(self.I2, float(c["I2"][0]), float(c["I2"][1])), H2=Interval(self.H2, float(c["H2"][0]), float(c["H2"][1])),
+            lb_sign=c["lb_sign"], ub_sign=c["ub_sign"], ci_null=bool(c["ci_null"]), type=kind, level=lev, fixed=fx,
+        )
+
+    def leave1out(self) -> "Leave1outResult":
+        """metafor ``leave1out`` (intercept-only models): one refit per left-out study."""
         from ..core.influence import leave1out_arrays
 
         if not self.intercept_only:
             raise ValueError("leave1out is available for models without moderators only (as in metafor)")
         out = leave1out_arrays(self.yi, self.vi, method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
-        return pd.DataFrame(out, index=pd.Index(self.slab, name="left out"))
+        nan = np.full(self.k, np.nan)
+        return Leave1outResult(slab=self.slab, test=self.test, tau2=out.get("tau2", nan), **{n: out[n] for n in ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "I2", "H2")},
+                               has_tau2="tau2" in out)
 
-    def regtest(self) -> dict:
-        """metafor ``regtest`` (model "rma", predictor "sei"): zval, pval, ddf, est, ci_lb, ci_ub."""
+    def regtest(self) -> "RegtestResult":
+        """metafor ``regtest`` (model "rma", predictor "sei"): the test of funnel-plot
+        asymmetry and, for intercept-only models, the limit estimate as sei -> 0."""
         from ..core.bias import regtest_arrays
 
-        return regtest_arrays(self.yi, self.vi, self._require_X(), method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
+        r = regtest_arrays(self.yi, self.vi, self._require_X(), method=self.method, test=self.test, level=self.level, control=self.control, weights=self.user_weights)
+        return RegtestResult(zval=r["zval"], pval=r["pval"], ddf=r["ddf"] if self.test != "z" else float("nan"), est=r["est"], ci_lb=r["ci_lb"], ci_ub=r["ci_ub"], method=self.method, predictor="sei", model="rma")
 
-    def trimfill(self, estimator="L0", side=None) -> dict:
-        """metafor ``trimfill`` (intercept-only): k0, se_k0, side, p_k0 and the refitted
-        model on the filled data (``fit``: rma_arrays output; None when k0 = 0)."""
+    def trimfill(self, estimator="L0", side=None) -> "TrimfillResult":
+        """metafor ``trimfill`` (intercept-only models): the estimated number of missing
+        studies and the model refitted on the filled data (an :class:`RmaResult`; the
+        original model when no study is filled, as metafor returns it)."""
         from ..core.bias import trimfill_arrays
 
         if not self.intercept_only:
             raise ValueError("trim and fill is available for models without moderators only (as in metafor)")
-        return trimfill_arrays(self.yi, self.vi, method=self.method, estimator=estimator, side=side, control=self.control, weights=self.user_weights)
+        t = trimfill_arrays(self.yi, self.vi, method=self.method, estimator=estimator, side=side, control=self.control, weights=self.user_weights)
+        k0 = int(t["k0"])
+        if k0 == 0:
+            refit = self
+            fill = np.zeros(self.k, bool)
+        else:
+            from .univariate import rma as _rma
+
+            labels = tuple(self.slab) + tuple(f"Filled {j + 1}" for j in range(k0))
+            # metafor refits with the model's method and its own defaults for test and level (z, 95)
+            refit = _rma(t["yi_fill"], t["vi_fill"], method=self.method, control=self.control, weights=t["weights_fill"], slab=labels)
+            fill = np.r_[np.zeros(self.k, bool), np.ones(k0, bool)]
+        return TrimfillResult(k0=k0, se_k0=float(t["se_k0"]), side=t["side"], p_k0=float(t["p_k0"]), estimator=estimator, fit=refit, fill=fill)
+
+
+@dataclass(frozen=True, repr=False)
+class ConfintResult(_Printed):
+    """metafor ``confint`` of an rma model: ``tau2``, ``tau``, ``I2``, ``H2`` (each an
+    :class:`Interval`: estimate, ci_lb, ci_ub), metafor's ``lb.sign``/``ub.sign``
+    ("<" or ">" where a bound is the search interval's end), ``ci.null``, the CI
+    ``type`` ("QP" or "GENQ"), and the coefficients' CIs when asked (``fixed``)."""
+
+    ROWS = ("tau^2", "tau", "I^2(%)", "H^2")
+
+    tau2: Interval
+    tau: Interval
+    I2: Interval
+    H2: Interval
+    lb_sign: str
+    ub_sign: str
+    ci_null: bool
+    type: str
+    level: float
+    fixed: pd.DataFrame | None = None
+
+    def _lines(self, digits=printing.DIGITS):
+        return printing.confint_lines(self, digits)
+
+    def summary_frame(self) -> pd.DataFrame:
+        """metafor's ``random`` table: rows tau^2, tau, I^2(%), H^2; columns estimate, ci_lb, ci_ub."""
+        return pd.DataFrame([self.tau2, self.tau, self.I2, self.H2], index=pd.Index(self.ROWS), columns=["estimate", "ci_lb", "ci_ub"])
+
+
+@dataclass(frozen=True, repr=False)
+class RegtestResult(_Printed):
+    """metafor ``regtest``: the funnel-plot asymmetry test (``zval``, or t with ``ddf``
+    df, and ``pval``) and the limit estimate ``est`` with its CI (intercept-only models)."""
+
+    zval: float
+    pval: float
+    ddf: float
+    est: float
+    ci_lb: float
+    ci_ub: float
+    method: str
+    predictor: str = "sei"
+    model: str = "rma"
+
+    def _lines(self, digits=printing.DIGITS, metafor=None):
+        return printing.regtest_lines(self, digits, metafor)
+
+    def summary_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"zval": self.zval, "pval": self.pval, "ddf": self.ddf, "est": self.est, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub}], index=pd.Index(["regtest"]))
+
+
+@dataclass(frozen=True, repr=False)
+class TrimfillResult(_Printed):
+    """metafor ``trimfill``: ``k0`` (estimated number of missing studies) with ``se_k0``, the
+    ``side`` they are missing on, ``p_k0`` (R0's test), and ``fit``, the :class:`RmaResult`
+    of the filled data (``fit.slab`` names the filled studies "Filled 1", ...; ``fill``
+    marks them), which is the original model when k0 = 0."""
+
+    k0: int
+    se_k0: float
+    side: str
+    p_k0: float
+    estimator: str
+    fit: RmaResult
+    fill: np.ndarray
+
+    def _lines(self, digits=printing.DIGITS, signif_stars=True, metafor=None):
+        return printing.trimfill_lines(self, digits, signif_stars, metafor)
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The filled data: yi, vi and ``fill`` (True for an imputed study), one row per study."""
+        return pd.DataFrame({"yi": self.fit.yi, "vi": self.fit.vi, "fill": self.fill}, index=pd.Index(self.fit.slab, name="study"))
+
+
+@dataclass(frozen=True, repr=False)
+class Leave1outResult(_Printed):
+    """metafor ``leave1out``: one row per study left out (``slab``), with the refit's
+    estimate, se, zval (tval under t-based tests), pval, ci_lb, ci_ub, Q, Qp, tau2
+    (not for FE models), I2 and H2."""
+
+    slab: tuple[str, ...]
+    test: str
+    estimate: np.ndarray
+    se: np.ndarray
+    zval: np.ndarray
+    pval: np.ndarray
+    ci_lb: np.ndarray
+    ci_ub: np.ndarray
+    Q: np.ndarray
+    Qp: np.ndarray
+    tau2: np.ndarray
+    I2: np.ndarray
+    H2: np.ndarray
+    has_tau2: bool = True
+
+    def _lines(self, digits=printing.DIGITS, metafor=None):
+        return printing.leave1out_lines(self, digits, metafor)
+
+    def summary_frame(self) -> pd.DataFrame:
+        stat = "zval" if self.test == "z" else "tval"
+        cols = {"estimate": self.estimate, "se": self.se, stat: self.zval, "pval": self.pval, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub, "Q": self.Q, "Qp": self.Qp}
+        if self.has_tau2:
+            cols["tau2"] = self.tau2
+        cols.update(I2=self.I2, H2=self.H2)
+        return pd.DataFrame(cols, index=pd.Index(self.slab, name="left out"))

@@ -17,6 +17,10 @@ import pandas as pd
 
 from ..core import rve
 from ..core.rve import RHO_GRID, SingularDesignError, UndefinedVarianceComponents
+from ..core.tau2 import DEFAULT_CONTROL
+from . import _inputs as inp
+from . import printing
+from .results import _Printed
 
 DF_NOTICE = "If df < 4, do not trust the results"
 
@@ -66,10 +70,11 @@ def singular_block_message(study_ids):
     return f"singular small-sample adjustment block (pseudo-inverse, eigenvalues < 1e-10 set to 0) for study {', '.join(ids)}"
 
 
-@dataclass(frozen=True)
-class RobuResult:
+@dataclass(frozen=True, repr=False)
+class RobuResult(_Printed):
     """Result of :func:`robu` (robumeta ``robu``); names follow robumeta's
-    (``b.r`` -> ``b_r``, ``CI.L`` -> ``CI_L``, ``tau.sq`` -> ``tau_sq``, ``I.2`` -> ``I_2``)."""
+    (``b.r`` -> ``b_r``, ``CI.L`` -> ``CI_L``, ``tau.sq`` -> ``tau_sq``, ``I.2`` -> ``I_2``).
+    ``print(fit)`` prints as robumeta's ``print.robu``."""
 
     labels: tuple[str, ...]
     b_r: np.ndarray
@@ -96,6 +101,20 @@ class RobuResult:
     r_weights: np.ndarray  # final weights, original row order
     e_r: np.ndarray  # residuals, original row order
     warnings: tuple[str, ...] = ()
+    #: the model as robumeta prints it ("effectsize ~ males + college")
+    formula: str = "yi ~ 1"
+    #: labels of the rows left out (``na_action="omit"``)
+    omitted: tuple[str, ...] = ()
+
+    def _lines(self, digits=3):
+        return printing.robu_lines(self, digits)
+
+    @property
+    def estimate(self) -> float:
+        """The intercept-only model's pooled estimate (robumeta's "Estimate"), as a float."""
+        if len(self.labels) != 1 or self.labels[0] != "X.Intercept.":
+            raise AttributeError(f"`estimate` is the pooled estimate of an intercept-only model; this model has {', '.join(self.labels)}: use fit.b_r or fit.summary_frame()")
+        return float(self.b_r[0])
 
     @property
     def k_mean(self):
@@ -144,46 +163,66 @@ class RobuResult:
         return out
 
 
-def _design(k, mods, coef_names, intercept):
-    cols, names = [], []
-    if intercept:
-        cols.append(np.ones(k))
-        names.append("(Intercept)")
-    if mods is not None:
-        Mx = np.asarray(mods, float).reshape(k, -1)
-        cols.extend(Mx.T)
-        if coef_names is None:
-            coef_names = [f"mods{j + 1}" for j in range(Mx.shape[1])]
-        if len(coef_names) != Mx.shape[1]:
-            raise ValueError(f"{len(coef_names)} coef_names for {Mx.shape[1]} moderator columns")
-        names.extend(coef_names)
-    if not cols:
+def _formula(yname, names, intercept):
+    """The model as R deparses ``mh_formula``'s call: ``y ~ a + b``, ``y ~ 1``, ``y ~ a - 1``."""
+    rhs = " + ".join(names) if names else "1"
+    return f"{yname} ~ {rhs}" + ("" if intercept else " - 1")
+
+
+def _prepare(yi, vi, cluster, mods, coef_names, intercept, data, na_action, *, extra=None, intercept_name="(Intercept)", vi_zero_ok=False, cluster_arg="studynum"):
+    """Resolve and check the arguments shared by robu, sensitivity and cr2.
+
+    Returns (yi, vi, cluster ids, X, coefficient names, extra arrays, formula, omitted)."""
+    inp.check_na_action(na_action)
+    y = inp.numeric("yi", yi, data)
+    v = inp.numeric("vi", vi, data)
+    cl = inp.raw(cluster_arg, cluster, data)
+    if y is None or v is None or cl is None:
+        raise ValueError(f"`yi`, `vi` and `{cluster_arg}` are required")
+    y, v = np.atleast_1d(y), np.atleast_1d(v)
+    k = len(y)
+    if y.ndim != 1 or v.shape != y.shape or len(cl) != k:
+        raise ValueError(f"yi, vi and {cluster_arg} must be 1-d and of the same length")
+    ids = list(cl.tolist() if hasattr(cl, "tolist") else cl)
+    cl_missing = np.array([x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA for x in ids])
+    ex = {n: inp.numeric(n, a, data) for n, a in (extra or {}).items()}
+    inp.length_check(k, **ex)
+    M = inp.moderators(mods, data, k, coef_names)
+    labs = tuple(str(i + 1) for i in range(k))
+    for name, x in (("yi", y), ("vi", v), *ex.items()):
+        inp.finite_check(name, x, labs)
+    bad_v = (v < 0) if vi_zero_ok else (v <= 0)
+    if np.any(bad_v):
+        raise ValueError(f"`vi` must be {'>= 0' if vi_zero_ok else '> 0'} (a sampling variance); row {', '.join(labs[i] for i in np.flatnonzero(bad_v))} is not")
+    for name, x in ex.items():
+        if x is not None and np.any(x < 0):
+            raise ValueError(f"`{name}`: negative weights are not allowed (row {', '.join(labs[i] for i in np.flatnonzero(x < 0))})")
+    masks = {"yi": np.isnan(y), "vi": np.isnan(v), cluster_arg: cl_missing, "mods": M.missing, **{n: (None if x is None else np.isnan(x)) for n, x in ex.items()}}
+    keep, omitted = inp.handle_missing(masks, labs, na_action)
+    if not keep.all():
+        y, v, M = y[keep], v[keep], M.subset(keep)
+        ids = [i for i, kp in zip(ids, keep) if kp]
+        ex = {n: (None if x is None else x[keep]) for n, x in ex.items()}
+    d = M.design(len(y), intercept=intercept, intercept_name=intercept_name)
+    if d.X.shape[1] == 0:
         raise ValueError("the model has no coefficients (no intercept and no moderators)")
-    return np.column_stack(cols), tuple(r_make_names(names))
+    yname = yi if isinstance(yi, str) else "yi"
+    return y, v, ids, d.X, d.names, ex, _formula(yname, list(M.columns), intercept), omitted
 
 
-def _prepare(yi, vi, studynum, mods, coef_names, intercept):
-    yi = np.asarray(yi, float)
-    vi = np.asarray(vi, float)
-    if yi.ndim != 1 or vi.shape != yi.shape or len(studynum) != len(yi):
-        raise ValueError("yi, vi and studynum must be 1-d and of the same length")
-    X, labels = _design(len(yi), mods, coef_names, intercept)
-    blocks = rve.StudyBlocks.from_ids(studynum)
-    return yi, vi, X, labels, blocks
-
-
-def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelweights="CORR", rho=0.8, small=True, userweights=None) -> RobuResult:
+def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelweights="CORR", rho=0.8, small=True, userweights=None, data=None, na_action="fail") -> RobuResult:
     """Robust variance estimation meta-regression (robumeta ``robu``).
 
     Parameters
     ----------
-    yi, vi : array_like (M,)
-        Effect sizes and their sampling variances.
-    studynum : sequence (M,)
+    yi, vi : array_like (M,) or column names
+        Effect sizes and their sampling variances (robumeta ``var.eff.size``; > 0).
+    studynum : sequence (M,) or column name
         Study identifier of each effect size (robumeta ``studynum``).
-    mods : array_like (M,) or (M, m), optional
-        Numeric moderator columns (dummy-code categorical ones; fixture specs do
-        it as R's ``model.matrix``). ``coef_names`` names them.
+    mods : list of column names, DataFrame, mapping, or array (M,) / (M, m), optional
+        Moderators; text, boolean and categorical columns are dummy-coded as R's
+        ``model.matrix`` does (the command line's coding). An array is numeric,
+        named by ``coef_names``.
     modelweights : {"CORR", "HIER"}
         Correlated- or hierarchical-effects working weights; ignored (reported
         as "USER") when ``userweights`` is given.
@@ -192,6 +231,10 @@ def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelw
     small : bool
         Tipton's (2015) small-sample correction (CR2-type adjustment,
         Satterthwaite df) as robumeta ``small = TRUE``.
+    data : pandas.DataFrame, optional
+        Where column names are looked up.
+    na_action : {"fail", "omit"}
+        Missing values: an error naming the rows, or leave them out with a warning.
 
     Formulas: :mod:`harness.core.rve` (Hedges, Tipton & Johnson 2010;
     Tipton 2015; robumeta 2.0 ``R/robu.R``).
@@ -216,8 +259,10 @@ def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelw
         raise ValueError("modelweights 'USER' needs userweights")
     if (modelweights == "CORR" and rho > 1) or rho < 0:
         raise ValueError("Rho must be a value between 0 and 1.")  # robumeta's message (and its precedence: rho < 0 always checked)
-    yi, vi, X, labels, B = _prepare(yi, vi, studynum, mods, coef_names, intercept)
-    uw = None if userweights is None else rve.pad_rows(B, userweights)
+    yi, vi, ids, X, names, ex, formula, omitted = _prepare(yi, vi, studynum, mods, coef_names, intercept, data, na_action, extra={"userweights": userweights})
+    labels = tuple(r_make_names(names))
+    B = rve.StudyBlocks.from_ids(ids)
+    uw = None if ex["userweights"] is None else rve.pad_rows(B, ex["userweights"])
     o = rve.robu_blocks(rve.pad_rows(B, yi), rve.pad_rows(B, vi), rve.pad_design(B, X), B.mask, modelweights=modelweights, rho=rho, small=small, userweights=uw)
     msgs = []
     if small and np.any(o["singular_block"]):
@@ -234,12 +279,12 @@ def robu(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, modelw
         sig=rve.sig_stars(o["prob"]), VR_r=o["VR_r"], modelweights=modelweights, small=bool(small), rho=float(rho),
         tau_sq=float(o["tau_sq"]), omega_sq=float(o["omega_sq"]), I_2=float(o["I_2"]), QE=float(o["QE"]),
         term1=float(o["term1"]), term2=float(o["term2"]), N=int(o["N"]), M=int(o["M"]), k=B.k.copy(),
-        r_weights=B.rows(o["r_weights"]), e_r=B.rows(o["e_r"]), warnings=tuple(msgs),
+        r_weights=B.rows(o["r_weights"]), e_r=B.rows(o["e_r"]), warnings=tuple(msgs), formula=formula, omitted=omitted,
     )
 
 
-@dataclass(frozen=True)
-class SensitivityResult:
+@dataclass(frozen=True, repr=False)
+class SensitivityResult(_Printed):
     """:func:`sensitivity`: the CORR model over a grid of rho (robumeta ``sensitivity``)."""
 
     labels: tuple[str, ...]
@@ -248,6 +293,12 @@ class SensitivityResult:
     SE: np.ndarray  # (R, P)
     tau_sq: np.ndarray  # (R,)
     dfs: np.ndarray  # (R, P): computed by robumeta too, but not shown there
+
+    def _lines(self, digits=3):
+        """The table robumeta's ``sensitivity()`` prints (each cell to ``digits`` significant digits)."""
+        f = self.summary_frame()
+        rows = [[a, b] + [printing.format_real([x], digits)[0] for x in f.loc[(a, b)]] for a, b in f.index]
+        return printing.print_frame(rows, ["", ""] + list(f.columns), gap=1, right=False)
 
     def summary_frame(self) -> pd.DataFrame:
         """Rows as robumeta prints them (coefficient, its SE, ..., tau^2), one column per rho."""
@@ -271,7 +322,7 @@ class SensitivityResult:
         return out
 
 
-def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, rho=RHO_GRID, small=True, threshold=True) -> SensitivityResult:
+def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True, rho=RHO_GRID, small=True, threshold=True, data=None, na_action="fail") -> SensitivityResult:
     """CORR results over a grid of rho (robumeta ``sensitivity``; default grid 0, .2, ..., 1).
 
     robumeta's ``sensitivity()`` refits the second stage for each rho with
@@ -280,9 +331,12 @@ def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True,
     < 1e-10 -> 0); ``threshold=False`` reproduces ``sensitivity()`` exactly,
     which has no threshold (only different when some (I-H)_jj is singular:
     robumeta then shows NaN/Inf standard errors). robumeta prints the table
-    formatted to 3 significant digits; numbers are returned here.
+    formatted to 3 significant digits; numbers are returned here (``print`` shows the table).
+    Arguments as :func:`robu`.
     """
-    yi, vi, X, labels, B = _prepare(yi, vi, studynum, mods, coef_names, intercept)
+    yi, vi, ids, X, names, _, _, _ = _prepare(yi, vi, studynum, mods, coef_names, intercept, data, na_action)
+    labels = tuple(r_make_names(names))
+    B = rve.StudyBlocks.from_ids(ids)
     rhos = np.asarray(rho, float)
     if np.any(rhos < 0) or np.any(rhos > 1):
         raise ValueError("Rho must be a value between 0 and 1.")
@@ -294,8 +348,8 @@ def sensitivity(yi, vi, studynum, *, mods=None, coef_names=None, intercept=True,
     return SensitivityResult(labels, rhos, o["b_r"], o["SE"], o["tau_sq"], o["dfs"])
 
 
-@dataclass(frozen=True)
-class Cr2Result:
+@dataclass(frozen=True, repr=False)
+class Cr2Result(_Printed):
     """:func:`cr2`: clubSandwich-style CR2 inference (names as clubSandwich's
     ``coef_test``/``conf_int``/``Wald_test`` columns)."""
 
@@ -316,6 +370,24 @@ class Cr2Result:
     df_num: float = float("nan")
     df_denom: float = float("nan")
     p_val: float = float("nan")
+    omitted: tuple[str, ...] = ()
+
+    def _lines(self, digits=4):
+        """The coefficient table as clubSandwich's ``coef_test`` prints it (Coef., Estimate,
+        SE, t-stat, d.f. (Satt), p-val (Satt), Sig.), then the CIs and the HTZ Wald test."""
+        heads = ["Coef.", "Estimate", "SE", "t-stat", "d.f. (Satt)", "p-val (Satt)", "Sig.", "CI_L", "CI_U"]
+        rows = []
+        for j, c in enumerate(self.coef_names):
+            p = float(self.p_Satt[j])
+            stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
+            rows.append([c] + [printing.fcf(x, digits) for x in (self.beta[j], self.SE[j], self.tstat[j], self.df_Satt[j])]
+                        + [printing.fmt_p(p, digits), stars, printing.fcf(self.CI_L[j], digits), printing.fcf(self.CI_U[j], digits)])
+        head = f"CR2 cluster-robust tests ({self.model}; " + (f"tau^2 = {printing.fcf(self.tau2, digits)})" if self.model == "rma.uni" else f"sigma^2 = {printing.fcf(self.sigma2, digits)})")
+        out = [head, ""] + printing.print_frame(rows, heads, [str(j + 1) for j in range(len(rows))], gap=1)
+        if not np.isnan(self.Fstat):
+            out += ["", f"HTZ Wald test (all but the intercept): F = {printing.fcf(self.Fstat, digits)}, df_num = {printing.r_num(self.df_num)}, "
+                        f"df_denom = {printing.fcf(self.df_denom, 2)}, p-val {printing.fmt_p(self.p_val, digits, True, ' ')}"]
+        return out
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -324,39 +396,48 @@ class Cr2Result:
         )
 
 
-def cr2(yi, vi, cluster, *, mods=None, coef_names=None, intercept=True, model="rma.uni", method="REML", weights=None, sigma2=None, level=95, wald=True, control=None) -> Cr2Result:
+def cr2(yi, vi, cluster, *, mods=None, coef_names=None, intercept=True, model="rma.uni", method="REML", weights=None, sigma2=None, level=95, wald=True, control=None, data=None, na_action="fail") -> Cr2Result:
     """Cluster-robust CR2 tests for a meta-regression (clubSandwich 0.5.8 ``coef_test``
     with ``vcov = "CR2"``, ``test = "Satterthwaite"``, ``conf_int`` and, when
     ``wald`` and there are moderators, ``Wald_test(test = "HTZ")`` of all
     non-intercept coefficients).
 
     ``model="rma.uni"`` fits metafor's ``rma.uni`` (tau^2 by ``method``,
-    optional user ``weights``); ``model="rma.mv"`` a random intercept per
-    cluster (``rma.mv(random = ~ 1 | cluster)``) with ``sigma2`` given or
-    estimated by REML. Formulas: :mod:`harness.core.cr2`.
+    optional user ``weights``) with metafor's default ``control`` (threshold
+    1e-5, maxiter 100: the tau^2 a user of metafor gets); ``model="rma.mv"`` a
+    random intercept per cluster (``rma.mv(random = ~ 1 | cluster)``) with
+    ``sigma2`` given or estimated by REML. Arguments, data frames and missing
+    values as :func:`robu`. Formulas: :mod:`harness.core.cr2`.
     """
     from ..core.cr2 import cr2_fit, cr2_fit_mv, reml_sigma2
     from ..core.rma import rma_arrays
 
-    yi = np.asarray(yi, float)
-    vi = np.asarray(vi, float)
-    X, _ = _design(len(yi), mods, coef_names, intercept)
-    names = (["intrcpt"] if intercept else []) + (list(coef_names) if coef_names else [f"mods{j + 1}" for j in range(X.shape[1] - int(intercept))])
+    yi, vi, ids, X, names, ex, _, omitted = _prepare(yi, vi, cluster, mods, coef_names, intercept, data, na_action, extra={"weights": weights},
+                                                   intercept_name="intrcpt", vi_zero_ok=True, cluster_arg="cluster")
+    w = ex["weights"]
+    if control is not None:
+        from .univariate import CONTROL_KEYS
+
+        unknown = sorted(set(control) - CONTROL_KEYS)
+        if unknown:
+            raise TypeError(f"unknown `control` entries {', '.join(map(repr, unknown))}; known: {', '.join(sorted(CONTROL_KEYS))}")
     C = np.eye(X.shape[1])[int(intercept):] if (wald and X.shape[1] > int(intercept) and mods is not None) else None
     tau2 = s2 = float("nan")
     if model == "rma.uni":
-        fit = rma_arrays(yi, vi, X, method=method, intercept=intercept, control=control or {"threshold": 1e-12, "maxiter": 1000}, weights=weights, r2=False)
+        fit = rma_arrays(yi, vi, X, method=method, intercept=intercept, control={**DEFAULT_CONTROL, **(control or {})}, weights=w, r2=False)
         if not bool(fit["converged"]):
             raise ArithmeticError(f"tau^2 iteration ({method}) did not converge")
         tau2 = float(fit["tau2"])
-        r = cr2_fit(yi, vi, X, cluster, tau2=tau2, weights=weights, level=level, constraints=C)
+        r = cr2_fit(yi, vi, X, ids, tau2=tau2, weights=w, level=level, constraints=C)
     elif model == "rma.mv":
-        s2 = float(reml_sigma2(yi, vi, X, cluster) if sigma2 is None else sigma2)
-        r = cr2_fit_mv(yi, vi, X, cluster, sigma2=s2, level=level, constraints=C)
+        if w is not None:
+            raise ValueError("user weights are supported for model 'rma.uni' only")
+        s2 = float(reml_sigma2(yi, vi, X, ids) if sigma2 is None else sigma2)
+        r = cr2_fit_mv(yi, vi, X, ids, sigma2=s2, level=level, constraints=C)
     else:
         raise ValueError(f"model must be 'rma.uni' or 'rma.mv', not {model!r}")
     extra = {q: float(r[q]) for q in ("Fstat", "delta", "df_num", "df_denom", "p_val")} if C is not None else {}
-    return Cr2Result(tuple(names), r["beta"], r["SE"], r["tstat"], r["df_Satt"], r["p_Satt"], r["CI_L"], r["CI_U"], r["vcov"], model, tau2, s2, **extra)
+    return Cr2Result(tuple(names), r["beta"], r["SE"], r["tstat"], r["df_Satt"], r["p_Satt"], r["CI_L"], r["CI_U"], r["vcov"], model, tau2, s2, **extra, omitted=omitted)
 
 
 __all__ = ["robu", "sensitivity", "cr2", "Cr2Result", "RobuResult", "SensitivityResult", "RobuWarning", "SingularDesignError", "UndefinedVarianceComponents", "RHO_GRID"]

@@ -571,3 +571,24 @@ ESTIMATORS = {
     "PMM": tau2_pmm,
     "GENQ": tau2_genq,
 }
+
+
+def se_tau2_fixed(method, v, X, tau2):
+    """SE of tau^2 at a value the user fixed (metafor ``rma(..., tau2 = )`` still reports
+    one): the information-based SE of ML, REML and EB evaluated there,
+
+    :math:`\\sqrt{2/\\sum w_i^2}` (ML), :math:`\\sqrt{2/\\operatorname{tr}(PP)}` (REML),
+    :math:`\\sqrt{2k^2/(k-p)}/\\sum w_i` (EB), :math:`w_i = 1/(v_i + \\tau^2)`
+    (the same formulas as :func:`tau2_ml`, :func:`tau2_reml`, :func:`tau2_eb`).
+    NaN for the other methods (metafor evaluates their own formulas; not reproduced)."""
+    v = np.asarray(v, float)
+    X = np.asarray(X, float)
+    k, p = X.shape
+    w = 1 / (v + tau2)
+    if method == "ML":
+        return float(np.sqrt(2 / np.sum(w**2)))
+    if method == "REML":
+        return float(np.sqrt(2 / projection(np.zeros(k), w, X).trPP))
+    if method == "EB":
+        return float(np.sqrt(2 * k**2 / (k - p)) / np.sum(w))
+    return float("nan")
