@@ -452,6 +452,7 @@ def run_campaign(
     start: int = 0,
     progress: Callable | None = None,
     on_cluster: Callable | None = None,
+    cluster=None,
     jobs: int | None = None,
 ) -> CampaignResult:
     """Run ``models`` on datasets ``start .. start+n-1`` of campaign ``seed``.
@@ -468,10 +469,13 @@ def run_campaign(
     in all) are shrunk on the workers and written under ``out_dir``.
     ``progress(done, total, disagreements, seconds)`` is called per chunk;
     ``on_cluster(cluster)`` once the cluster is up (the command prints the
-    dashboard's address; tests kill a worker). ``jobs`` is the old name of
-    ``workers``.
+    dashboard's address; tests kill a worker). ``cluster``: an open
+    :class:`~harness.distributed.Cluster` to run on (left open; ``workers``
+    and ``scheduler`` are then ignored). ``jobs`` is the old name of ``workers``.
     """
     import tempfile
+
+    import contextlib
 
     from ..distributed import Cluster
     from ..verify import python_versions
@@ -491,7 +495,7 @@ def run_campaign(
         jobs_ = [ChunkJob(seed, tuple(models), c0, min(c0 + chunk, start + n)) for c0 in todo]
         stats, failed, task_seconds = BatchStats(), [], 0.0
         t0 = time.perf_counter()
-        with Cluster(workers, scheduler) as cl:
+        with (contextlib.nullcontext(cluster) if cluster is not None else Cluster(workers, scheduler)) as cl:
             if on_cluster:
                 on_cluster(cl)
             if cl.in_process:
@@ -518,7 +522,7 @@ def run_campaign(
                     setattr(stats, f, getattr(stats, f) + getattr(s, f))
                 task_seconds += r.seconds
                 ran += job.stop - job.start
-                bad += anas.num_rows - sum(1 for x in anas["status"].to_pylist() if x != "disagree")
+                bad += anas["status"].to_pylist().count("disagree")
                 if progress:
                     progress(ran, sum(j.stop - j.start for j in jobs_), bad, time.perf_counter() - t0)
             seconds = time.perf_counter() - t0
