@@ -197,6 +197,24 @@ def _step_noise(a, b, d):
     return STEP_NOISE * _EPS * (np.abs(a) + np.abs(b)) / np.abs(d)
 
 
+def step_noise(y, v, X, tau2, method) -> float:
+    """Rounding error of the Fisher-scoring step at ``tau2`` (:data:`STEP_NOISE`; ML/REML/EB).
+
+    What an engine that stops only when |change| <= threshold is up against: a
+    threshold below this is met only by luck of rounding.
+    """
+    y, v = np.asarray(y, float), np.asarray(v, float)
+    X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
+    k, p = X.shape
+    w = 1 / (v + tau2)
+    pr = projection(y[None], w[None], X[None])
+    if method == "ML":
+        return float(_step_noise(pr.yPPy, w.sum(), (w**2).sum())[0])
+    if method == "REML":
+        return float(_step_noise(pr.yPPy, w.sum(), pr.trPP)[0])
+    return float(_step_noise(pr.yPy * k / (k - p), k, w.sum())[0])
+
+
 def _reml_loglik(y, v, X, tau2):
     k, p = X.shape[-2], X.shape[-1]
     w = 1 / (v + tau2)

@@ -89,6 +89,7 @@ class CampaignResult:
     seconds: float = 0.0
     analyses: dict = field(default_factory=dict)  # model -> number run
     agree: dict = field(default_factory=dict)
+    explained: dict = field(default_factory=dict)  # model -> analyses whose differences are all explained
     nonconverged: dict = field(default_factory=dict)  # both engines: did not converge
     refused: dict = field(default_factory=dict)  # model -> number where each side raised an error
     skipped: dict = field(default_factory=dict)  # model -> number rejected as input
@@ -96,6 +97,8 @@ class CampaignResult:
     refused_examples: dict = field(default_factory=dict)
     skipped_examples: dict = field(default_factory=dict)
     quantities: dict = field(default_factory=dict)  # model -> base quantity -> QuantityStat
+    #: (model, registry entries) -> [number of analyses, first dataset]
+    explained_classes: dict = field(default_factory=dict)
     disagreements: list[Disagreement] = field(default_factory=list)
     batch: BatchStats = field(default_factory=BatchStats)
     engines: dict = field(default_factory=dict)
@@ -110,7 +113,7 @@ class CampaignResult:
 
     def __post_init__(self):
         for m in self.models:
-            for d in (self.analyses, self.agree, self.nonconverged, self.refused, self.skipped):
+            for d in (self.analyses, self.agree, self.explained, self.nonconverged, self.refused, self.skipped):
                 d.setdefault(m, 0)
             for d in (self.refused_examples, self.skipped_examples):
                 d.setdefault(m, [])
@@ -161,6 +164,7 @@ class CampaignResult:
                 m: {
                     "analyses": self.analyses[m],
                     "agree": self.agree[m],
+                    "explained": self.explained[m],
                     "both_nonconverged": self.nonconverged[m],
                     "both_refused": self.refused[m],
                     "skipped": self.skipped[m],
@@ -170,6 +174,7 @@ class CampaignResult:
                 }
                 for m in self.models
             },
+            "explained": [{"model": m, "entries": e, "analyses": c[0], "first_dataset": c[1]} for (m, e), c in self.explained_classes.items()],
             "refused_examples": {m: [{"dataset": i, "python": a, "r": b} for i, a, b in v] for m, v in self.refused_examples.items()},
             "disagreements": [
                 {"model": d.model, "dataset": d.index, "category": d.category, "detail": d.detail, "k": d.k, "message": d.message,
@@ -200,12 +205,18 @@ def _skip_reason(e: InputError) -> str:
 def classify(cmp, py, r):
     """(status, category, detail, message, names of the quantities that disagree) of one compared analysis.
 
-    status is ``agree``, ``nonconverged``, ``refused`` or ``disagree``.
+    status is ``agree``, ``explained`` (every difference, or a one-sided error,
+    explained by the registry: never counted as agreement), ``nonconverged``,
+    ``refused`` or ``disagree``.
     """
     if py.info.get("nonconvergence") and r.info.get("nonconvergence"):
         return "nonconverged", "", "", "", set()
     if py.error is not None and r.error is not None:
         return "refused", "", "", f"Python: {py.error} | R: {r.error}", set()
+    if cmp.verdict == "explained":
+        ex = [x for x in cmp.records if x.verdict == "explained"]
+        ids = sorted({(x.explanation or "").split(":", 1)[0] for x in ex})
+        return "explained", "", ", ".join(ids), "; ".join(f"{x.name}: {x.explanation}" for x in ex[:2]), set()
     if py.error is not None:
         return "disagree", "python-error", _norm(py.error), f"Python failed, R gave numbers. Python: {py.error}", set()
     if r.error is not None:
@@ -365,13 +376,15 @@ def summarize(store, seed, models, start, n) -> CampaignResult:
             res.analyses[m] += 1
             if st == "agree":
                 res.agree[m] += 1
+            elif st == "explained":
+                res.explained[m] += 1
             elif st == "nonconverged":
                 res.nonconverged[m] += 1
             elif st == "refused":
                 res.refused[m] += 1
             elif st == "skipped":
                 res.skipped[m] += 1
-        odd = t.filter(pc.is_in(t["status"], pa_array(["refused", "skipped", "disagree"])))
+        odd = t.filter(pc.is_in(t["status"], pa_array(["refused", "skipped", "disagree", "explained"])))
         for row in odd.to_pylist():
             m = row["model"]
             if m not in res.analyses:
@@ -380,6 +393,9 @@ def summarize(store, seed, models, start, n) -> CampaignResult:
                 res.refused_examples[m].append((row["dataset"], row["python_error"], row["r_error"]))
             elif row["status"] == "skipped" and len(res.skipped_examples[m]) < EXAMPLES:
                 res.skipped_examples[m].append((row["dataset"], row["message"]))
+            elif row["status"] == "explained":
+                c = res.explained_classes.setdefault((m, row["detail"] or ""), [0, row["dataset"]])
+                c[0] += 1
             elif row["status"] == "disagree":
                 w = None if row["worst"] is None else (row["worst"], row["worst_python"], row["worst_r"], row["worst_rel"])
                 res.disagreements.append(Disagreement(m, row["dataset"], row["category"] or "", row["detail"] or "", row["k"],

@@ -26,9 +26,9 @@ def render(res, worst: int = 10, detail: bool = False) -> str:
         q, st = res.largest_rel(m)
         nd = sum(1 for d in res.disagreements if d.model == m)
         nq = sum(s.n for s in res.quantities[m].values())
-        rows.append((m, res.analyses[m], res.agree[m], res.nonconverged[m], res.refused[m], res.skipped[m], nd, nq,
+        rows.append((m, res.analyses[m], res.agree[m], res.explained[m], res.nonconverged[m], res.refused[m], res.skipped[m], nd, nq,
                      fmt(max((s.max_abs for s in res.quantities[m].values()), default=None), 2), fmt(st.max_rel if st else None, 2), q or "—"))
-    out.append(tabulate(rows, headers=["model", "analyses", "agree", "both n/conv", "both refused", "skipped", "disagree", "quantities",
+    out.append(tabulate(rows, headers=["model", "analyses", "agree", "explained", "both n/conv", "both refused", "skipped", "disagree", "quantities",
                                        "max abs diff", "max rel diff", "in"], disable_numparse=True))
     out.append("")
     # per quantity, over all models
@@ -76,6 +76,11 @@ def render(res, worst: int = 10, detail: bool = False) -> str:
         out.append("not run (the dataset is no valid input for the model):")
     for m, v in skipped:
         out.append(f"  {m}: {res.skipped[m]} datasets, e.g. #{v[0][0]}: {v[0][1][:150]}")
+    if res.explained_classes:
+        out.append("")
+        out.append("explained (a registered, measured reason; not counted as agreement):")
+        for (m, e), (c, first) in sorted(res.explained_classes.items()):
+            out.append(f"  {m}: {c} analyses by {e} (first #{first})")
     if res.failed:
         out.append("")
         out.append(f"{len(res.failed)} chunks failed after every retry (not in the store; `--resume` runs them again):")
