@@ -133,7 +133,8 @@ class Cluster:
             return self
         from distributed import Client, LocalCluster
 
-        level = logging.ERROR if self.quiet else logging.WARNING
+        # quiet: a failed task is reported by the caller (Result.error), not by worker log lines
+        level = logging.CRITICAL if self.quiet else logging.WARNING
         if self.scheduler:
             self.client = Client(self.scheduler, timeout="30s")
         else:

@@ -82,7 +82,12 @@ class Explanation:
         return rel_diff is not None and rel_diff <= self.rel_limit(context)
 
     def reason(self, abs_diff, rel_diff, context: dict | None = None) -> str:
-        size = f"difference {abs_diff:.2g} absolute, {rel_diff:.2g} relative" if rel_diff is not None and math.isfinite(rel_diff) else f"difference {abs_diff:.2g} absolute"
+        if abs_diff is None:
+            size = "a value on one side only or NaN"
+        elif rel_diff is not None and math.isfinite(rel_diff):
+            size = f"difference {abs_diff:.2g} absolute, {rel_diff:.2g} relative"
+        else:
+            size = f"difference {abs_diff:.2g} absolute"
         bound = f"{self.rel_limit(context):.2g} relative ({self.rel_bound} here)" if self.rel_bound else f"{self.max_rel_diff:g} relative"
         return f"{self.id}: {self.cause} ({size}; bound {bound} or {self.max_abs_diff:g} absolute) [{self.reference}]"
 
@@ -174,4 +179,6 @@ def find(quantity: str, context: dict, abs_diff=None, rel_diff=None, registry=No
 def explain(context: dict, record) -> str | None:
     """Reason for a :class:`~harness.compare.compare.Record`'s difference, or None."""
     e = find(record.name, context, record.abs_diff, record.rel_diff)
+    if e is not None and record.abs_diff is None and e.rel_bound is not None:
+        return None  # a number on one side only is never within a measured bound
     return None if e is None else e.reason(record.abs_diff, record.rel_diff, context)
