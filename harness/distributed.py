@@ -138,9 +138,11 @@ class Cluster:
         if self.scheduler:
             self.client = Client(self.scheduler, timeout="30s")
         else:
-            dash = ":0" if self.want_dashboard and _has_bokeh() else None
-            self._local = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=dash,
-                                       silence_logs=level, worker_class=_nanny())
+            # loopback only: the local cluster is this machine's business
+            dash = f"127.0.0.1:{_free_port()}" if self.want_dashboard and _has_bokeh() else None
+            self._local = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=dash, silence_logs=level, worker_class=_nanny(),
+                                       scheduler_kwargs=None if dash else {"dashboard": False})
             self.client = Client(self._local)
         self.client.register_plugin(REnginePlugin())
         return self
@@ -171,8 +173,8 @@ class Cluster:
 
     @property
     def dashboard(self) -> str | None:
-        if self.client is None:
-            return None
+        if self.client is None or (self._local is not None and not _has_bokeh()):
+            return None  # without bokeh a local scheduler serves no dashboard worth printing
         try:
             info = self.client.scheduler_info()
             if "dashboard" not in info.get("services", {}):
@@ -251,6 +253,14 @@ def _error_text(e) -> str:
         return f"the task's worker died each time it ran it ({e}); it was not retried further"
     tb = "".join(traceback.format_exception_only(type(e), e)).strip()
     return tb
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _has_bokeh() -> bool:

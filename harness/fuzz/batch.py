@@ -117,6 +117,12 @@ def r_batch(engine, calls, stats: BatchStats | None = None) -> list[RCall]:
         stats.crossings += 1
         stats.r_calls += len(calls)
         stats.bridge_seconds += time.perf_counter() - t0
+    if getattr(res, "fault", None) == "unavailable":
+        # R could not be (re)started: no analysis ran, so none has an outcome to record; the
+        # campaign's task fails and is retried (elsewhere), instead of storing R "errors"
+        from ..errors import EngineUnavailable
+
+        raise EngineUnavailable(res.error)
     if res.error is not None:  # the batch itself failed (not one call in it): every call gets the message
         return [RCall(None, list(res.warnings), f"batch failed: {res.error}") for _ in calls]
     if stats is not None:
