@@ -179,28 +179,54 @@ def _alarm(signum, frame):
     raise PythonTimeout(f"the Python core did not return within {PYTHON_SECONDS:g} s (a hang)")
 
 
+def _async_raise_after(seconds, thread_id):
+    """Off the main thread (a Dask worker's task thread): raise PythonTimeout in that thread
+    after ``seconds`` (``PyThreadState_SetAsyncExc``; it lands at the next bytecode, so a
+    Python loop that hangs is stopped, one long C call is not). Returns the timer."""
+    import ctypes
+    import threading
+
+    def fire():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(PythonTimeout))
+
+    t = threading.Timer(seconds, fire)
+    t.daemon = True
+    t.start()
+    return t
+
+
 def run_python_all(jobs, stats: BatchStats | None = None) -> list[Outcome]:
     """``kind.run_python(spec)`` for each job; one that hangs becomes an error outcome.
 
-    The time limit uses SIGALRM, so it applies in a process's main thread
-    (the command line and its spawned workers); elsewhere there is none.
+    The time limit uses SIGALRM in a process's main thread (the command line),
+    and an asynchronous exception elsewhere (a Dask worker runs tasks in a thread).
     """
     import signal
     import threading
 
-    guard = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    main = threading.current_thread() is threading.main_thread()
+    guard = hasattr(signal, "setitimer") and main
     out = []
     t0 = time.perf_counter()
     old = signal.signal(signal.SIGALRM, _alarm) if guard else None
     try:
         for kind, spec in jobs:
+            timer = None
             if guard:
                 signal.setitimer(signal.ITIMER_REAL, PYTHON_SECONDS)
+            elif not main:
+                timer = _async_raise_after(PYTHON_SECONDS, threading.get_ident())
             try:
-                o, _ = run_engine(kind.run_python, spec)
-            finally:
-                if guard:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                try:
+                    o, _ = run_engine(kind.run_python, spec)
+                finally:
+                    if guard:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                    if timer is not None:
+                        timer.cancel()
+                        timer.join()
+            except PythonTimeout as e:  # raised asynchronously outside run_engine's own handler
+                o = Outcome(error=f"internal error (PythonTimeout): {e}")
             out.append(o)
     finally:
         if guard:
