@@ -118,8 +118,8 @@ def test_qe_with_variances_far_apart_python_is_exact_metafor_within_the_bound(r_
     assert abs(py - exact) <= 1e-13 * exact  # Python: exact to the last digits
     assert abs(r - exact) > 1e-6 * exact  # metafor's explicit P: off in the 4th significant digit here
     entry = next(e for e in load() if e.id == "explicit-p-variance-spread")
-    bound = entry.rel_limit({"vi_ratio": ratio})
-    assert bound == pytest.approx(min(0.01, 4 * EPS * ratio**2))
+    bound = entry.rel_limit({"explicit_p_scale": 3 * ratio**2})
+    assert bound == pytest.approx(3 * EPS * ratio**2)
     assert abs(r - py) / abs(r) <= bound  # ... and within the entry's bound, which is not loose by orders
     assert abs(r - py) / abs(r) >= bound / 1e3
 

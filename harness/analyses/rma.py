@@ -428,7 +428,10 @@ class RmaKind(AnalysisKind):
         """Spec options plus what the registry's measured conditions use:
 
         ``vi_ratio``
-            max(vi) / min(vi) of the effect sizes both engines fit.
+            max(vi) / min(vi) of the effect sizes both engines fit; ``explicit_p_scale``
+            k * vi_ratio^2, the error scale of metafor's explicit P (k terms summed,
+            entries differences of weights vi_ratio apart); ``explicit_p_scale_qep`` that
+            times the sensitivity of QEp to QE (QE f(QE)/QEp for the chi^2 tail).
         ``tau2_re_over_threshold``
             the intercept-only model's tau^2 (the denominator of R^2, refitted by
             Python with the same method and control) over the convergence threshold.
@@ -440,7 +443,9 @@ class RmaKind(AnalysisKind):
     def _measures(self, spec):
         def compute():
             es = self._escalc(spec)
-            m = {"vi_ratio": float(np.max(es.vi) / np.min(es.vi)) if np.min(es.vi) > 0 else math.inf}
+            ratio = float(np.max(es.vi) / np.min(es.vi)) if np.min(es.vi) > 0 else math.inf
+            m = {"vi_ratio": ratio, "explicit_p_scale": len(es.vi) * ratio**2}
+            m["explicit_p_scale_qep"] = m["explicit_p_scale"]
             if spec["method"] not in FE_METHODS:
                 thr = spec["threshold"]
                 try:
@@ -448,9 +453,16 @@ class RmaKind(AnalysisKind):
                     m["tau2_re_over_threshold"] = re.tau2 / thr if re.converged else math.nan
                 except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                     m["tau2_re_over_threshold"] = math.nan
-                out = self.run_python(spec)
-                fit = out.info.get("fit")
+            out = self.run_python(spec)
+            fit = out.info.get("fit")
+            if spec["method"] not in FE_METHODS:
                 m["tau2_over_threshold"] = fit.tau2 / thr if fit is not None else math.nan
+            if fit is not None and fit.k > fit.p and fit.QE > 0:
+                # QEp = P(chi2_df > QE): a relative error e in QE moves it by e * QE f(QE) / QEp
+                from scipy.stats import chi2
+
+                df = fit.k - fit.p
+                m["explicit_p_scale_qep"] *= max(1.0, float(fit.QE * chi2.pdf(fit.QE, df) / max(chi2.sf(fit.QE, df), 1e-300)))
             return m
 
         return _cached(self, "_measure_cache", spec, compute)
@@ -475,7 +487,10 @@ class RmaKind(AnalysisKind):
 
         es = py.info["escalc"]
         X = None if fit.intercept_only else np.asarray(fit.X, float)
-        noise = step_noise(es.yi, es.vi, X, fit.tau2, spec["method"])
+        # metafor's step is formed from the explicit P: its rounding error is Python's
+        # (accurate sums) amplified by the spread of the weights, k * vi_ratio
+        ratio = float(np.max(es.vi) / np.min(es.vi))
+        noise = step_noise(es.yi, es.vi, X, fit.tau2, spec["method"]) * len(es.vi) * ratio
         ctx = {**super().explain_context(spec), "nonconverged": "R", "step_noise_over_threshold": noise / spec["threshold"]}
         e = find("converged", ctx)
         if e is None:

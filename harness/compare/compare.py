@@ -157,7 +157,7 @@ def compare_outcomes(kind, spec, py, r) -> AnalysisComparison:
         if why:  # an error on one side for a documented, measured reason: explained, never agreement
             side = "Python" if py.error is not None else "R"
             out.records.append(Record("converged", float(py.error is None), float(r.error is None), None, None, None, "explained",
-                                      f"{side} only: {py.error or r.error} -- {why}"))
+                                      f"{why}; {side} only: {py.error or r.error}"))
             return out
     if py.error is not None or r.error is not None:
         msg = "; ".join(f"{side}: {e}" for side, e in (("Python", py.error), ("R", r.error)) if e is not None)

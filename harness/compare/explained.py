@@ -74,11 +74,15 @@ class Explanation:
             return 0.0
         return min(self.max_rel_diff, c * EPS * x**power)
 
-    def within(self, abs_diff: float | None, rel_diff: float | None, context: dict | None = None) -> bool:
+    def within(self, abs_diff: float | None, rel_diff: float | None, context: dict | None = None, rel_sym: float | None = None) -> bool:
         if abs_diff is None or (isinstance(abs_diff, float) and math.isnan(abs_diff)):
             return False
         if abs_diff <= self.max_abs_diff:
             return True
+        if self.rel_bound is not None and rel_sym is not None:
+            # a measured bound is on the error of either value: relative to the larger of the two
+            # (metafor's QE clamped to 0 by max(0, y'Py) is still measured against Python's)
+            return rel_sym <= self.rel_limit(context)
         return rel_diff is not None and rel_diff <= self.rel_limit(context)
 
     def reason(self, abs_diff, rel_diff, context: dict | None = None) -> str:
@@ -168,17 +172,22 @@ def load(path: Path = REGISTRY) -> tuple[Explanation, ...]:
     return tuple(out)
 
 
-def find(quantity: str, context: dict, abs_diff=None, rel_diff=None, registry=None) -> Explanation | None:
-    """The first entry that applies to ``quantity`` in ``context`` and covers the difference's size."""
+def find(quantity: str, context: dict, abs_diff=None, rel_diff=None, registry=None, rel_sym=None) -> Explanation | None:
+    """The first entry that applies to ``quantity`` in ``context`` and covers the difference's size
+    (``rel_sym``: the difference relative to the larger of the two values, for measured bounds)."""
     for e in registry if registry is not None else load():
-        if e.applies(quantity, context) and (abs_diff is None or e.within(abs_diff, rel_diff, context)):
+        if e.applies(quantity, context) and (abs_diff is None or e.within(abs_diff, rel_diff, context, rel_sym)):
             return e
     return None
 
 
 def explain(context: dict, record) -> str | None:
     """Reason for a :class:`~harness.compare.compare.Record`'s difference, or None."""
-    e = find(record.name, context, record.abs_diff, record.rel_diff)
+    rel_sym = None
+    if record.abs_diff is not None and record.python is not None and record.r is not None:
+        big = max(abs(float(record.python)), abs(float(record.r)))
+        rel_sym = record.abs_diff / big if big > 0 else 0.0
+    e = find(record.name, context, record.abs_diff, record.rel_diff, rel_sym=rel_sym)
     if e is not None and record.abs_diff is None and e.rel_bound is not None:
         return None  # a number on one side only is never within a measured bound
     return None if e is None else e.reason(record.abs_diff, record.rel_diff, context)

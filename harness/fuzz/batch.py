@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..analyses.base import Outcome
@@ -31,9 +32,42 @@ def cell(x) -> str:
     return format(float(x), ".17g")
 
 
+class ArrayDataset(Dataset):
+    """A generated dataset as a :class:`~harness.data.Dataset` that keeps its numbers.
+
+    A fixture's cells are text and are checked on the way out; a campaign's are
+    doubles, so formatting each as ``%.17g`` and parsing it back (what a fixture
+    would hold: the same doubles) cost more than some fits. ``numeric`` checks the
+    array as :meth:`Dataset.numeric` checks cells and returns it; anything that
+    check would reject goes through the text path, so the error is the same one.
+    """
+
+    def _text_frame(self):
+        return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
+
+    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False):
+        self.require(column)
+        x = self.frame[column].to_numpy(dtype=float)
+        ok = np.isfinite(x).all()
+        if ok and lower is not None:
+            ok = bool((x > lower).all() if not lower_inclusive else (x >= lower).all())
+        if ok:
+            return x.copy()
+        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
+                                                                          allow_empty=allow_empty)
+
+    def text(self, column):
+        self.require(column)
+        return [cell(x) for x in self.frame[column]]
+
+    def labels(self, column):
+        if column is None:
+            return super().labels(None)
+        return Dataset(self.name, self.path, self._text_frame()).labels(column)
+
+
 def to_dataset(ds: FuzzDataset, name: str) -> Dataset:
-    frame = pd.DataFrame({c: [cell(x) for x in v] for c, v in ds.columns.items()}, dtype=object)
-    return Dataset(name, Path(f"<{name}>"), frame)
+    return ArrayDataset(name, Path(f"<{name}>"), pd.DataFrame({c: np.asarray(v, float) for c, v in ds.columns.items()}))
 
 
 def make_spec(ds: FuzzDataset, model, aid: str, dataset: Dataset | None = None) -> AnalysisSpec:
