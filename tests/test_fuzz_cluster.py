@@ -154,3 +154,25 @@ def test_external_scheduler_gives_the_same_records(reference, tmp_path):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=10)
         log.close()
+
+
+def test_command_line_store_resume_and_refusal(tmp_path):
+    """`metaharness fuzz` end to end in one process: the store, a resume that runs nothing, no overwrite."""
+    import json
+
+    store = tmp_path / "store"
+    base = [sys.executable, "-m", "harness", "fuzz", "--n", "4", "--chunk", "2", "--seed", "2", "--models", "DL", "SMD-DL",
+            "--workers", "1", "--store", str(store), "--no-shrink"]
+    env = {**os.environ, "CI": "1"}
+    first = subprocess.run(base + ["--json", str(tmp_path / "a.json")], capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode in (0, 1), first.stderr
+    assert f"store: {store}" in first.stdout and "ran on 1 process (no cluster)" in first.stdout
+    assert first.stderr.strip() == ""  # no progress line in CI
+    a = json.loads((tmp_path / "a.json").read_text())
+    assert a["per_model"]["DL"]["analyses"] == 4 and a["store"] == str(store)
+    again = subprocess.run(base + ["--resume", "--json", str(tmp_path / "b.json")], capture_output=True, text=True, env=env, timeout=900)
+    assert "4 datasets were already in the store" in again.stdout
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["per_model"] == a["per_model"] and b["disagreements"] == a["disagreements"]
+    refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=900)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
