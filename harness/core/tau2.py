@@ -192,6 +192,18 @@ STEP_NOISE = 8.0
 _EPS = np.finfo(float).eps
 
 
+#: a step stopped as rounding must also be negligible next to tau^2 (far inside the 1e-8
+#: relative tolerance of iterative estimates): near tau^2 = 0 a real step can be below the noise
+#: estimate, and the iteration must go on there as metafor's does
+STEP_NOISE_REL = 1e-10
+
+
+def _stops(change, threshold, noise, new):
+    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`)."""
+    noise = np.nan_to_num(noise)
+    return (change <= threshold) | ((change <= noise) & (change <= STEP_NOISE_REL * np.abs(new)))
+
+
 def _step_noise(a, b, d):
     """Rounding error of a step (a - b) / d (see :data:`STEP_NOISE`)."""
     return STEP_NOISE * _EPS * (np.abs(a) + np.abs(b)) / np.abs(d)
@@ -293,7 +305,7 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
             adj = np.where(low, adj / 2, adj)
             low = ta + adj < tau2_min
         new = ta + adj
-        done = np.abs(ta - new) <= np.maximum(threshold, np.nan_to_num(noise))
+        done = _stops(np.abs(ta - new), threshold, noise, new)
         # metafor checks the iteration count after the update, so a problem
         # still moving after maxiter steps has not converged (an error in R).
         over = iters[a] > maxiter
@@ -377,7 +389,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         while t + adj < tau2_min:
             adj = adj / 2
         new = t + adj
-        done = abs(t - new) <= max(threshold, noise if noise == noise else 0.0)
+        done = bool(_stops(abs(t - new), threshold, noise, new))
         t = new
         if done or it > maxiter:
             conv = done and not it > maxiter
@@ -437,7 +449,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
                 m = tl + al < tau2_min
             adj[li] = al
         new = ta + adj
-        done = np.abs(ta - new) <= np.maximum(threshold, np.nan_to_num(noise))
+        done = _stops(np.abs(ta - new), threshold, noise, new)
         tau2[a] = new
         iters[a] = it
         # metafor checks the count after the update: still moving after maxiter
