@@ -113,3 +113,27 @@ def test_shrinking_finds_the_one_study_that_disagrees(tmp_path, r_engine):
     fx = load_fixture(path)  # a fixture verify can run
     assert fx.analyses[0].kind == "rma" and fx.analyses[0]["method"] == "FE"
     assert "shrunk to 1 studies" in fx.source
+
+
+def test_a_hanging_python_analysis_is_stopped_off_the_main_thread(monkeypatch):
+    """A Dask worker runs tasks in a thread (no SIGALRM there): the hang still becomes an error outcome."""
+    import threading
+
+    from harness.fuzz import batch
+
+    class Hangs:
+        def run_python(self, spec):
+            while True:
+                pass
+
+    class Fine:
+        def run_python(self, spec):
+            return Outcome(values={"x": 1.0})
+
+    monkeypatch.setattr(batch, "PYTHON_SECONDS", 0.5)
+    out = []
+    t = threading.Thread(target=lambda: out.extend(batch.run_python_all([(Hangs(), None), (Fine(), None)])))
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    assert "PythonTimeout" in out[0].error and out[1].values == {"x": 1.0}

@@ -110,6 +110,11 @@ class AnalysisKind:
         """What the explained-differences registry matches on (kind, spec options)."""
         return {"kind": self.name, **spec.options}
 
+    def explain_error(self, spec, py, r) -> str | None:
+        """A known, expected reason why exactly one engine failed (``py.error`` or
+        ``r.error`` is set, not both), or None: then the error is a disagreement."""
+        return None
+
     def explain(self, spec, record) -> str | None:
         """A known, expected reason for a difference, or None.
 

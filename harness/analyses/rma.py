@@ -410,6 +410,79 @@ class RmaKind(AnalysisKind):
     #: explain differences only for designs at least this ill-conditioned
     ILL_CONDITIONED = 1e5
 
+    def explain_context(self, spec):
+        """Spec options plus what the registry's measured conditions use:
+
+        ``vi_ratio``
+            max(vi) / min(vi) of the effect sizes both engines fit; ``explicit_p_scale``
+            k * vi_ratio^2, the error scale of metafor's explicit P (k terms summed,
+            entries differences of weights vi_ratio apart); ``explicit_p_scale_qep`` that
+            times the sensitivity of QEp to QE (QE f(QE)/QEp for the chi^2 tail).
+        ``tau2_re_over_threshold``
+            the intercept-only model's tau^2 (the denominator of R^2, refitted by
+            Python with the same method and control) over the convergence threshold.
+        ``tau2_over_threshold``
+            the model's own tau^2 (Python) over the threshold.
+        """
+        return {**super().explain_context(spec), **self._measures(spec)}
+
+    def _measures(self, spec):
+        def compute():
+            es = self._escalc(spec)
+            ratio = float(np.max(es.vi) / np.min(es.vi)) if np.min(es.vi) > 0 else math.inf
+            m = {"vi_ratio": ratio, "explicit_p_scale": len(es.vi) * ratio**2}
+            m["explicit_p_scale_qep"] = m["explicit_p_scale"]
+            if spec["method"] not in FE_METHODS:
+                thr = spec["threshold"]
+                try:
+                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec))
+                    m["tau2_re_over_threshold"] = re.tau2 / thr if re.converged else math.nan
+                except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                    m["tau2_re_over_threshold"] = math.nan
+            out = self.run_python(spec)
+            fit = out.info.get("fit")
+            if spec["method"] not in FE_METHODS:
+                m["tau2_over_threshold"] = fit.tau2 / thr if fit is not None else math.nan
+            if fit is not None and fit.k > fit.p and fit.QE > 0:
+                # QEp = P(chi2_df > QE): a relative error e in QE moves it by e * QE f(QE) / QEp
+                from scipy.stats import chi2
+
+                df = fit.k - fit.p
+                m["explicit_p_scale_qep"] *= max(1.0, float(fit.QE * chi2.pdf(fit.QE, df) / max(chi2.sf(fit.QE, df), 1e-300)))
+            return m
+
+        return _cached(self, "_measure_cache", spec, compute)
+
+    def _escalc(self, spec):
+        x = self.inputs(spec)
+        if spec["measure"] == "GEN":
+            return api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"))
+        return api.escalc(spec["measure"], vtype=spec["vtype"], **x)
+
+    def explain_error(self, spec, py, r):
+        """metafor's Fisher scoring stopped by ``maxiter`` where Python's converged, and at
+        Python's estimate the step's own rounding error exceeds metafor's absolute threshold
+        (registry entry ``fisher-scoring-threshold-below-rounding``)."""
+        if spec["method"] not in ("ML", "REML", "EB") or r.error is None or not r.info.get("nonconvergence"):
+            return None
+        fit = py.info.get("fit")
+        if fit is None or not getattr(fit, "converged", False):
+            return None
+        from ..compare.explained import find
+        from ..core.tau2 import step_noise
+
+        es = py.info["escalc"]
+        X = None if fit.intercept_only else np.asarray(fit.X, float)
+        # metafor's step is formed from the explicit P: its rounding error is Python's
+        # (accurate sums) amplified by the spread of the weights, k * vi_ratio
+        ratio = float(np.max(es.vi) / np.min(es.vi))
+        noise = step_noise(es.yi, es.vi, X, fit.tau2, spec["method"]) * len(es.vi) * ratio
+        ctx = {**super().explain_context(spec), "nonconverged": "R", "step_noise_over_threshold": noise / spec["threshold"]}
+        e = find("converged", ctx)
+        if e is None:
+            return None
+        return f"{e.id}: {e.cause} (step noise at tau^2 = {fit.tau2:.6g}: {noise:.2g} = {noise / spec['threshold']:.2g} x threshold) [{e.reference}]"
+
     def explain(self, spec, record):
         """Rounding in an ill-conditioned design (e.g. "year" next to the intercept).
 
@@ -437,20 +510,16 @@ class RmaKind(AnalysisKind):
         return None
 
     def _condition(self, spec):
-        cache = self.__dict__.setdefault("_cond_cache", {})
-        if spec.id not in cache:
-            x = self.inputs(spec)
-            if spec["measure"] == "GEN":
-                es = api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"))
-            else:
-                es = api.escalc(spec["measure"], vtype=spec["vtype"], **x)
+        def compute():
+            es = self._escalc(spec)
             d = self.design(spec)
             X = d["X"]
             # the columns both engines fit: redundant ones are dropped first (as in run_python)
             redundant = redundant_columns(X, list(d["names"]))
             X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
-            cache[spec.id] = float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
-        return cache[spec.id]
+            return float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
+
+        return _cached(self, "_cond_cache", spec, compute)
 
     # ---- tolerances -------------------------------------------------------------
     def tolerance_class(self, spec, quantity):
@@ -462,6 +531,23 @@ class RmaKind(AnalysisKind):
         if spec["method"] in ITERATIVE_METHODS and base not in TAU2_FREE:
             return ITERATIVE
         return CLOSED
+
+
+def _cached(kind, name, spec, compute, size=16):
+    """``compute()`` for this spec object, remembered for the last ``size`` specs.
+
+    Keyed by the spec object (held, so its id cannot be reused while cached), not
+    by its id string: a campaign's shrinking reuses one id for many datasets.
+    """
+    cache = kind.__dict__.setdefault(name, {})
+    hit = cache.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    val = compute()
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))
+    cache[id(spec)] = (spec, val)
+    return val
 
 
 def _prefixed(prefix, cols, labels):

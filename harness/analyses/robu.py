@@ -202,9 +202,15 @@ class RobuKind(AnalysisKind):
     def tolerance_class(self, spec, quantity):
         return CLOSED
 
+    def explain_context(self, spec):
+        """Spec options plus ``yi_range``: (max yi - min yi) / max |yi| (0: identical effects)."""
+        y = spec.dataset.numeric(spec["yi"])
+        scale = float(np.max(np.abs(y))) if len(y) else 0.0
+        return {**super().explain_context(spec), "yi_range": float(np.ptp(y)) / scale if scale > 0 else 0.0}
+
     def explain(self, spec, record):
         if spec["reference"] != "clubSandwich":
-            return None
+            return super().explain(spec, record)  # the registry
         base = record.name.split("[", 1)[0]
         if not spec["small"] and base in ("SE", "t", "dfs", "prob", "CI_L", "CI_U", "VR_r"):
             return ("robumeta small = FALSE is CR0 scaled by sqrt(N/(N-p-1)) with df = N-p-1 (its VR.r is plain CR0); "

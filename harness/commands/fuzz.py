@@ -1,6 +1,7 @@
 """``metaharness fuzz``: random datasets through every model in both engines (differential testing)."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 NAME = "fuzz"
@@ -12,10 +13,15 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=1, help="campaign seed; the same seed gives the same datasets (default 1)")
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to run (default: the default set; `all` for every model); see --list-models")
     p.add_argument("--list-models", action="store_true", help="list the models and exit")
-    p.add_argument("--jobs", type=int, default=2, help="processes, each with its own R (default 2; results do not depend on it)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes of the local Dask cluster, each with its own R (default 2; "
+                   "1 runs in this process without Dask; results do not depend on it)")
+    p.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)  # the option's old name
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster (its workers need R and the R packages)")
+    p.add_argument("--store", metavar="DIR", help="campaign store (Parquet; default fuzz-runs/seed-SEED)")
+    p.add_argument("--resume", action="store_true", help="continue the campaign in --store, running only the chunks not in it")
     p.add_argument("--max-reproducers", type=int, default=40, help="at most this many reproducers in all (default 40)")
-    p.add_argument("--chunk", type=int, default=100, help="datasets per batched R call (default 100)")
-    p.add_argument("--out", default="fuzz-reproducers", metavar="DIR", help="where minimal reproducers are written (default ./fuzz-reproducers)")
+    p.add_argument("--chunk", type=int, default=100, help="datasets per task and batched R call (default 100)")
+    p.add_argument("--out", metavar="DIR", help="where minimal reproducers are written (default STORE/reproducers, git-ignored)")
     p.add_argument("--max-per-class", type=int, default=1, help="reproducers written per class of disagreement (default 1, the smallest dataset; the rest are counted)")
     p.add_argument("--no-shrink", action="store_true", help="write reproducers without shrinking them")
     p.add_argument("--worst", type=int, default=10, help="how many worst cases to list (default 10)")
@@ -26,35 +32,29 @@ def add_arguments(p):
     add_report_arguments(p, only=("html", "junit", "plots"))  # --html, --junit (this command prints and writes --json itself)
 
 
-def _progress_bar():
-    if not sys.stderr.isatty():  # a log: one line per tenth of the campaign
-        last = [-1]
+class _Progress:
+    """``done/total datasets, rate, time left, disagreements`` on a terminal line; nothing in a log or CI."""
 
-        def line(done, total, bad, secs):
-            tenth = 10 * done // total if total else 10
-            if tenth > last[0]:
-                last[0] = tenth
-                print(f"fuzz: {done}/{total} datasets in {secs:.0f} s, {bad} disagreements", file=sys.stderr, flush=True)
+    def __init__(self):
+        from ..reports.terminal import Progress
 
-        return line
+        self.bar = Progress(unit="datasets")
 
-    def show(done, total, bad, secs):
-        w = 30
-        fill = int(w * done / total) if total else w
-        rate = done / secs if secs > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else 0.0
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (w - fill)}] {done}/{total} datasets  {rate:.1f}/s  ETA {eta:4.0f}s  {bad} disagreements ")
-        sys.stderr.flush()
-        if done >= total:
-            sys.stderr.write("\n")
+    def __call__(self, done, total, bad, secs):
+        if not self.bar.enabled:
+            return
+        self.bar.stream.write("\r\033[K" + self.bar.line(done, total, label=f"{bad} disagreements"))
+        self.bar.stream.flush()
+        self.bar.shown = True
 
-    return show
+    def close(self):
+        self.bar.close()
 
 
 def run(args) -> int:
     import json
 
-    from ..errors import InputError
+    from ..errors import EngineUnavailable, InputError
     from ..fuzz import models as fm
     from ..fuzz.campaign import run_campaign
     from ..fuzz.report import render
@@ -68,22 +68,39 @@ def run(args) -> int:
         for k in fm.unfuzzed_kinds():
             print(f"kind {k!r}: no dataset recipe yet (not fuzzed)")
         return 0
-    if args.n < 1 or args.chunk < 1 or args.jobs < 1:
-        raise InputError("--n, --chunk and --jobs must be at least 1")
+    if args.n < 1 or args.chunk < 1 or args.workers < 1:
+        raise InputError("--n, --chunk and --workers must be at least 1")
     models = fm.resolve(args.models)
     if not models:
         raise InputError("no models to run")
-    from ..errors import EngineUnavailable
+    from pathlib import Path
+
+    from ..fuzz.store import StoreMismatch
+
+    store = Path(args.store) if args.store else Path("fuzz-runs") / f"seed-{args.seed}"
+    out = Path(args.out) if args.out else store / "reproducers"
+    bar = _Progress()
+
+    def on_cluster(cl):
+        if cl.dashboard:
+            print(f"metaharness fuzz: Dask dashboard at {cl.dashboard}", file=sys.stderr, flush=True)
 
     try:
-        from ..engines.r import get_engine
-
-        engine = get_engine()
+        res = run_campaign(args.n, args.seed, models, chunk=args.chunk, workers=args.workers, scheduler=args.scheduler, store=store,
+                           resume=args.resume, max_reproducers=args.max_reproducers, out_dir=out, max_per_class=args.max_per_class,
+                           do_shrink=not args.no_shrink, progress=bar, on_cluster=on_cluster)
+    except StoreMismatch as e:
+        raise InputError(f"--store: {e}") from None
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"metaharness fuzz: interrupted; the chunks that finished are in {store}: "
+              f"`metaharness fuzz --resume --store {store}` (same options) continues", file=sys.stderr)
+        return 130
     except EngineUnavailable as e:
+        bar.close()
         print(f"metaharness fuzz: R engine unavailable: {e}", file=sys.stderr)
         return 1
-    res = run_campaign(args.n, args.seed, models, engine=engine, chunk=args.chunk, jobs=args.jobs, max_reproducers=args.max_reproducers, out_dir=args.out, max_per_class=args.max_per_class,
-                       do_shrink=not args.no_shrink, progress=_progress_bar())
+    bar.close()
     print(render(res, worst=args.worst, detail=args.detail))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -293,6 +293,13 @@ def compare_outcomes(kind, spec, py, r) -> AnalysisComparison:
         why = f"both engines report non-convergence (Python: {py.error}; R: {r.error})"
         out.records.append(Record("converged", 0.0, 0.0, 0.0, 0.0, None, "agree", why))
         return out
+    if (py.error is None) != (r.error is None):
+        why = kind.explain_error(spec, py, r)
+        if why:  # an error on one side for a documented, measured reason: explained, never agreement
+            side = "Python" if py.error is not None else "R"
+            out.records.append(Record("converged", float(py.error is None), float(r.error is None), None, None, None, "explained",
+                                      f"{why}; {side} only: {py.error or r.error}"))
+            return out
     if py.error is not None or r.error is not None:
         msg = "; ".join(f"{side}: {e}" for side, e in (("Python", py.error), ("R", r.error)) if e is not None)
         names = list(py.values) + [n for n in r.values if n not in py.values]

@@ -179,6 +179,54 @@ def tau2_he(y, v, X, tau2_min=0.0, **control):
     return _done(tau2, se)
 
 
+#: a Fisher-scoring step no larger than its own rounding error has converged. The step is
+#: adj = (a - b) / d (REML: a = y'PPy, b = tr P, whose terms are of the size of sum w,
+#: d = tr PP; ML: y'PPy, sum w, sum w^2; EB: y'Py k/(k-p), k, sum w), and near the fixed
+#: point a and b cancel: its rounding error is about eps * (|a| + scale of b) / d. metafor
+#: stops only when |change| <= threshold (1e-12, absolute); where that noise exceeds the
+#: threshold (large tau^2, or few studies with very unequal variances), whether R's steps
+#: round to a zero change ("converged") or flip between neighbouring values until maxiter
+#: ("did not converge") is chance. Python stops when |change| <= max(threshold, noise),
+#: noise = STEP_NOISE * eps * (|a| + scale of b) / d; elsewhere the rule is metafor's exactly.
+STEP_NOISE = 8.0
+_EPS = np.finfo(float).eps
+
+
+#: a step stopped as rounding must also be negligible next to tau^2 (far inside the 1e-8
+#: relative tolerance of iterative estimates): near tau^2 = 0 a real step can be below the noise
+#: estimate, and the iteration must go on there as metafor's does
+STEP_NOISE_REL = 1e-10
+
+
+def _stops(change, threshold, noise, new):
+    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`)."""
+    noise = np.nan_to_num(noise)
+    return (change <= threshold) | ((change <= noise) & (change <= STEP_NOISE_REL * np.abs(new)))
+
+
+def _step_noise(a, b, d):
+    """Rounding error of a step (a - b) / d (see :data:`STEP_NOISE`)."""
+    return STEP_NOISE * _EPS * (np.abs(a) + np.abs(b)) / np.abs(d)
+
+
+def step_noise(y, v, X, tau2, method) -> float:
+    """Rounding error of the Fisher-scoring step at ``tau2`` (:data:`STEP_NOISE`; ML/REML/EB).
+
+    What an engine that stops only when |change| <= threshold is up against: a
+    threshold below this is met only by luck of rounding.
+    """
+    y, v = np.asarray(y, float), np.asarray(v, float)
+    X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
+    k, p = X.shape
+    w = 1 / (v + tau2)
+    pr = projection(y[None], w[None], X[None])
+    if method == "ML":
+        return float(_step_noise(pr.yPPy, w.sum(), (w**2).sum())[0])
+    if method == "REML":
+        return float(_step_noise(pr.yPPy, w.sum(), pr.trPP)[0])
+    return float(_step_noise(pr.yPy * k / (k - p), k, w.sum())[0])
+
+
 def _reml_loglik(y, v, X, tau2):
     k, p = X.shape[-2], X.shape[-1]
     w = 1 / (v + tau2)
@@ -207,8 +255,10 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     * REML: :math:`(y'PPy - \\operatorname{tr}P)/\\operatorname{tr}(PP)`
     * EB:   :math:`(y'Py\\,k/(k-p) - k)/\\sum w`
 
-    halved while tau2 + adj < tau2_min; stop when |change| <= threshold; more
-    than ``maxiter`` iterations is non-convergence (metafor raises an error).
+    halved while tau2 + adj < tau2_min; stop when |change| <= threshold, or
+    when the change is within the step's own rounding error (:data:`STEP_NOISE`;
+    metafor's absolute threshold can be finer than that); more than
+    ``maxiter`` iterations is non-convergence (metafor raises an error).
     Then, for ML/REML, metafor's ``ll0check``: if the log-likelihood at 0 beats
     the one at the estimate by more than ``tol`` (and tau2 > threshold), tau2 = 0.
     Batched: each problem stops on its own.
@@ -238,10 +288,13 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         pr = projection(yf[a], w, Xf[a])
         if method == "ML":
             adj = (pr.yPPy - w.sum(-1)) / (w**2).sum(-1)
+            noise = _step_noise(pr.yPPy, w.sum(-1), (w**2).sum(-1))
         elif method == "REML":
             adj = (pr.yPPy - pr.trP) / pr.trPP
+            noise = _step_noise(pr.yPPy, w.sum(-1), pr.trPP)
         else:  # EB
             adj = (pr.yPy * k / (k - p) - k) / w.sum(-1)
+            noise = _step_noise(pr.yPy * k / (k - p), k, w.sum(-1))
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         # a step of -inf cannot be halved above tau2_min (the loop below would
@@ -252,7 +305,7 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
             adj = np.where(low, adj / 2, adj)
             low = ta + adj < tau2_min
         new = ta + adj
-        done = np.abs(ta - new) <= threshold
+        done = _stops(np.abs(ta - new), threshold, noise, new)
         # metafor checks the iteration count after the update, so a problem
         # still moving after maxiter steps has not converged (an error in R).
         over = iters[a] > maxiter
@@ -281,15 +334,22 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
 
 
-def _fs_step(y, v, t, method, k):
-    """One Fisher-scoring adjustment for X = 1 (same formulas as :func:`_fisher_scoring`)."""
+def _fs_step(y, v, t, method, k, noise=False):
+    """One Fisher-scoring adjustment for X = 1 (same formulas as :func:`_fisher_scoring`);
+    with ``noise``: (adjustment, its rounding error, :data:`STEP_NOISE`)."""
     w = 1 / (v + t)
     W, S2, _, _, yPy, yPPy, trP, trPP = intercept_projection(y, w)
     if method == "REML":
-        return (yPPy - trP) / trPP
-    if method == "ML":
-        return (yPPy - W) / S2
-    return (yPy * k / (k - 1) - k) / W
+        a, b, d = yPPy, trP, trPP
+        scale = W
+    elif method == "ML":
+        a, b, d = yPPy, W, S2
+        scale = W
+    else:
+        a, b, d = yPy * k / (k - 1), k, W
+        scale = k
+    adj = (a - b) / d
+    return (adj, _step_noise(a, scale, d)) if noise else adj
 
 
 def _io_loglik(y, v, t, method):
@@ -320,7 +380,8 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
     it, conv = 0, False
     while True:
         it += 1
-        adj = float(_fs_step(y, v, t, method, k)) * stepadj
+        adj, noise = _fs_step(y, v, t, method, k, noise=True)
+        adj, noise = float(adj) * stepadj, float(noise)
         if adj != adj:
             adj = 0.0
         elif adj == -np.inf:  # as in _fisher_scoring: no endless halving
@@ -328,7 +389,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         while t + adj < tau2_min:
             adj = adj / 2
         new = t + adj
-        done = abs(t - new) <= threshold
+        done = bool(_stops(abs(t - new), threshold, noise, new))
         t = new
         if done or it > maxiter:
             conv = done and not it > maxiter
@@ -374,7 +435,8 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
     a, ya, va, ta, it = np.arange(B), yf, vf, tau2.copy(), 0
     while a.size:
         it += 1
-        adj = _fs_step(ya, va, ta[:, None], method, k) * stepadj
+        adj, noise = _fs_step(ya, va, ta[:, None], method, k, noise=True)
+        adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         adj = np.where(np.isneginf(adj), np.nan, adj)  # as in _fisher_scoring
         low = ta + adj < tau2_min
@@ -387,7 +449,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
                 m = tl + al < tau2_min
             adj[li] = al
         new = ta + adj
-        done = np.abs(ta - new) <= threshold
+        done = _stops(np.abs(ta - new), threshold, noise, new)
         tau2[a] = new
         iters[a] = it
         # metafor checks the count after the update: still moving after maxiter

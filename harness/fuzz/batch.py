@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..analyses.base import Outcome
@@ -31,9 +32,42 @@ def cell(x) -> str:
     return format(float(x), ".17g")
 
 
+class ArrayDataset(Dataset):
+    """A generated dataset as a :class:`~harness.data.Dataset` that keeps its numbers.
+
+    A fixture's cells are text and are checked on the way out; a campaign's are
+    doubles, so formatting each as ``%.17g`` and parsing it back (what a fixture
+    would hold: the same doubles) cost more than some fits. ``numeric`` checks the
+    array as :meth:`Dataset.numeric` checks cells and returns it; anything that
+    check would reject goes through the text path, so the error is the same one.
+    """
+
+    def _text_frame(self):
+        return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
+
+    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False):
+        self.require(column)
+        x = self.frame[column].to_numpy(dtype=float)
+        ok = np.isfinite(x).all()
+        if ok and lower is not None:
+            ok = bool((x > lower).all() if not lower_inclusive else (x >= lower).all())
+        if ok:
+            return x.copy()
+        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
+                                                                          allow_empty=allow_empty)
+
+    def text(self, column):
+        self.require(column)
+        return [cell(x) for x in self.frame[column]]
+
+    def labels(self, column):
+        if column is None:
+            return super().labels(None)
+        return Dataset(self.name, self.path, self._text_frame()).labels(column)
+
+
 def to_dataset(ds: FuzzDataset, name: str) -> Dataset:
-    frame = pd.DataFrame({c: [cell(x) for x in v] for c, v in ds.columns.items()}, dtype=object)
-    return Dataset(name, Path(f"<{name}>"), frame)
+    return ArrayDataset(name, Path(f"<{name}>"), pd.DataFrame({c: np.asarray(v, float) for c, v in ds.columns.items()}))
 
 
 def make_spec(ds: FuzzDataset, model, aid: str, dataset: Dataset | None = None) -> AnalysisSpec:
@@ -117,6 +151,12 @@ def r_batch(engine, calls, stats: BatchStats | None = None) -> list[RCall]:
         stats.crossings += 1
         stats.r_calls += len(calls)
         stats.bridge_seconds += time.perf_counter() - t0
+    if getattr(res, "fault", None) == "unavailable":
+        # R could not be (re)started: no analysis ran, so none has an outcome to record; the
+        # campaign's task fails and is retried (elsewhere), instead of storing R "errors"
+        from ..errors import EngineUnavailable
+
+        raise EngineUnavailable(res.error)
     if res.error is not None:  # the batch itself failed (not one call in it): every call gets the message
         return [RCall(None, list(res.warnings), f"batch failed: {res.error}") for _ in calls]
     if stats is not None:
@@ -173,28 +213,54 @@ def _alarm(signum, frame):
     raise PythonTimeout(f"the Python core did not return within {PYTHON_SECONDS:g} s (a hang)")
 
 
+def _async_raise_after(seconds, thread_id):
+    """Off the main thread (a Dask worker's task thread): raise PythonTimeout in that thread
+    after ``seconds`` (``PyThreadState_SetAsyncExc``; it lands at the next bytecode, so a
+    Python loop that hangs is stopped, one long C call is not). Returns the timer."""
+    import ctypes
+    import threading
+
+    def fire():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(PythonTimeout))
+
+    t = threading.Timer(seconds, fire)
+    t.daemon = True
+    t.start()
+    return t
+
+
 def run_python_all(jobs, stats: BatchStats | None = None) -> list[Outcome]:
     """``kind.run_python(spec)`` for each job; one that hangs becomes an error outcome.
 
-    The time limit uses SIGALRM, so it applies in a process's main thread
-    (the command line and its spawned workers); elsewhere there is none.
+    The time limit uses SIGALRM in a process's main thread (the command line),
+    and an asynchronous exception elsewhere (a Dask worker runs tasks in a thread).
     """
     import signal
     import threading
 
-    guard = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    main = threading.current_thread() is threading.main_thread()
+    guard = hasattr(signal, "setitimer") and main
     out = []
     t0 = time.perf_counter()
     old = signal.signal(signal.SIGALRM, _alarm) if guard else None
     try:
         for kind, spec in jobs:
+            timer = None
             if guard:
                 signal.setitimer(signal.ITIMER_REAL, PYTHON_SECONDS)
+            elif not main:
+                timer = _async_raise_after(PYTHON_SECONDS, threading.get_ident())
             try:
-                o, _ = run_engine(kind.run_python, spec)
-            finally:
-                if guard:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                try:
+                    o, _ = run_engine(kind.run_python, spec)
+                finally:
+                    if guard:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                    if timer is not None:
+                        timer.cancel()
+                        timer.join()
+            except PythonTimeout as e:  # raised asynchronously outside run_engine's own handler
+                o = Outcome(error=f"internal error (PythonTimeout): {e}")
             out.append(o)
     finally:
         if guard:
