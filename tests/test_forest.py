@@ -194,3 +194,26 @@ def test_plain_dict_round_trip():
     import json
 
     assert F.from_dict(json.loads(json.dumps(d))) == plot
+
+
+def test_rows_marked_by_the_callers_own_comparison():
+    """``differs`` on a row decides its "≠" over ``differ_rtol``: a caller that compared the two series
+    with each number's own tolerance (the audit: RevMan's stored precision) marks exactly those rows."""
+    a = subgroup_plot(series="RevMan")
+    b = subgroup_plot(series="recomputed", shift=0.01)  # every row differs by 0.01 (relative > 1e-6)
+    from dataclasses import replace
+
+    def flag(plot, which):  # which study rows the caller's comparison found different
+        groups = [replace(g, studies=tuple(replace(s, differs=s.label in which) for s in g.studies), subtotal=replace(g.subtotal, differs=False))
+                  for g in plot.groups]
+        return replace(plot, groups=tuple(groups), overall=replace(plot.overall, differs=False))
+
+    texts = svg_texts(F.to_svg(flag(a, {"Baker 2003"}), flag(b, {"Baker 2003"}), differ_rtol=None))
+    assert [t for t in texts if t.startswith("≠ ") and not t.startswith("≠ :")] == ["≠ Baker 2003"]
+    assert not any(t.startswith("≠ :") for t in texts)  # with differ_rtol=None the caller's notes say what ≠ means
+    # identical numbers, one row flagged by the caller: marked all the same
+    texts = svg_texts(F.to_svg(flag(a, {"Fox 2012"}), subgroup_plot(series="recomputed"), differ_rtol=None))
+    assert [t for t in texts if t.startswith("≠ ") and not t.startswith("≠ :")] == ["≠ Fox 2012"]
+    # unflagged rows (None) keep the relative threshold
+    texts = svg_texts(F.to_svg(a, b))
+    assert sum(t.startswith("≠ ") and not t.startswith("≠ :") for t in texts) == 6 + 3
