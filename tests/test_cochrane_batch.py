@@ -142,6 +142,10 @@ def test_audit_html_in_chromium(r_engine, review_dir, tmp_path):
     assert dom.count('<table class="quantities">') == 11 and dom.count('<svg ') == 11
     opened = browser.dump_dom(out_html, fragment="open-all", script_ms=3000)  # the page's link "open every analysis"
     assert opened.count('<table class="quantities">') == 12 and opened.count('<svg ') == 12 and opened.count('data-unpacked="1"') == 1
+    # a link to the folded analysis opens and unpacks it (and only it)
+    folded = re.search(r'<details class="analysis lazy" id="([^"]+)"', out_html.read_text(encoding="utf-8")).group(1)
+    one = browser.dump_dom(out_html, fragment=folded, script_ms=3000)
+    assert one.count('<svg ') == 12 and one.count('data-unpacked="1"') == 1 and re.search(f'id="{folded}"[^>]*open', one)
 
 
 def _sections(dom: str) -> dict:
@@ -289,6 +293,11 @@ def test_forest_converter(r_engine):
     assert all(s.weight is None for g in p.groups for s in g.studies)  # no totals: no weights displayed
     with pytest.raises(ValueError, match="series"):
         to_forest(dict(d, series=["revman"]), "r")
+    # handmade.rm5 1.2: study CIs at 95% (CI_STUDY), the pooled ones at 99% (CI_TOTAL), as the file sets them
+    smd = next(a for a in reverify_review(read_review(DATA / "handmade.rm5"), r_engine).analyses if a.id == "CMP-001.02")
+    p = to_forest(smd.forest, "revman")
+    assert (p.measure, p.model, p.level) == ("SMD", "IV, Random", 95.0) and p.overall.label == "Total (99% CI)"
+    assert [g.subtotal.label for g in p.groups] == ["Subtotal (99% CI)"] * 2
 
 
 @pytest.mark.r

@@ -217,3 +217,18 @@ def test_rows_marked_by_the_callers_own_comparison():
     # unflagged rows (None) keep the relative threshold
     texts = svg_texts(F.to_svg(a, b))
     assert sum(t.startswith("≠ ") and not t.startswith("≠ :") for t in texts) == 6 + 3
+
+
+def test_a_long_title_widens_the_plot_rather_than_being_cut_off():
+    """RevMan's caption of a real review (CD000023, analysis 1.2) is wider than its plot."""
+    title = ("Analysis 1.2. Comparison 1 Antibiotics versus placebo for the treatment of sore throats: symptom of sore throat, "
+             "Outcome 2 Symptom of sore throat on Day 3 stratified by blinding")
+    short = F.to_svg(subgroup_plot())
+    long = F.to_svg(F.ForestPlot(**{**{f: getattr(subgroup_plot(), f) for f in ("groups", "overall", "subgroup_test", "measure", "favours")}, "title": title}))
+    width = lambda svg: float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))  # noqa: E731
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    # the title's advance in bold DejaVu Sans at 10 pt, from matplotlib's font metrics, fits inside the SVG
+    title_pt = TextToPath().get_text_width_height_descent(title, FontProperties(family="DejaVu Sans", weight="bold", size=10), ismath=False)[0]
+    assert width(long) > width(short) and width(long) >= 0.08 * 72 + title_pt

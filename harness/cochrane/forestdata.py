@@ -109,7 +109,7 @@ def _columns(an):
     return (), (lambda row: []), (lambda el: [])
 
 
-def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=()) -> dict:
+def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=(), levels=(95.0, 95.0)) -> dict:
     """The forest plot of one re-verified analysis as plain data (see the module doc).
 
     ``d``: the recomputed studies (``d.rows``, their unique names ``d.labels``
@@ -119,7 +119,9 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=()) ->
     ``py``/``r``: the recomputations (``r`` None when R did not run);
     ``show``: :class:`~harness.cochrane.reverify.Display`; ``records``: the
     analysis's :class:`~harness.compare.compare.QuantityRecord` comparisons
-    (each row's verdicts).
+    (each row's verdicts); ``levels``: the confidence levels of the study
+    CIs and of the pooled ones (``CI_STUDY``, ``CI_TOTAL``) as the
+    recomputation used them.
     """
     sides = {"revman": stored, "python": py, "r": r or {}}
     verdicts = _verdicts(records)
@@ -172,8 +174,8 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=()) ->
         "measure": measure,
         "method": an.settings.get("METHOD", ""),
         "model": "random" if an.settings.get("RANDOM", "NO").upper() == "YES" else "fixed",
-        "level_study": _level(an.settings.get("CI_STUDY")),
-        "level_total": _level(an.settings.get("CI_TOTAL")),
+        "level_study": float(levels[0]),
+        "level_total": float(levels[1]),
         "log_scale": measure.upper() in RATIO_MEASURES,
         "favours": list(favours),
         "group_labels": list(an.group_labels),
@@ -184,14 +186,6 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=()) ->
         "overall": overall,
         "subgroup_test": test,
     }
-
-
-def _level(text, default=95.0):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return default
-    return v if 0 < v < 100 else default
 
 
 def _flag(row, mark):

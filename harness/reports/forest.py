@@ -560,6 +560,8 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     cv.width = x_panel + max(PANEL, W(panel_head, True)) + 0.12
     if plot.favours:
         cv.width = max(cv.width, x_panel + PANEL / 2 + 0.08 + W(plot.favours[1]) + 0.1)
+    if plot.title:  # a title wider than the plot widens it (an SVG cuts off what leaves its width)
+        cv.width = max(cv.width, x_label + W(plot.title, True, size=10) + 0.1)
 
     # ---- vertical positions --------------------------------------------------------------------
     title_h = 0.28 if plot.title else 0.0
