@@ -97,7 +97,10 @@ def number(analysis_id: str) -> str:
 def _columns(an):
     """(column headers, cells of a study row, cells of a pooled row from RevMan's stored totals) for the data type."""
     g1, g2 = (x or d for x, d in zip(an.group_labels, ("Experimental", "Control")))
-    raw = lambda row, k: (row.raw.get(k) or "").strip()  # the file's own text  # noqa: E731
+
+    def raw(row, k):  # the file's own text
+        return (row.raw.get(k) or "").strip()
+
     if an.data_type == "CONT":
         keys = ("MEAN_1", "SD_1", "TOTAL_1", "MEAN_2", "SD_2", "TOTAL_2")
         heads = (f"{g1}\nMean", "\nSD", "\nTotal", f"{g2}\nMean", "\nSD", "\nTotal")
