@@ -367,3 +367,21 @@ def test_audit_help_says_what_the_html_holds(capsys):
     assert main(["audit", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "forest plot" in text and "RevMan's layout" in text and "table of" in text
+
+
+@pytest.mark.r
+def test_html_under_a_preset_marks_nothing_and_says_why(r_engine, tmp_path):
+    """Under --preset metafor the recomputation differs from RevMan 5's stored values by design: the plot
+    shows both, marks no row and its caption says so (the table compares Python with metafor)."""
+    import base64
+    import zlib
+
+    out = tmp_path / "preset.html"
+    main(["audit", str(DATA / "precision_CR.csv"), "--preset", "metafor", "--html", str(out)])
+    page = out.read_text(encoding="utf-8")
+    bodies = [zlib.decompress(base64.b64decode(z)).decode("utf-8") for z in re.findall(r'data-z="([^"]*)"', page)]
+    bodies += re.findall(r"<figure class=\"forest\">.*?</figure>", page, re.S)
+    figures = [b for b in bodies if "<svg " in b]
+    assert len(figures) == 2
+    for b in figures:
+        assert "Re-run under the preset &#x27;metafor defaults&#x27;" in b and "≠ " not in re.sub(r"<figcaption>.*?</figcaption>", "", b, flags=re.S)

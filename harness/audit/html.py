@@ -183,8 +183,10 @@ def _messages(items, cls: str, prefix: str) -> list[str]:
     return [f'<{tag} class="{cls}">{escape(prefix)}: {escape(str(m))}</{tag}>' for m in items or []]
 
 
-def forest_figure(a: dict) -> str:
-    """The analysis's forest plot (RevMan's stored values beside the Python recomputation) as an inline SVG figure."""
+def forest_figure(a: dict, preset: str | None = None) -> str:
+    """The analysis's forest plot (RevMan's stored values beside the Python recomputation) as an inline SVG figure.
+
+    ``preset``: the title of the convention preset the file was re-run under (None or "RevMan 5": RevMan 5's own)."""
     desc = a.get("forest")
     if not desc:
         return ""
@@ -196,9 +198,13 @@ def forest_figure(a: dict) -> str:
         svg = forest.to_svg(plot, other, labels, differ_rtol=None)
     except (ValueError, KeyError, TypeError) as e:  # shown, never a broken page
         return f'<div class="err">the forest plot cannot be drawn: {escape(str(e))}</div>'
-    r = " metafor's values are in the table." if "r" in (desc.get("series") or []) else ""
-    cap = (f"{SERIES_NAMES['revman']}: filled squares and diamonds; {SERIES_NAMES['python']}: open circles and diamonds.{r} "
-           "≠ marks a row where the recomputation differs from RevMan's value beyond the precision RevMan stored it with.")
+    cap = f"{SERIES_NAMES['revman']}: filled squares and diamonds; {SERIES_NAMES['python']}: open circles and diamonds."
+    if preset and preset != "RevMan 5":
+        cap += (f" Re-run under the preset {preset!r}: the recomputation follows its conventions and differs from RevMan 5's "
+                "stored values by design (nothing is marked); the table compares Python with metafor.")
+    else:
+        cap += (" metafor's values are in the table." if "r" in (desc.get("series") or []) else "") + (
+            " ≠ marks a row where the recomputation differs from RevMan's value beyond the precision RevMan stored it with.")
     if desc.get("totals") != "YES":
         cap += f" TOTALS={desc.get('totals')}: only what RevMan displays is drawn."
     return f'<figure class="forest">{svg}<figcaption>{escape(cap)}</figcaption></figure>'
@@ -208,7 +214,7 @@ def _packed(body: str) -> str:
     return base64.b64encode(zlib.compress(body.encode("utf-8"), 9)).decode("ascii")
 
 
-def _analysis(f, a) -> str:
+def _analysis(f, a, preset=None) -> str:
     aid = str(a.get("id"))
     v = a.get("verdict")
     bad = v not in ("agree", "explained", "not re-verified")
@@ -224,7 +230,7 @@ def _analysis(f, a) -> str:
     nd = a.get("not_displayed")
     if nd:
         out.append(f'<p class="hidden">{escape(str(nd.get("reason")))}: {escape(", ".join(nd.get("quantities") or []))}</p>')
-    body = forest_figure(a)
+    body = forest_figure(a, preset)
     qs = a.get("quantities") or []
     if qs:
         body += quantity_table(qs)
@@ -268,7 +274,7 @@ def _file(f) -> str:
         out.append("<h3>Analyses</h3>" + generic_table(rows, cls="analyses"))
     shown = [a for a in f.get("analyses") or [] if a.get("status") != "not re-verified"]
     for a in sorted(shown, key=lambda a: SECTION_ORDER.get(str(a.get("verdict")), 3)):  # stable: RevMan's order within each verdict
-        out.append(_analysis(name, a))
+        out.append(_analysis(name, a, f.get("preset")))
     out.append("</section>")
     return "\n".join(out)
 
