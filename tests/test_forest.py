@@ -194,3 +194,41 @@ def test_plain_dict_round_trip():
     import json
 
     assert F.from_dict(json.loads(json.dumps(d))) == plot
+
+
+def test_rows_marked_by_the_callers_own_comparison():
+    """``differs`` on a row decides its "≠" over ``differ_rtol``: a caller that compared the two series
+    with each number's own tolerance (the audit: RevMan's stored precision) marks exactly those rows."""
+    a = subgroup_plot(series="RevMan")
+    b = subgroup_plot(series="recomputed", shift=0.01)  # every row differs by 0.01 (relative > 1e-6)
+    from dataclasses import replace
+
+    def flag(plot, which):  # which study rows the caller's comparison found different
+        groups = [replace(g, studies=tuple(replace(s, differs=s.label in which) for s in g.studies), subtotal=replace(g.subtotal, differs=False))
+                  for g in plot.groups]
+        return replace(plot, groups=tuple(groups), overall=replace(plot.overall, differs=False))
+
+    texts = svg_texts(F.to_svg(flag(a, {"Baker 2003"}), flag(b, {"Baker 2003"}), differ_rtol=None))
+    assert [t for t in texts if t.startswith("≠ ") and not t.startswith("≠ :")] == ["≠ Baker 2003"]
+    assert not any(t.startswith("≠ :") for t in texts)  # with differ_rtol=None the caller's notes say what ≠ means
+    # identical numbers, one row flagged by the caller: marked all the same
+    texts = svg_texts(F.to_svg(flag(a, {"Fox 2012"}), subgroup_plot(series="recomputed"), differ_rtol=None))
+    assert [t for t in texts if t.startswith("≠ ") and not t.startswith("≠ :")] == ["≠ Fox 2012"]
+    # unflagged rows (None) keep the relative threshold
+    texts = svg_texts(F.to_svg(a, b))
+    assert sum(t.startswith("≠ ") and not t.startswith("≠ :") for t in texts) == 6 + 3
+
+
+def test_a_long_title_widens_the_plot_rather_than_being_cut_off():
+    """RevMan's caption of a real review (CD000023, analysis 1.2) is wider than its plot."""
+    title = ("Analysis 1.2. Comparison 1 Antibiotics versus placebo for the treatment of sore throats: symptom of sore throat, "
+             "Outcome 2 Symptom of sore throat on Day 3 stratified by blinding")
+    short = F.to_svg(subgroup_plot())
+    long = F.to_svg(F.ForestPlot(**{**{f: getattr(subgroup_plot(), f) for f in ("groups", "overall", "subgroup_test", "measure", "favours")}, "title": title}))
+    width = lambda svg: float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))  # noqa: E731
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    # the title's advance in bold DejaVu Sans at 10 pt, from matplotlib's font metrics, fits inside the SVG
+    title_pt = TextToPath().get_text_width_height_descent(title, FontProperties(family="DejaVu Sans", weight="bold", size=10), ismath=False)[0]
+    assert width(long) > width(short) and width(long) >= 0.08 * 72 + title_pt

@@ -6,16 +6,38 @@ be rendered again. Layout: the headline — the very counts of the command's
 last line and exit status (consistent, inconsistent, cannot check, errors) —
 then one row per file, the analyses by data type and status and the largest
 differences; then per file its problems, the export's precision, its
-analyses, and per re-verified analysis a table of every compared quantity
-(RevMan's stored value, the Python and the R recomputation, the relative
-difference, the tolerance, the verdict and the explanation), what RevMan
-stored but does not display (TOTALS), notes and lint findings. Published-results
-files show their findings. Styles and badges are the project's report styles
-(:mod:`harness.reports.html`).
+analyses, and per re-verified analysis its forest plot in RevMan's layout and
+a table of every compared quantity (RevMan's stored value, the Python and the
+R recomputation, the relative difference, the tolerance, the verdict and the
+explanation), what RevMan stored but does not display (TOTALS), notes and lint
+findings. Published-results files show their findings. Styles and badges are
+the project's report styles (:mod:`harness.reports.html`).
+
+Forest plots. Each is drawn by the shared module :mod:`harness.reports.forest`
+from the analysis's plain-data description
+(:mod:`harness.cochrane.forestdata`, the ``forest`` key of the JSON): RevMan's
+stored values and the Python recomputation as two series side by side, studies
+under their subgroups, subtotal and total diamonds with the heterogeneity and
+overall-effect lines, the test for subgroup differences, the file's "Favours"
+labels, a log axis for ratio measures, only what the analysis's ``TOTALS``
+displays. A row is marked "≠" where the comparison layer's verdict (each number
+at the precision RevMan stored it with) is ``differ`` or ``missing``; the
+metafor values are in the table.
+
+Size. A plot is compact inline SVG (text stays text). Within each file the
+analyses that need attention come first, then the explained ones, then those
+that agree; the plots and tables of the first two are in the page, those of
+agreeing analyses are stored compressed (zlib, base64) and unpacked by a few
+lines of script when the reader opens the analysis (``DecompressionStream``:
+Chromium 80, Firefox 113, Safari 16.4), or all at once through the link
+``#open-all``; a link to an analysis (``#a-...``) opens it. The JSON
+description of the plots is not repeated in the page.
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import zlib
 from html import escape
 from pathlib import Path
 
@@ -25,7 +47,39 @@ EXTRA_CSS = """
 td.expl { max-width: 460px; font-size: 12px; color: #3d4752; }
 details.analysis > summary { cursor: pointer; font-weight: 600; padding: 4px 0; }
 p.hidden { color: var(--mut); font-size: 12px; }
+figure.forest { overflow-x: auto; margin: 10px 0; } figure.forest svg { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 """
+
+#: unpacks a compressed analysis (its plot and table) when its <details> opens; a link to an analysis
+#: opens it, #open-all opens (and unpacks) every analysis
+SCRIPT = """
+(function () {
+  var can = typeof DecompressionStream === "function";
+  function unpack(d) {
+    if (d.getAttribute("data-done")) return;
+    d.setAttribute("data-done", "1");
+    var box = d.querySelector(".lazy-body");
+    if (!can) { box.innerHTML = '<div class="warn">This browser cannot unpack the plot and the table (it lacks DecompressionStream: use Chromium 80, Firefox 113, Safari 16.4 or later), or read the JSON report.</div>'; return; }
+    var bin = Uint8Array.from(atob(d.getAttribute("data-z")), function (c) { return c.charCodeAt(0); });
+    new Response(new Blob([bin]).stream().pipeThrough(new DecompressionStream("deflate"))).text()
+      .then(function (t) { box.innerHTML = t; d.setAttribute("data-unpacked", "1"); });
+  }
+  document.addEventListener("toggle", function (e) { var d = e.target; if (d.open && d.getAttribute && d.getAttribute("data-z")) unpack(d); }, true);
+  function reveal() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (!id) return;
+    var root = id === "open-all" ? document : document.getElementById(id);
+    if (!root) return;
+    var ds = Array.prototype.slice.call(root.querySelectorAll("details.analysis"));
+    if (root.matches && root.matches("details.analysis")) ds.push(root);
+    ds.forEach(function (d) { d.open = true; if (d.getAttribute("data-z")) unpack(d); });
+  }
+  window.addEventListener("hashchange", reveal);
+  reveal();
+})();
+"""
+#: order of the analysis sections within a file: what needs attention first, then explained, then agreeing
+SECTION_ORDER = {"error": 0, "engine-error": 0, "differ": 1, "missing": 2, "explained": 5, "agree": 6}
 _STATUS_BAD = ("inconsistent", "error", "errors")
 
 
@@ -129,13 +183,45 @@ def _messages(items, cls: str, prefix: str) -> list[str]:
     return [f'<{tag} class="{cls}">{escape(prefix)}: {escape(str(m))}</{tag}>' for m in items or []]
 
 
-def _analysis(f, a) -> str:
+def forest_figure(a: dict, preset: str | None = None) -> str:
+    """The analysis's forest plot (RevMan's stored values beside the Python recomputation) as an inline SVG figure.
+
+    ``preset``: the title of the convention preset the file was re-run under (None or "RevMan 5": RevMan 5's own)."""
+    desc = a.get("forest")
+    if not desc:
+        return ""
+    from ..cochrane.forestdata import SERIES_NAMES, to_forest_pair
+    from ..reports import forest
+
+    try:
+        plot, other, labels = to_forest_pair(desc, "python")
+        svg = forest.to_svg(plot, other, labels, differ_rtol=None)
+    except (ValueError, KeyError, TypeError) as e:  # shown, never a broken page
+        return f'<div class="err">the forest plot cannot be drawn: {escape(str(e))}</div>'
+    cap = f"{SERIES_NAMES['revman']}: filled squares and diamonds; {SERIES_NAMES['python']}: open circles and diamonds."
+    if preset and preset != "RevMan 5":
+        cap += (f" Re-run under the preset {preset!r}: the recomputation follows its conventions and differs from RevMan 5's "
+                "stored values by design (nothing is marked); the table compares Python with metafor.")
+    else:
+        cap += (" metafor's values are in the table." if "r" in (desc.get("series") or []) else "") + (
+            " ≠ marks a row where the recomputation differs from RevMan's value beyond the precision RevMan stored it with.")
+    if desc.get("totals") != "YES":
+        cap += f" TOTALS={desc.get('totals')}: only what RevMan displays is drawn."
+    return f'<figure class="forest">{svg}<figcaption>{escape(cap)}</figcaption></figure>'
+
+
+def _packed(body: str) -> str:
+    return base64.b64encode(zlib.compress(body.encode("utf-8"), 9)).decode("ascii")
+
+
+def _analysis(f, a, preset=None) -> str:
     aid = str(a.get("id"))
     v = a.get("verdict")
     bad = v not in ("agree", "explained", "not re-verified")
-    out = [f'<details class="analysis" id="{_anchor(f, aid)}"{" open" if bad else ""}><summary>{escape(aid)} {escape(str(a.get("name") or ""))} {_badge(v)}</summary>']
+    head = [f'<summary>{escape(aid)} {escape(str(a.get("name") or ""))} {_badge(v)}</summary>']
     bits = [a.get("data_type"), f"{a.get('measure') or ''} {a.get('model') or ''}".strip(), f"{a.get('k')} studies" if a.get("k") else None, f"TOTALS={a.get('totals')}" if a.get("totals") else None]
-    out.append(f'<p class="opts">{escape(" · ".join(str(b) for b in bits if b))}</p>')
+    head.append(f'<p class="opts">{escape(" · ".join(str(b) for b in bits if b))}</p>')
+    out = []
     if a.get("reason"):
         out.append(f"<p>{escape(str(a['reason']))}</p>")
     out += _messages(a.get("problems"), "err", "problem")
@@ -144,11 +230,15 @@ def _analysis(f, a) -> str:
     nd = a.get("not_displayed")
     if nd:
         out.append(f'<p class="hidden">{escape(str(nd.get("reason")))}: {escape(", ".join(nd.get("quantities") or []))}</p>')
+    body = forest_figure(a, preset)
     qs = a.get("quantities") or []
     if qs:
-        out.append(quantity_table(qs))
-    out.append("</details>")
-    return "\n".join(out)
+        body += quantity_table(qs)
+    anchor = _anchor(f, aid)
+    if v == "agree" and body:  # the bulk of a large set: unpacked when opened
+        return (f'<details class="analysis lazy" id="{anchor}" data-z="{_packed(body)}">' + "\n".join(head + out)
+                + '<div class="lazy-body"></div></details>')
+    return f'<details class="analysis" id="{anchor}"{" open" if bad else ""}>' + "\n".join(head + out) + body + "</details>"
 
 
 def _file(f) -> str:
@@ -182,10 +272,9 @@ def _file(f) -> str:
             for a in f.get("analyses") or []]
     if rows:
         out.append("<h3>Analyses</h3>" + generic_table(rows, cls="analyses"))
-    for a in f.get("analyses") or []:
-        if a.get("status") == "not re-verified":
-            continue
-        out.append(_analysis(name, a))
+    shown = [a for a in f.get("analyses") or [] if a.get("status") != "not re-verified"]
+    for a in sorted(shown, key=lambda a: SECTION_ORDER.get(str(a.get("verdict")), 3)):  # stable: RevMan's order within each verdict
+        out.append(_analysis(name, a, f.get("preset")))
     out.append("</section>")
     return "\n".join(out)
 
@@ -208,9 +297,15 @@ def render(doc: dict, title: str = "metaharness audit") -> str:
         "<main>",
         _summary(doc),
     ]
-    for f in doc.get("files") or []:
-        parts.append(_file(f))
-    parts.append("</main></body></html>")
+    files = [_file(f) for f in doc.get("files") or []]
+    if any('class="analysis' in x for x in files):
+        parts.append('<p class="note">Each re-verified analysis: its forest plot and the table of its quantities (click its title to open '
+                     'or fold it; those that agree are stored compressed until opened), or <a href="#open-all">open every analysis</a>.</p>')
+    parts += files
+    parts.append("</main>")
+    if any('class="analysis' in x for x in files):
+        parts.append(f"<script>{SCRIPT}</script>")
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 

@@ -621,7 +621,7 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         audit.notes.append(f"re-run under preset {preset.title!r}: Python and metafor are compared with each other; 'RevMan' shows RevMan 5's stored value for reference")
     from .forestdata import describe
 
-    audit.forest = describe(an, d.labels, d.group, stored, py, r, show)
+    audit.forest = describe(an, d, stored, py, r, show, audit.records, (level_study, level_total))
     return audit
 
 

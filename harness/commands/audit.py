@@ -42,7 +42,10 @@ AUDITORS = {".toml": audit_toml, ".rm5": audit_cochrane, ".csv": audit_cochrane}
 def add_arguments(p):
     p.add_argument("files", nargs="+", metavar="FILE", help="published-results files (.toml), RevMan 5 reviews (.rm5), RevMan 5 analysis-data exports (.csv), or folders of them")
     p.add_argument("--json", metavar="FILE", help="write every finding of every file as JSON, with the summary over the set")
-    p.add_argument("--html", metavar="FILE", help="write one HTML report for the set: the summary, then every file and analysis with its quantities")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML report for the set: the summary over the files, then per file "
+                   "every re-verified analysis with its forest plot in RevMan's layout (RevMan's stored values beside the Python "
+                   "recomputation: subgroups, subtotal and total diamonds, heterogeneity, overall-effect and subgroup-test lines, "
+                   "the file's Favours labels, only what TOTALS displays) and the table of every compared quantity (RevMan, Python, R)")
     p.add_argument("--preset", default="revman5", help="Cochrane reviews: re-run under a convention preset (revman5, revman-web-2025, metafor)")
     p.add_argument("--integer-scale", action="store_true", help="Cochrane reviews: outcomes are on an integer scale (enables the GRIM check)")
     p.add_argument("--detail", action="store_true", help="Cochrane reviews: every quantity of every analysis")

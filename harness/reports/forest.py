@@ -8,14 +8,14 @@ SVG text for a report).
 
 Data model
 ----------
-``ForestStudy(label, estimate, ci_lb, ci_ub, weight=None, columns=())``
+``ForestStudy(label, estimate, ci_lb, ci_ub, weight=None, columns=(), differs=None)``
     one study row. ``estimate`` and the CI on the scale the axis shows: the
     natural scale for ratio measures (``log_scale=True`` makes the axis
     logarithmic, as RevMan draws OR/RR). ``estimate=None`` prints "Not
     estimable". ``weight`` in percent. ``columns`` are extra text cells
     (e.g. events/total per arm, mean/SD/N), headed by
-    ``ForestPlot.column_headers``.
-``ForestPooled(label, estimate, ci_lb, ci_ub, weight=None, heterogeneity=None, overall=None, pi_lb=None, pi_ub=None, columns=())``
+    ``ForestPlot.column_headers``. ``differs``: see "Two series" below.
+``ForestPooled(label, estimate, ci_lb, ci_ub, weight=None, heterogeneity=None, overall=None, pi_lb=None, pi_ub=None, columns=(), differs=None)``
     a diamond (a subtotal or the total) and the lines RevMan prints under it:
     ``heterogeneity`` ("Heterogeneity: Tau² = 0.02; Chi² = 5.31, df = 4
     (P = 0.26); I² = 25%") and ``overall`` ("Test for overall effect:
@@ -50,7 +50,11 @@ first, in a second colour (open circles, open diamonds), with its own
 estimate and weight columns, and a legend that names exactly the two series
 drawn (``labels``; default the plots' ``series``, else "RevMan" and
 "recomputed"). A row whose numbers differ between the series by more than
-``differ_rtol`` (relative) is labelled in red with "≠". A text line under a
+``differ_rtol`` (relative) is labelled in red with "≠" -- unless the caller
+compared the two series itself and says so on the row (``differs=True`` or
+``False`` on either series' row: then that decides, e.g. a comparison with
+each stored number's own precision; the caller's ``notes`` say what "≠"
+means, with ``differ_rtol=None``). A text line under a
 diamond that reads the same for both series is printed once; one that
 differs is printed for each, prefixed by its series' name.
 
@@ -124,6 +128,7 @@ class ForestStudy:
     ci_ub: float | None
     weight: float | None = None
     columns: tuple = ()
+    differs: bool | None = None
 
     def __post_init__(self):
         _tuples(self, "columns")
@@ -142,6 +147,7 @@ class ForestPooled:
     pi_lb: float | None = None
     pi_ub: float | None = None
     columns: tuple = ()
+    differs: bool | None = None
 
     def __post_init__(self):
         _tuples(self, "columns")
@@ -419,6 +425,9 @@ def _check_shape(a: ForestPlot, b: ForestPlot):
 
 
 def _differs(x, y, rtol) -> bool:
+    flags = [e.differs for e in (x, y) if e is not None and e.differs is not None]
+    if flags:  # the caller compared the two series itself (e.g. with each number's own tolerance)
+        return any(flags)
     if rtol is None or x is None or y is None:
         return False
     for k in ("estimate", "ci_lb", "ci_ub"):
@@ -551,6 +560,8 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     cv.width = x_panel + max(PANEL, W(panel_head, True)) + 0.12
     if plot.favours:
         cv.width = max(cv.width, x_panel + PANEL / 2 + 0.08 + W(plot.favours[1]) + 0.1)
+    if plot.title:  # a title wider than the plot widens it (an SVG cuts off what leaves its width)
+        cv.width = max(cv.width, x_label + W(plot.title, True, size=10) + 0.1)
 
     # ---- vertical positions --------------------------------------------------------------------
     title_h = 0.28 if plot.title else 0.0
