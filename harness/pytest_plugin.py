@@ -28,6 +28,8 @@ no configuration.
 * A test *without* the marker that starts R anyway (an engine in-process, a
   ``metaharness`` subprocess, ``Rscript``) fails with "starts R but is not
   marked r", so no R-backed test escapes ``-m r``.
+* ``--no-skip``: a skipped test fails the run (a run against an R stack must
+  not quietly leave tests out).
 * ``--expect-r metafor=5.0-1,robumeta=2.1,...``: before any test runs, the R
   engine is started and its versions (keys ``R``, ``metafor``, ``robumeta``,
   ``clubSandwich``, ``metadat``; also ``python``, ``rpy2`` and
@@ -59,6 +61,8 @@ def pytest_addoption(parser):
     group.addoption("--expect-r", default=None, metavar="NAME=VERSION,...",
                     help="start R before the tests and end the run unless its versions are these, e.g. "
                          "metafor=5.0-1,robumeta=2.1,clubSandwich=0.6.0 (keys: R, metafor, robumeta, clubSandwich, metadat, python, rpy2, rpy2-rinterface)")
+    group.addoption("--no-skip", action="store_true", default=False,
+                    help="a skipped test fails the run (exit status 1), so that a run against an R stack cannot quietly leave tests out")
     parser.addini("metaharness_snapshots", "folder of `metaharness snapshot` files, relative to the rootdir", default="snapshots")
 
 
@@ -156,6 +160,33 @@ def pytest_report_header(config):
     keys = [k for k in ("R", "metafor", "robumeta", "clubSandwich", "python", "rpy2", "rpy2-rinterface") if found.get(k)]
     return ["metaharness R stack (--expect-r checked): " + ", ".join(f"{k} {found[k]}" for k in keys),
             f"R_LIBS: {_lib_paths()}"]
+
+
+# ---------------------------------------------------------------------------------------
+# --no-skip
+
+_SKIPPED = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and item.config.getoption("--no-skip"):
+        item.config.stash.setdefault(_SKIPPED, []).append(item.nodeid)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    skipped = session.config.stash.get(_SKIPPED, [])
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = config.stash.get(_SKIPPED, [])
+    if skipped:
+        terminalreporter.write_line(f"--no-skip: {len(skipped)} test(s) skipped, which fails this run: " + ", ".join(skipped), red=True)
 
 
 # ---------------------------------------------------------------------------------------

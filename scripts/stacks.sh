@@ -357,7 +357,7 @@ check() {
   install "$stack"
   local status=0
   say "$stack: every R-backed test (pytest -m r --expect-r $(expect "$stack"))"
-  ( CALLER_PWD=$ROOT; run "$stack" python -m pytest --require-r -m r --expect-r "$(expect "$stack")" -p no:cacheprovider "$@" ) || status=1
+  ( CALLER_PWD=$ROOT; run "$stack" python -m pytest --require-r --no-skip -m r --expect-r "$(expect "$stack")" -p no:cacheprovider "$@" ) || status=1
   say "$stack: metaharness verify of every bundled fixture"
   verify_only "$stack" || status=1
   return $status
@@ -376,6 +376,7 @@ test_all() {
     [ $rc = 0 ] || failed=1
   }
   stage "set-up (.venv, R, chromium)" host_venv
+  [ $rc = 0 ] && HOST_READY=1
   CALLER_PWD=$ROOT
   stage "debian12: whole suite" run debian12 python -m pytest --require-r --expect-r "$(expect debian12)" "$@"
   stage "debian12: verify" verify_only debian12

@@ -211,3 +211,23 @@ def test_version_matching():
     for bad in ("metafor", "metafor=", "meta4=1.0", ""):
         with pytest.raises(pytest.UsageError):
             parse_expectation(bad)
+
+
+def test_no_skip_fails_a_run_that_skipped_a_test(pytester):
+    pytester.makepyfile(test_inner="""
+import pytest
+
+def test_runs():
+    pass
+
+def test_skips():
+    pytest.skip("samples not here")
+
+@pytest.mark.xfail(reason="known")
+def test_xfails():
+    assert False
+""")
+    assert pytester.runpytest_subprocess().ret == pytest.ExitCode.OK
+    res = pytester.runpytest_subprocess("--no-skip")
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    res.stdout.fnmatch_lines(["*--no-skip: 1 test(s) skipped, which fails this run: test_inner.py::test_skips*"])
