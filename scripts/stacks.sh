@@ -388,20 +388,20 @@ test_all() {
   # The other stacks are built (where missing) in the background while debian12 is tested: the
   # builds wait on the network and on one core, the tests mostly use the other.
   mkdir -p "$out"; rm -f "$out"/build-*.done
-  local builder=""
+  BUILDER=""
   if [ -n "$others" ]; then
     ( for s in $others; do
         t0=$SECONDS; rc=0
         ( install "$s" ) > "$out/build-$s.log" 2>&1 || rc=$?
         echo "$rc $((SECONDS - t0))" > "$out/build-$s.done"
       done ) &
-    builder=$!
-    trap '[ -n "$builder" ] && kill "$builder" 2>/dev/null; wait 2>/dev/null' EXIT
+    BUILDER=$!
+    trap 'if [ -n "${BUILDER:-}" ]; then kill "$BUILDER" 2>/dev/null || true; wait 2>/dev/null || true; fi' EXIT
   fi
   stage "debian12: whole suite" run debian12 python -m pytest --require-r --expect-r "$(expect debian12)" --deselect "$VERIFY_TEST" "$@"
   stage "debian12: verify" verify_only debian12
   for s in $others; do
-    while [ ! -f "$out/build-$s.done" ] && kill -0 "$builder" 2>/dev/null; do sleep 2; done
+    while [ ! -f "$out/build-$s.done" ] && kill -0 "$BUILDER" 2>/dev/null; do sleep 2; done
     say "=== $s: build (in the background; its log: ${out#"$ROOT"/}/build-$s.log)"
     grep '^metaharness ' "$out/build-$s.log" >&2 || true
     if [ -f "$out/build-$s.done" ]; then
