@@ -1,21 +1,38 @@
 # The two commands a newcomer runs (README, "Quick start"):
 #   make verify   set up whatever is missing, then verify the bundled fixtures
-#   make test     set up whatever is missing, then run the whole test suite
+#   make test     set up whatever is missing, then run the whole test suite on Debian 12's R and
+#                 every R-backed test and `verify` on each other supported R stack
+# R stacks (README, "Versions"; scripts/stacks.sh):
+#   make verify R_STACK=cran-2026         verify against one stack (built first if missing);
+#                                         without R_STACK: whatever R library your R finds (R_LIBS honoured)
+#   make test STACKS="cran-2026"          the other stacks make test runs (default: all of them)
+#   make stacks                           build every stack (a second run installs nothing)
 VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
+R_STACK ?=
 
-.PHONY: setup verify test bench doctor clean screenshot snapshots check-snapshots fuzz
+.PHONY: setup verify test stacks clean-stacks bench doctor clean screenshot snapshots check-snapshots fuzz
 
 setup:
 	@bash scripts/setup.sh
 
 verify: setup
+ifeq ($(R_STACK),)
 	$(BIN)/metaharness verify $(ARGS)
+else
+	@bash scripts/in-stack.sh $(R_STACK) metaharness verify $(ARGS)
+endif
 
+# STACKS is passed on only when given (scripts/stacks.sh has the default list)
 test:
-	@bash scripts/setup.sh --browser
-	$(BIN)/python -m pytest --require-r $(ARGS)
+	@$(if $(filter-out undefined,$(origin STACKS)),STACKS="$(STACKS)") bash scripts/stacks.sh test $(ARGS)
+
+stacks:
+	@$(if $(filter-out undefined,$(origin STACKS)),STACKS="$(STACKS)") bash scripts/stacks.sh install
+
+clean-stacks:
+	@bash scripts/stacks.sh clean
 
 doctor: setup
 	$(BIN)/metaharness doctor

@@ -21,21 +21,48 @@ no configuration.
   ``--require-r`` applies); ``agreement.snapshot(analysis_id)`` reads the R (or
   Python) values stored by ``metaharness snapshot`` instead.
 * ``@pytest.mark.r``: marks a test as needing R; it gets ``r_engine``
-  automatically.
+  automatically. Every test whose fixtures include ``r_engine`` or
+  ``agreement`` (directly or through other fixtures) gets the marker too, so
+  ``pytest -m r`` selects every R-backed test, e.g. to run them against another
+  R library (``R_LIBS=... pytest -m r``).
+* A test *without* the marker that starts R anyway (an engine in-process, a
+  ``metaharness`` subprocess, ``Rscript``) fails with "starts R but is not
+  marked r", so no R-backed test escapes ``-m r``.
+* ``--no-skip``: a skipped test fails the run (a run against an R stack must
+  not quietly leave tests out).
+* ``--expect-r metafor=5.0-1,robumeta=2.1,...``: before any test runs, the R
+  engine is started and its versions (keys ``R``, ``metafor``, ``robumeta``,
+  ``clubSandwich``, ``metadat``; also ``python``, ``rpy2`` and
+  ``rpy2-rinterface`` for this process) are compared with these; any
+  difference ends the run (exit status 4) with both sides, so a run says what
+  it tested. A version with fewer components matches any release that starts
+  with them (``python=3.13`` matches 3.13.5; ``metafor=4.8-0`` matches only 4.8-0).
 
 Imports of rpy2 happen only when a test asks for R.
 """
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+#: fixtures that make a test R-backed: it gets marker ``r`` (see the module docstring)
+R_FIXTURES = ("r_engine", "agreement")
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("metaharness")
     group.addoption("--require-r", action="store_true", default=False, help="fail (instead of skip) tests that need R when R cannot run")
     group.addoption("--snapshot-dir", default=None, help="folder of `metaharness snapshot` files for the `agreement` fixture (default: ini `metaharness_snapshots`, else ./snapshots)")
+    group.addoption("--expect-r", default=None, metavar="NAME=VERSION,...",
+                    help="start R before the tests and end the run unless its versions are these, e.g. "
+                         "metafor=5.0-1,robumeta=2.1,clubSandwich=0.6.0 (keys: R, metafor, robumeta, clubSandwich, metadat, python, rpy2, rpy2-rinterface)")
+    group.addoption("--no-skip", action="store_true", default=False,
+                    help="a skipped test fails the run (exit status 1), so that a run against an R stack cannot quietly leave tests out")
     parser.addini("metaharness_snapshots", "folder of `metaharness snapshot` files, relative to the rootdir", default="snapshots")
 
 
@@ -43,10 +70,217 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "r: the test runs R (metafor/robumeta) for real; it gets the r_engine fixture")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("r") is not None and "r_engine" not in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("r") is None:
+            if any(f in names for f in R_FIXTURES):
+                item.add_marker("r")  # agreement alone asks for R lazily: no r_engine forced here
+        elif "r_engine" not in names:
             item.fixturenames.append("r_engine")
+
+
+# ---------------------------------------------------------------------------------------
+# --expect-r: the run proves which R stack it tested
+
+_EXPECT_KEYS = ("R", "metafor", "robumeta", "clubSandwich", "metadat", "python", "rpy2", "rpy2-rinterface")
+
+
+def parse_expectation(spec: str) -> dict[str, str]:
+    """``"metafor=5.0-1,robumeta=2.1"`` -> ``{"metafor": "5.0-1", "robumeta": "2.1"}``."""
+    out = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        key, sep, val = part.partition("=")
+        key, val = key.strip(), val.strip()
+        if not sep or not val or key not in _EXPECT_KEYS:
+            raise pytest.UsageError(f"--expect-r: {part!r} is not NAME=VERSION with NAME one of {', '.join(_EXPECT_KEYS)}")
+        out[key] = val
+    if not out:
+        raise pytest.UsageError("--expect-r: no NAME=VERSION given")
+    return out
+
+
+def version_matches(expected: str, actual) -> bool:
+    """Component by component (``.`` and ``-`` separate them, as in R's package_version);
+    an expectation with fewer components matches any version that starts with them."""
+    if actual is None:
+        return False
+    e, a = re.split(r"[.-]", expected), re.split(r"[.-]", str(actual))
+    return a[: len(e)] == e
+
+
+def stack_versions(engine) -> dict:
+    """R's and the packages' versions from the engine, and this process's Python and rpy2."""
+    from importlib import metadata
+
+    found = dict(engine.versions())
+    found["python"] = ".".join(map(str, sys.version_info[:3]))
+    for dist in ("rpy2", "rpy2-rinterface"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    spec = session.config.getoption("--expect-r", None)
+    if not spec:
+        return
+    want = parse_expectation(spec)
+    from harness.engines.r import get_engine
+    from harness.errors import EngineUnavailable
+
+    try:
+        found = stack_versions(get_engine())
+    except EngineUnavailable as e:
+        pytest.exit(f"--expect-r {spec}: R cannot start: {e}", returncode=pytest.ExitCode.USAGE_ERROR)
+    session.config.stash[_FOUND] = found
+    wrong = [f"{k}: expected {v}, found {found.get(k)}" for k, v in want.items() if not version_matches(v, found.get(k))]
+    if wrong:
+        pytest.exit(f"--expect-r: this is not the R stack the run claims to test ({'; '.join(wrong)}); "
+                    f"R library paths: {_lib_paths()}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+_FOUND = pytest.StashKey[dict]()
+
+
+def _lib_paths():
+    return os.environ.get("R_LIBS") or "(R_LIBS not set: R's default library paths)"
+
+
+def pytest_report_header(config):
+    found = config.stash.get(_FOUND, None)
+    if found is None:
+        return None
+    keys = [k for k in ("R", "metafor", "robumeta", "clubSandwich", "python", "rpy2", "rpy2-rinterface") if found.get(k)]
+    return ["metaharness R stack (--expect-r checked): " + ", ".join(f"{k} {found[k]}" for k in keys),
+            f"R_LIBS: {_lib_paths()}"]
+
+
+# ---------------------------------------------------------------------------------------
+# --no-skip
+
+_SKIPPED = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and item.config.getoption("--no-skip"):
+        item.config.stash.setdefault(_SKIPPED, []).append(item.nodeid)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    skipped = session.config.stash.get(_SKIPPED, [])
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = config.stash.get(_SKIPPED, [])
+    if skipped:
+        terminalreporter.write_line(f"--no-skip: {len(skipped)} test(s) skipped, which fails this run: " + ", ".join(skipped), red=True)
+
+
+# ---------------------------------------------------------------------------------------
+# no R-backed test escapes marker r: a test without it that starts R fails
+
+_R_START_LOG = "METAHARNESS_TEST_R_START_LOG"
+
+
+class _RGuard:
+    """While a test without marker ``r`` runs: any R that starts (in this process through
+    the engine, or in a child process: R reads ``R_PROFILE_USER`` at start-up) is recorded."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="metaharness-r-guard-"))
+        self.profile = self.dir / "Rprofile"
+        # R code of our own (no user string): append the process id to the file named by the variable
+        self.profile.write_text(f'local({{f <- Sys.getenv("{_R_START_LOG}"); if (nzchar(f)) cat(Sys.getpid(), "\\n", file = f, append = TRUE)}})\n')
+        self.log = self.dir / "starts"
+        self.in_process: list[str] = []
+        self._saved = None
+
+    def arm(self):
+        import harness.engines.r as r_mod
+        import harness.engines.worker as w_mod
+
+        self.in_process.clear()
+        if self.log.exists():
+            self.log.unlink()
+        env = {"R_PROFILE_USER": str(self.profile), _R_START_LOG: str(self.log)}
+        saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        guard = self
+
+        def get_engine(*a, **k):
+            guard.in_process.append("harness.engines.r.get_engine()")
+            return orig_get(*a, **k)
+
+        def ensure_started(engine, *a, **k):
+            guard.in_process.append("WorkerEngine.start()")
+            return orig_ensure(engine, *a, **k)
+
+        orig_get, orig_ensure = r_mod.get_engine, w_mod.WorkerEngine._ensure_started
+        r_mod.get_engine, w_mod.WorkerEngine._ensure_started = get_engine, ensure_started
+        self._saved = (r_mod, w_mod, orig_get, orig_ensure, saved_env)
+
+    def disarm(self) -> list[str]:
+        r_mod, w_mod, orig_get, orig_ensure, saved_env = self._saved
+        r_mod.get_engine, w_mod.WorkerEngine._ensure_started = orig_get, orig_ensure
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        starts = list(dict.fromkeys(self.in_process))
+        if self.log.exists():
+            n = len(self.log.read_text().split())
+            if n:
+                starts.append(f"R started in {n} child process(es)")
+        return starts
+
+
+_GUARD = pytest.StashKey[_RGuard]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("r") is None:
+        guard = item.config.stash.get(_GUARD, None)
+        if guard is None:
+            guard = item.config.stash[_GUARD] = _RGuard()
+        guard.arm()
+        item.stash[_GUARD] = guard
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    guard = item.stash.get(_GUARD, None)
+    if guard is not None:
+        del item.stash[_GUARD]
+        starts = guard.disarm()
+        if starts:
+            pytest.fail(f"{item.nodeid} starts R but is not marked r ({'; '.join(starts)}): mark it "
+                        "@pytest.mark.r or use the r_engine fixture, so that `pytest -m r` runs it on every R stack",
+                        pytrace=False)
+    return result
+
+
+def pytest_unconfigure(config):
+    guard = config.stash.get(_GUARD, None)
+    if guard is not None:
+        import shutil
+
+        shutil.rmtree(guard.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

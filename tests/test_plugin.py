@@ -114,3 +114,120 @@ def test_agreement_against_real_r(agreement):
     ref = agreement.r("mh_rma", data={"yi": yi, "vi": vi}, measure="GEN", method="FE")
     fit = harness.rma(yi, vi, method="FE")
     agreement.check({n: getattr(fit, n) for n in ("beta", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "I2", "H2")}, ref)
+
+
+# ---------------------------------------------------------------------------------------
+# marker r selects every R-backed test; none escapes it; --expect-r
+
+
+SELECTION = """
+import subprocess
+import pytest
+
+@pytest.fixture
+def engine_user(r_engine):
+    return r_engine
+
+def test_direct(r_engine):
+    pass
+
+def test_through_fixture(engine_user):
+    pass
+
+def test_agreement(agreement):
+    pass
+
+@pytest.mark.r
+def test_marked():
+    pass
+
+def test_python_only():
+    pass
+"""
+
+
+def test_marker_r_selects_every_r_backed_test(no_r):
+    no_r.makepyfile(test_inner=SELECTION)
+    res = no_r.runpytest_subprocess("--collect-only", "-q", "-m", "r")
+    res.stdout.fnmatch_lines(["*4/5 tests collected (1 deselected)*"])
+    selected = {ln.split("::")[-1] for ln in res.stdout.lines if "::" in ln}
+    assert selected == {"test_direct", "test_through_fixture", "test_agreement", "test_marked"}
+
+
+ESCAPES = """
+import subprocess
+
+def test_starts_rscript():
+    subprocess.run(["Rscript", "--no-echo", "-e", "invisible(1)"], check=True)
+
+def test_starts_the_engine():
+    from harness.engines.worker import WorkerEngine
+    WorkerEngine().start().close()
+
+def test_python_only():
+    pass
+"""
+
+
+@pytest.mark.r  # the inner tests start R for real
+def test_a_test_that_starts_r_without_the_marker_fails(pytester):
+    pytester.makepyfile(test_inner=ESCAPES)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res.assert_outcomes(passed=3, errors=2)
+    res.stdout.fnmatch_lines([
+        "*test_starts_rscript starts R but is not marked r (R started in 1 child process(es))*",
+        "*test_starts_the_engine starts R but is not marked r (WorkerEngine.start(); R started in*",
+    ])
+
+
+@pytest.mark.r
+def test_expect_r_checks_the_engines_versions(pytester, r_engine):
+    v = r_engine.versions()
+    pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")
+    ok = pytester.runpytest_subprocess("--expect-r", f"R={v['R']},metafor={v['metafor']},robumeta={v['robumeta']}")
+    ok.assert_outcomes(passed=1)
+    ok.stdout.fnmatch_lines([f"metaharness R stack (--expect-r checked): R {v['R']}, metafor {v['metafor']}, robumeta {v['robumeta']}*"])
+    bad = pytester.runpytest_subprocess("--expect-r", f"metafor=0.1-0,robumeta={v['robumeta']}")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stdout.fnmatch_lines([f"*this is not the R stack the run claims to test (metafor: expected 0.1-0, found {v['metafor']})*"])
+    assert "passed" not in bad.stdout.str()  # no test ran
+
+
+def test_expect_r_without_r_ends_the_run(no_r):
+    res = no_r.runpytest_subprocess("--expect-r", "metafor=5.0-1")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stdout.fnmatch_lines(["*--expect-r metafor=5.0-1: R cannot start: no R here (test)*"])
+
+
+def test_version_matching():
+    from harness.pytest_plugin import parse_expectation, version_matches
+
+    assert version_matches("4.8-0", "4.8-0") and version_matches("4.8-0", "4.8.0")  # package_version's equivalence
+    assert not version_matches("4.8-0", "4.8-1") and not version_matches("2.0", "2.1")
+    assert version_matches("3.13", "3.13.5") and not version_matches("3.13", "3.1")
+    assert version_matches("2.0", "2.0-3") and not version_matches("2.0-3", "2.0")
+    assert not version_matches("0.6.0", None)
+    assert parse_expectation(" metafor=5.0-1, robumeta=2.1 ,") == {"metafor": "5.0-1", "robumeta": "2.1"}
+    for bad in ("metafor", "metafor=", "meta4=1.0", ""):
+        with pytest.raises(pytest.UsageError):
+            parse_expectation(bad)
+
+
+def test_no_skip_fails_a_run_that_skipped_a_test(pytester):
+    pytester.makepyfile(test_inner="""
+import pytest
+
+def test_runs():
+    pass
+
+def test_skips():
+    pytest.skip("samples not here")
+
+@pytest.mark.xfail(reason="known")
+def test_xfails():
+    assert False
+""")
+    assert pytester.runpytest_subprocess().ret == pytest.ExitCode.OK
+    res = pytester.runpytest_subprocess("--no-skip")
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    res.stdout.fnmatch_lines(["*--no-skip: 1 test(s) skipped, which fails this run: test_inner.py::test_skips*"])

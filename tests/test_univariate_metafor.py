@@ -125,6 +125,7 @@ def _write(tmp_path, body):
     return tmp_path / "spec.toml"
 
 
+@pytest.mark.r  # verify() starts the R engine itself
 def test_extras_agree_per_study(tmp_path):
     spec = _write(tmp_path, """
         [[analysis]]
