@@ -38,7 +38,7 @@ import numpy as np
 from ..api import univariate as api
 from ..core import revman
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 NOTE = ("RevMan's random-effects subgroup Chi² = metafor rma(b_j, sei=se_j, method='FE')$QE over per-subgroup DL fits; "
@@ -60,6 +60,7 @@ class RevManKind(AnalysisKind):
         "sei": Key(str, check=check_r_name, help="standard errors (measure GEN)"),
         "vi": Key(str, check=check_r_name, help="sampling variances (measure GEN)"),
         "r_convention": Key(str, default="revman", choices=("revman", "metafor"), expand=True, help="effect-size convention of the R side: RevMan's (twin) or metafor's escalc (differences explained)"),
+        "metafor": METAFOR_KEY,
     }
 
     def check(self, spec):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core import effect_sizes as es
 from ..core.rma import FE_METHODS, rma_arrays
+from ..core.versions import conventions, supported_metafor
 from .results import EscalcResult, RmaResult
 
 #: measure -> (function, argument names); issue-specific measures register here.
@@ -29,6 +30,8 @@ MEASURES = {
 #: alternative inputs of a measure: (measure, input) -> (function, argument names)
 ALT_INPUTS = {
     ("SMD", "ti"): (es.smd_from_t, ("ti", "n1i", "n2i")),
+    ("SMD", "pi"): (es.smd_from_p, ("pi", "n1i", "n2i")),
+    ("SMD", "di"): (es.smd_from_d, ("di", "n1i", "n2i")),
 }
 #: effect-size conventions that are not metafor's (no ``vtype``).
 CONVENTIONS = {
@@ -48,7 +51,7 @@ def _labels(slab, k):
     return tuple(str(s) for s in slab)
 
 
-def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metafor", slab=None, **data) -> EscalcResult:
+def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metafor", slab=None, correct=None, metafor=None, **data) -> EscalcResult:
     """Compute per-study effect sizes (metafor ``escalc``) or take them as given.
 
     Parameters
@@ -56,32 +59,52 @@ def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metaf
     measure : str
         ``"MD"``, ``"SMD"``, ``"SMDH"``, ``"ROM"`` (whatever :data:`MEASURES`
         holds), or ``"GEN"`` with ``yi`` and ``vi``/``sei`` given directly.
-        ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's ``ti``).
+        ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's
+        ``ti``), ``di, n1i, n2i`` (standardised differences) or ``pi, n1i,
+        n2i`` (signed two-sided p-values; metafor >= 4.8-0).
     vtype : str
-        metafor's variance type (``"LS"`` default).
+        metafor's variance type (``"LS"`` default); the options depend on the
+        release (``harness.core.versions``).
+    correct : bool, optional
+        metafor's ``correct`` (>= 4.8-0): FALSE turns off the small-sample
+        correction of SMD/SMDH and (>= 5.0-1) ROM's bias correction. Default:
+        the release's default (corrected).
+    metafor : str, optional
+        The metafor release whose behaviour to reproduce, one of
+        ``harness.core.versions.SUPPORTED_METAFOR``; default
+        :data:`~harness.core.versions.DEFAULT_METAFOR` ("5.0-1"). E.g. ROM
+        is bias-corrected under "5.0-1" and not under "3.8-1" or "4.8-0".
     convention : {"metafor", "revman"}
         ``"revman"`` uses RevMan 5's formulas (SMD: approximate J and its
         variance) instead of metafor's.
     **data : array_like
         ``m1i, sd1i, n1i, m2i, sd2i, n2i`` for two-group measures.
     """
+    conv = conventions(supported_metafor(metafor))
     if yi is not None:
         if (vi is None) == (sei is None):
             raise ValueError("give exactly one of `vi` and `sei` with `yi`")
         yi = np.asarray(yi, float)
         vi = np.asarray(vi, float) if vi is not None else np.asarray(sei, float) ** 2
         return EscalcResult(measure, yi, vi, _labels(slab, len(yi)), vtype, convention)
-    if convention == "metafor" and "ti" in data and (measure, "ti") in ALT_INPUTS:
-        fn, names = ALT_INPUTS[(measure, "ti")]
-        kwargs = {"vtype": vtype}
+    alt = [a for a in ("ti", "pi", "di") if a in data] if convention == "metafor" else []
+    if len(alt) > 1:
+        raise ValueError(f"give one of `ti`, `pi`, `di` for measure {measure!r}, not {', '.join(alt)}")
+    if alt and (measure, alt[0]) in ALT_INPUTS:
+        if alt[0] == "pi" and not conv.escalc_pi:
+            raise ValueError(f"`pi`: metafor {conv.version}'s escalc has no p-value input (it came with metafor 4.8-0)")
+        fn, names = ALT_INPUTS[(measure, alt[0])]
+        kwargs = conv.escalc_kwargs(measure, vtype, correct)
     elif convention == "metafor":
         if measure not in MEASURES:
             raise ValueError(f"`measure` must be one of {tuple(MEASURES)}, not {measure!r}")
         fn, names = MEASURES[measure]
-        kwargs = {"vtype": vtype}
+        kwargs = conv.escalc_kwargs(measure, vtype, correct)
     else:
         if (measure, convention) not in CONVENTIONS:
             raise ValueError(f"no {convention!r} convention for measure {measure!r}")
+        if correct is not None:
+            raise ValueError(f"`correct` applies to metafor's measures, not to the {convention!r} convention")
         fn, names = CONVENTIONS[(measure, convention)]
         kwargs = {}
     missing = [n for n in names if n not in data]
@@ -107,6 +130,7 @@ def rma(
     control=None,
     slab=None,
     weights=None,
+    metafor=None,
 ) -> RmaResult:
     """Fit a fixed-, random- or mixed-effects model (metafor ``rma.uni``).
 
@@ -129,6 +153,11 @@ def rma(
         ``tau2_max``, ``tau2_init``, ``stepadj``.
     weights : array_like, shape (k,), optional
         User weights (metafor ``weights=``), required by ``method="GENQ"``.
+    metafor : str, optional
+        The metafor release whose behaviour to reproduce (default
+        :data:`~harness.core.versions.DEFAULT_METAFOR`, "5.0-1"): which
+        models get R2 (5.0-1: every model the intercept-only one is nested in),
+        ``method="CO"``/``"VC"`` (5.0-1), ``test="hksj"`` (4.8-0).
 
     Returns
     -------
@@ -140,6 +169,8 @@ def rma(
     ``converged=False`` with NaN estimates, never as a number (metafor stops
     with "Fisher scoring algorithm did not converge").
     """
+    conv = conventions(supported_metafor(metafor))
+    method_core, test = conv.rma_method(method, test)
     if isinstance(yi, EscalcResult):
         slab = slab or yi.slab
         yi, vi = yi.yi, yi.vi
@@ -163,7 +194,7 @@ def rma(
         raise ValueError("the model has no coefficients (no intercept and no moderators)")
     X = np.column_stack(cols)
     # intercept only: X=None lets rma_arrays take its O(k) path without checking X
-    r = rma_arrays(yi, vi, None if (intercept and mods is None) else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=weights)
+    r = rma_arrays(yi, vi, None if (intercept and mods is None) else X, method=method_core, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=weights, r2_when_nested=conv.r2_when_nested)
     return RmaResult(
         beta=r["beta"],
         se=r["se"],

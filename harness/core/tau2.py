@@ -560,6 +560,10 @@ ESTIMATORS = {
     "CE": tau2_fe,
     "DL": tau2_dl,
     "HE": tau2_he,
+    # metafor >= 5.0-1: "CO" (Cochran) and "VC" (variance component) are other
+    # names of the Hedges estimator (R/rma.uni.r 5.0-1, the HE branch)
+    "CO": tau2_he,
+    "VC": tau2_he,
     "HS": tau2_hs,
     "HSk": lambda y, v, X, **kw: tau2_hs(y, v, X, small_k=True, **kw),
     "ML": tau2_ml,
