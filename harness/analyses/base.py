@@ -106,8 +106,9 @@ class AnalysisKind:
         return Tolerance(d.rtol if rtol is None else rtol, d.atol if atol is None else atol)
 
     def explain_context(self, spec) -> dict:
-        """What the explained-differences registry matches on (kind, spec options)."""
-        return {"kind": self.name, **spec.options}
+        """What the explained-differences registry matches on: kind, spec options, and the
+        R package releases of the run (:func:`version_context`)."""
+        return {"kind": self.name, **spec.options, **version_context(spec)}
 
     def explain(self, spec, record) -> str | None:
         """A known, expected reason for a difference, or None.
@@ -164,9 +165,24 @@ def follow_engine(spec, engine_versions: dict | None):
 
     engine = (engine_versions or {}).get("metafor")
     version, _ = follow(spec.get("metafor"), engine)
-    if spec.get("metafor") == version.text:
-        return spec
-    return dataclasses.replace(spec, options={**spec.options, "metafor": version.text})
+    options = {**spec.options, "metafor": version.text}
+    others = {p: engine_versions[p] for p in R_VERSIONED if p != "metafor" and (engine_versions or {}).get(p)}
+    if others:
+        options["r_versions"] = others
+    return dataclasses.replace(spec, options=options)
+
+
+#: R packages whose release an explanation may be conditioned on (harness.compare.explained.VERSION_KEYS)
+R_VERSIONED = ("metafor", "robumeta", "clubSandwich")
+
+
+def version_context(spec) -> dict:
+    """The R package releases an analysis ran with, for the registry: ``metafor`` (the
+    release the Python side followed) and, from the R engine, ``robumeta`` and
+    ``clubSandwich`` (set by :func:`follow_engine`; absent without R)."""
+    out = {"metafor": spec.get("metafor")}
+    out.update(spec.get("r_versions") or {})
+    return out
 
 
 def redundant_columns(X, names, rtol=1e-7) -> list[str]:

@@ -459,7 +459,9 @@ class RmaKind(AnalysisKind):
         (design + year) exact rational arithmetic gives QE = 46.8382848541347,
         QEp = 0.07025052580899918: Python's value to the last digit, metafor's
         off by 2.6e-10 relative. A difference within :math:`\\kappa^2\\varepsilon`
-        on such a design is reported as explained, never silently agreed.
+        on such a design is reported as explained (registry entry
+        ``rma-ill-conditioned-projection``, conditioned on the metafor releases
+        it was checked with), never silently agreed.
         """
         registered = super().explain(spec, record)  # the explained-differences registry first
         if registered:
@@ -469,9 +471,10 @@ class RmaKind(AnalysisKind):
         kappa = self._condition(spec)
         bound = kappa**2 * np.finfo(float).eps
         if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
-            return (f"ill-conditioned model matrix (condition number of W^1/2 X = {kappa:.2g}): metafor forms "
-                    f"P = W - WX(X'WX)^-1X'W explicitly and loses up to kappa^2*eps = {bound:.1g} relative; "
-                    "Python uses the QR decomposition (exact arithmetic sides with Python on hackshaw1998)")
+            from ..compare.explained import explain
+
+            why = explain({**self.explain_context(spec), "design": "ill-conditioned"}, record)
+            return None if why is None else f"{why} (this design: kappa = {kappa:.2g}, kappa^2*eps = {bound:.1g})"
         return None
 
     def _condition(self, spec):
