@@ -124,6 +124,8 @@ class Change:
     what: str
     #: where it is documented: metafor's NEWS entry, or the source file when NEWS is silent
     source: str
+    #: a short name for reports and ``doctor`` (one line)
+    label: str = ""
 
 
 #: every behaviour change the Python core reproduces, oldest first. For changes
@@ -132,49 +134,62 @@ class Change:
 CHANGES: tuple[Change, ...] = (
     Change("smdh_legacy_variances", "4.6-0", True, False,
            "escalc SMDH sampling variances: LS no longer multiplied by J^2; LS2 with sd^4 (not sd^2) in the yi^2 term; LS3 added",
-           "metafor NEWS 4.6-0 (\"calculation of the sampling variances for measures SMDH ... slightly adjusted for consistency\"); R/escalc.r, measure SMDH"),
+           "metafor NEWS 4.6-0 (\"calculation of the sampling variances for measures SMDH ... slightly adjusted for consistency\"); R/escalc.r, measure SMDH",
+           label="SMDH variances of 4.6-0 (LS without J^2; LS2 with sd^4)"),
     Change("smdh_vtypes", "4.6-0", ("LS", "LS2"), ("LS", "LS2", "LS3"),
            "escalc SMDH: vtype LS3 (LS2 with n - 1 in the yi^2 term)",
-           "metafor NEWS 4.6-0; R/escalc.r, measure SMDH"),
+           "metafor NEWS 4.6-0; R/escalc.r, measure SMDH",
+           label="SMDH vtype LS3"),
     Change("escalc_correct", "4.8-0", False, True,
            "escalc has a `correct` argument (FALSE: no small-sample correction, J = 1, for SMD and SMDH)",
-           "metafor NEWS 4.8-0 (\"escalc() gains a correct argument\")"),
+           "metafor NEWS 4.8-0 (\"escalc() gains a correct argument\")",
+           label="escalc(correct=): FALSE gives J = 1 (SMD, SMDH)"),
     Change("smd_vtypes", "4.8-0", ("LS", "UB", "LS2", "AV"), ("LS", "UB", "LS2", "AV", "H0"),
            "escalc SMD: vtype H0 (variance under H0: J^2 (1/n1 + 1/n2) m/(m - 2))",
-           "R/escalc.r 4.8-0, measure SMD (not in NEWS; absent in 3.8-1)"),
+           "R/escalc.r 4.8-0, measure SMD (not in NEWS; absent in 3.8-1)",
+           label="SMD vtype H0"),
     Change("escalc_pi", "4.8-0", False, True,
            "escalc SMD takes two-sided p-values `pi` of the t-tests (the sign of pi is the sign of the effect)",
-           "R/escalc.r 4.8-0 (`.convp2t`); absent in 3.8-1"),
+           "R/escalc.r 4.8-0 (`.convp2t`); absent in 3.8-1",
+           label="SMD from t-test p-values (escalc pi=)"),
     Change("test_hksj", "4.8-0", False, True,
            "rma.uni accepts test = \"hksj\", another name of \"knha\"",
-           "R/rma.uni.r 4.8-0 (absent in 3.8-1)"),
+           "R/rma.uni.r 4.8-0 (absent in 3.8-1)",
+           label="test = \"hksj\" (another name of \"knha\")"),
     Change("trimfill_final_default_control", "4.8-0", False, True,
            "trimfill refits the iterations with the model's control; its final fit of the filled data gets only `...` "
            "(a `control` there would clash with the model's), so it uses rma.uni's default control (threshold 1e-5, maxiter 100); "
            "3.8-1 takes `control` through `...` for every refit (the harness passes the model's)",
-           "R/trimfill.rma.uni.r 4.8-0 (`control = x$control` in the iteration's refits, not in the final one; not in NEWS)"),
+           "R/trimfill.rma.uni.r 4.8-0 (`control = x$control` in the iteration's refits, not in the final one; not in NEWS)",
+           label="trimfill's final refit with rma.uni's default control"),
     Change("kh_fe_warning", "4.8-0",
            "Knapp & Hartung method is not meant to be used in the context of {method} models.",
            "Knapp and Hartung method is not meant to be used in the context of {method} models.",
            "rma.uni's warning when test = \"knha\"/\"adhoc\" is asked for an FE/EE/CE model: '&' became 'and'",
-           "R/rma.uni.r 4.8-0 (not in NEWS)"),
+           "R/rma.uni.r 4.8-0 (not in NEWS)",
+           label="Knapp-Hartung-for-FE warning: \"Knapp and Hartung\""),
     Change("kh_fe_warning", "5.0-1",
            "Knapp and Hartung method is not meant to be used in the context of {method} models.",
            "Knapp and Hartung method is not meant to be used in the context of '{method}' models.",
            "the same warning quotes the method name",
-           "R/rma.uni.r 5.0-1 (not in NEWS)"),
+           "R/rma.uni.r 5.0-1 (not in NEWS)",
+           label="Knapp-Hartung-for-FE warning quotes the method ('FE')"),
     Change("rom_bias_correction", "5.0-1", False, True,
            "escalc ROM: the second-order bias correction yi + (sd1^2/(n1 m1^2) - sd2^2/(n2 m2^2))/2 is applied by default (correct = TRUE)",
-           "metafor NEWS 5.0-1 (\"for measures ROM, ROMC, CVR, and CVRC, the bias corrections ... are now applied by default\")"),
+           "metafor NEWS 5.0-1 (\"for measures ROM, ROMC, CVR, and CVRC, the bias corrections ... are now applied by default\")",
+           label="ROM bias-corrected by default (correct = TRUE)"),
     Change("rom_vtypes", "5.0-1", ("LS", "HO", "AV", "AVHO"), ("LS", "HO", "AV", "AVHO", "LS2"),
            "escalc ROM: vtype LS2 (second-order variance: LS + sd1^4/(2 n1^2 m1^4) + sd2^4/(2 n2^2 m2^4))",
-           "R/escalc.r 5.0-1, measure ROM (not in NEWS)"),
+           "R/escalc.r 5.0-1, measure ROM (not in NEWS)",
+           label="ROM vtype LS2"),
     Change("r2_when_nested", "5.0-1", False, True,
            "rma.uni computes R^2 whenever the intercept-only model is nested in the fitted one (also without an explicit intercept, e.g. all levels of a factor)",
-           "metafor NEWS 5.0-1 (\"rma() now calculates R^2 as long as a standard random-effects model is nested within the fitted mixed-effects model\")"),
+           "metafor NEWS 5.0-1 (\"rma() now calculates R^2 as long as a standard random-effects model is nested within the fitted mixed-effects model\")",
+           label="R^2 whenever the intercept-only model is nested"),
     Change("he_aliases", "5.0-1", (), ("CO", "VC"),
            "rma.uni: tau^2 estimators \"CO\" (Cochran) and \"VC\" (variance component), other names of the Hedges (HE) estimator",
-           "R/rma.uni.r 5.0-1 (method list; computed in the HE branch)"),
+           "R/rma.uni.r 5.0-1 (method list; computed in the HE branch)",
+           label="tau^2 estimators CO and VC (= HE)"),
 )
 
 
@@ -250,15 +265,9 @@ class Conventions:
         """Each change with whether this release has the new behaviour (for reports)."""
         return [(c, self.version >= c.since) for c in CHANGES]
 
-    def summary(self) -> list[str]:
-        """One line per behaviour that depends on the release: what Python does for this one."""
-        out, seen = [], set()
-        for c in reversed(CHANGES):  # the latest change of a field decides it
-            if c.field in seen:
-                continue
-            seen.add(c.field)
-            out.append(f"{c.field} = {getattr(self, c.field)!r}")
-        return list(reversed(out))
+    def summary(self) -> list[dict]:
+        """Each release-dependent behaviour and whether this release has it (JSON-ready)."""
+        return [{"behaviour": c.label, "field": c.field, "since": c.since, "applies": new} for c, new in self.changes()]
 
 
 @lru_cache(maxsize=16)
