@@ -138,6 +138,7 @@ mh_call_extra <- function(what, fit, newmods, control, confint_tol) {
   tryCatch(switch(what,
     predict = mh_predict(fit, newmods),
     confint = mh_confint(fit, confint_tol),
+    confint_wald = mh_confint(fit, confint_tol, type = "Wald"),
     leave1out = mh_leave1out(fit),
     regtest = mh_regtest(fit),
     trimfill_L0 = mh_trimfill(fit, "L0", control),
@@ -152,8 +153,10 @@ mh_predict <- function(fit, newmods = NULL) {
        ci_ub = as.numeric(p$ci.ub), pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub))
 }
 
-mh_confint <- function(fit, tol = 1e-12) {
-  ci <- stats::confint(fit, control = list(tol = tol))
+# type "QP" (Q-profile, the default) or "Wald"; "Wald" is spelled so that every
+# release takes it (3.8-1 matches the type case-sensitively)
+mh_confint <- function(fit, tol = 1e-12, type = NULL) {
+  ci <- if (is.null(type)) stats::confint(fit, control = list(tol = tol)) else stats::confint(fit, type = type)
   r <- ci$random
   list(tau2 = as.numeric(r["tau^2", ]), I2 = as.numeric(r["I^2(%)", ]), H2 = as.numeric(r["H^2", ]),
        lb_sign = ci$lb.sign, ub_sign = ci$ub.sign)

@@ -342,3 +342,28 @@ def test_verify_follows_the_engine_and_reports_a_mismatch(r_engine, tmp_path):
     assert a.verdict == "engine-error" and not run.ok  # never compared, never agreement
     assert f"asks for metafor {other}'s behaviour but the R engine has metafor {release}" in a.python_error
     assert "version mismatch" in a.records[0].explanation
+
+
+# --- the Wald-type CI of tau^2 and its truncation (unchanged across the releases) ---------------------
+
+
+def test_wald_tau2_ci_by_hand():
+    from harness.core.confint import confint_tau2_wald
+
+    z = 1.959963984540054  # qnorm(0.975)
+    c = confint_tau2_wald(0.01, 0.02, vt=0.05)
+    assert c["tau2"][0] == 0.0  # 0.01 - z 0.02 < 0: truncated at tau2.min = 0 (R/confint.rma.uni.r, type "Wald")
+    assert c["tau2"][1] == pytest.approx(0.01 + z * 0.02, rel=1e-15)
+    assert c["I2"][1] == pytest.approx(100 * (0.01 + z * 0.02) / (0.05 + 0.01 + z * 0.02), rel=1e-14)
+    assert confint_tau2_wald(0.3, 0.1, vt=0.05)["tau2"][0] == pytest.approx(0.3 - z * 0.1, rel=1e-15)  # not truncated
+    assert confint_tau2_wald(0.01, 0.02, vt=0.05, tau2_min=-0.01)["tau2"][0] == -0.01
+
+
+def test_wald_tau2_ci_agrees_with_the_engine(tmp_path):
+    spec = _spec(tmp_path, 'method = ["DL", "REML", "SJ", "PM"]\nextras = ["confint_wald"]')
+    run = verify([spec])
+    bad = [(a.id, [(r.name, r.python, r.r) for r in a.records if r.verdict != "agree"][:3]) for a in run.analyses if a.verdict != "agree"]
+    assert not bad, bad
+    dl = next(a for a in run.analyses if a.id == "toy-DL")
+    lb = next(r for r in dl.records if r.name == "confint_wald.tau2_lb")
+    assert lb.python == 0.0 and lb.r == 0.0  # the truncation, in both engines

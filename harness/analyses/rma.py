@@ -29,7 +29,7 @@ import numpy as np
 from ..api import univariate as api
 from ..compare.tolerance import CLOSED, ITERATIVE
 from ..core.bias import regtest_arrays, trimfill_arrays
-from ..core.confint import confint_tau2
+from ..core.confint import confint_tau2, confint_tau2_wald
 from ..core.influence import leave1out_arrays
 from ..core.predict import predict_arrays
 from ..core.rma import FE_METHODS, TESTS, level_to_alpha
@@ -48,7 +48,7 @@ ROOT_METHODS = ("PM", "MP", "PMM")
 TAU2_FREE = ("yi", "vi", "yi_ci_lb", "yi_ci_ub", "QE", "QEp", "k", "p")
 #: metafor's messages when an iterative or root-finding tau^2 estimator fails
 NONCONVERGENCE_MESSAGES = ("did not converge", "Value of 'tau2.max' too low", "Error in iterative search for tau2")
-EXTRAS = ("predict", "confint", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
+EXTRAS = ("predict", "confint", "confint_wald", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
 #: the SMD's alternative inputs (metafor ``ti``, ``di``, ``pi``; ``pi`` from metafor 4.8-0), each with n1i and n2i
 SMD_ALT_INPUTS = ("ti", "di", "pi")
 #: spec values of ``test``: the core's, and "hksj" (metafor >= 4.8-0's name of "knha")
@@ -248,7 +248,7 @@ class RmaKind(AnalysisKind):
         int_only = X.shape[1] == 1 and spec["intercept"]
         out = []
         for e in spec["extras"]:
-            if e == "confint" and spec["method"] in FE_METHODS:
+            if e in ("confint", "confint_wald") and spec["method"] in FE_METHODS:
                 continue  # "Model does not contain a random-effects component."
             if e == "confint" and spec["method"] == "GENQ":
                 continue  # metafor's CI for GENQ models is type "GENQ" (needs CompQuadForm, absent here)
@@ -332,6 +332,9 @@ class RmaKind(AnalysisKind):
             for q in ("tau2", "I2", "H2"):
                 out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(c[q][0]), float(c[q][1])
             return out
+        if e == "confint_wald":
+            c = confint_tau2_wald(fit.tau2, fit.se_tau2, fit.vt, alpha=alpha)
+            return {f"confint_wald.{q}_{b}": float(c[q][j]) for q in ("tau2", "I2", "H2") for j, b in enumerate(("lb", "ub"))}
         if e == "leave1out":
             l1 = leave1out_arrays(es.yi, es.vi, method=method, test=test, level=spec["level"], control=ctrl, weights=w)
             return _prefixed("leave1out", l1, es.slab)
@@ -410,11 +413,11 @@ class RmaKind(AnalysisKind):
             else:
                 labels = None if fit.intercept_only else list(slab)
             return _prefixed("predict", {n: arr(n) for n in ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub") if len(arr(n))}, labels)
-        if e == "confint":
+        if e in ("confint", "confint_wald"):
             out = {}
             for q in ("tau2", "I2", "H2"):
                 a = arr(q)
-                out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(a[1]), float(a[2])
+                out[f"{e}.{q}_lb"], out[f"{e}.{q}_ub"] = float(a[1]), float(a[2])
             return out
         if e == "leave1out":
             cols = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")

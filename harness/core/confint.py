@@ -75,3 +75,21 @@ def confint_tau2(yi, vi, X, tau2_hat, vt, alpha=0.05, tol=np.finfo(float).eps **
         "ub_sign": ub_sign,
         "ci_null": ci_null,
     }
+
+
+def confint_tau2_wald(tau2_hat, se_tau2, vt, alpha=0.05, tau2_min=0.0):
+    """Wald-type CI of tau^2 (metafor ``confint.rma.uni(type="Wald")``), truncated below.
+
+    .. math:: \\hat\\tau^2 \\pm z_{1-\\alpha/2}\\, SE(\\hat\\tau^2),\\qquad
+              \\tau^2_{lb} \\leftarrow \\max(\\tau^2_{min}, \\tau^2_{lb})
+
+    with ``tau2_min`` metafor's ``control$tau2.min`` (0 when not given; R/confint.rma.uni.r,
+    type "Wald": ``tau2.lb <- max(ifelse(is.null(x$control$tau2.min), 0, x$control$tau2.min), tau2.lb)``,
+    the same in metafor 3.8-1, 4.8-0 and 5.0-1; 3.8-1 spells the type "Wald" only, later
+    releases take any case). The upper bound is not truncated. I^2 and H^2 bounds as in
+    :func:`confint_tau2`.
+    """
+    z = stats.norm.isf(alpha / 2)
+    bounds = np.array([max(tau2_min, tau2_hat - z * se_tau2), tau2_hat + z * se_tau2])
+    return {"tau2": bounds, "I2": 100 * bounds / (vt + bounds), "H2": bounds / vt + 1}
+
