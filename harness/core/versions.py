@@ -1,9 +1,15 @@
-"""Which metafor release the Python core reproduces.
+"""Which metafor release the Python core reproduces, and what each release does.
 
 metafor changes behaviour between releases (defaults, variance formulas,
 warnings). The Python side follows one release at a time: in a side-by-side
 run the release is the one the R engine loaded; in the Python API and in specs
-it can be named (``metafor="4.8-0"``); otherwise it is :data:`DEFAULT_METAFOR`.
+it can be named (``metafor="4.8-0"``); otherwise it is :data:`DEFAULT_METAFOR`
+(:func:`follow`; a spec naming a release the R engine does not have is a
+:class:`VersionMismatch`).
+
+:data:`CHANGES` is the only place where a release decides a behaviour; the
+numerics take behaviours as plain arguments and :func:`conventions` gives them
+for a release (:class:`Conventions`).
 
 Version strings are R's package versions ("3.8-1", "5.0-1"): numbers separated
 by "." or "-", compared component by component, as R's ``package_version``
