@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from .analyses import KINDS
-from .analyses.base import Outcome
+from .analyses.base import Outcome, follow_engine
+from .core.versions import VersionMismatch, conventions, follow
 from .compare.compare import AnalysisComparison, compare_outcomes
 from .errors import EngineUnavailable, HarnessError
 from .reports.plotdata import plot_data
@@ -33,6 +34,8 @@ class VerifyRun:
     engine_faults: list = field(default_factory=list)
     #: the run was interrupted (Ctrl-C): the analyses listed are those that finished
     interrupted: bool = False
+    #: the metafor release the Python side followed and why (:func:`python_conventions`)
+    conventions: dict = field(default_factory=dict)
 
     @property
     def n_quantities(self):
@@ -56,9 +59,24 @@ class VerifyRun:
             "r_unavailable": self.r_unavailable,
             "engine_faults": list(self.engine_faults),
             "interrupted": self.interrupted,
+            "conventions": self.conventions,
             "summary": {"analyses": len(self.analyses), "quantities": self.n_quantities, **self.counts()},
             "analyses": [a.to_dict() for a in self.analyses],
         }
+
+
+def python_conventions(r_versions: dict | None) -> dict:
+    """What the Python side follows in a run with an R engine of ``r_versions`` (None: no R).
+
+    ``metafor``: the release; ``source``: "R engine" or "default"; ``supported``:
+    one of the tested releases; ``behaviours``: each release-dependent behaviour
+    and its value (:meth:`~harness.core.versions.Conventions.summary`). A spec
+    may still name a release of its own (then ``source`` is per analysis, in
+    its ``options``).
+    """
+    version, source = follow(None, (r_versions or {}).get("metafor"))
+    conv = conventions(version)
+    return {"metafor": version.text, "source": source, "supported": conv.supported, "behaviours": conv.summary()}
 
 
 def python_versions() -> dict:
@@ -138,16 +156,24 @@ def verify(paths=None, engine_factory: Callable | None = None, progress: Callabl
         run.engines["r"] = engine.versions()
     except EngineUnavailable as e:
         run.r_unavailable = str(e)
+    run.conventions = python_conventions(run.engines.get("r"))
     specs = [a for fx in fixtures for a in fx.analyses]
     faults_before = len(getattr(engine, "faults", []))
     try:
         for i, spec in enumerate(specs):
             kind = KINDS[spec.kind]
-            py, tpy = run_engine(kind.run_python, spec)
-            if engine is None:
-                r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
+            try:
+                # the Python side follows the R engine's metafor release (or the spec's, without R)
+                spec = follow_engine(spec, run.engines.get("r"))
+            except VersionMismatch as e:
+                py, tpy = Outcome(error=f"version mismatch: {e}", info={"version_mismatch": True}), 0.0
+                r, tr = Outcome(error="not run: version mismatch (see the Python side)", info={"version_mismatch": True}), 0.0
             else:
-                r, tr = run_engine(kind.run_r, spec, engine)
+                py, tpy = run_engine(kind.run_python, spec)
+                if engine is None:
+                    r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
+                else:
+                    r, tr = run_engine(kind.run_r, spec, engine)
             cmp = compare_outcomes(kind, spec, py, r)
             cmp.seconds = {"python": tpy, "r": tr}
             cmp.plot = plot_data(kind.name, spec, cmp.records, py.info, r.info)

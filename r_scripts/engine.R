@@ -36,7 +36,9 @@ mh_versions <- function() {
   list(R = paste(R.version$major, R.version$minor, sep = "."),
        R_string = R.version.string,
        metafor = v("metafor"), robumeta = v("robumeta"), clubSandwich = v("clubSandwich"),
-       metadat = v("metadat"))
+       metadat = v("metadat"),
+       # where R looks for packages, in order (one string: the paths joined as R_LIBS joins them)
+       lib_paths = paste(.libPaths(), collapse = .Platform$path.sep))
 }
 
 # Build a model formula from moderator names without parsing any string:

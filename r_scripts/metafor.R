@@ -4,7 +4,30 @@
 # mods: named list of moderator columns (names are used as symbols only)
 # The returned list is flat: numbers, numeric vectors, character vectors.
 
-mh_escalc <- function(data, measure, vtype = "LS") {
+# Capabilities of the loaded metafor, detected from its functions (never from its
+# version string): each is TRUE when this metafor has the feature.
+mh_metafor_has <- function(what) {
+  switch(what,
+    # escalc(correct=) (metafor 4.8-0 on)
+    escalc_correct = "correct" %in% names(formals(metafor::escalc)),
+    # escalc(pi=): p-values of the t-tests (4.8-0 on)
+    escalc_pi = "pi" %in% names(formals(metafor::escalc)),
+    # trimfill refits with the model's own control (4.8-0 on: `control = x$control`
+    # in its body); then passing `control` again is an error ("matched by multiple
+    # actual arguments")
+    trimfill_uses_model_control = "control" %in% all.names(body(utils::getFromNamespace("trimfill.rma.uni", "metafor"))),
+    stop("unknown capability: ", what))
+}
+
+mh_escalc <- function(data, measure, vtype = "LS", correct = NULL) {
+  # `correct` is passed only when asked for, and only to an escalc that has it
+  # (metafor 3.8-1's would disregard it with a warning)
+  extra <- list()
+  if (!is.null(correct)) {
+    if (!mh_metafor_has("escalc_correct"))
+      stop("this metafor's escalc() has no 'correct' argument (metafor >= 4.8-0 has it)")
+    extra$correct <- as.logical(correct)
+  }
   if (measure == "GEN") {
     if (!is.null(data$vi)) {
       es <- metafor::escalc(measure = "GEN", yi = as.numeric(data$yi), vi = as.numeric(data$vi))
@@ -12,10 +35,16 @@ mh_escalc <- function(data, measure, vtype = "LS") {
       es <- metafor::escalc(measure = "GEN", yi = as.numeric(data$yi), sei = as.numeric(data$sei))
     }
   } else if (!is.null(data$ti)) {
-    es <- metafor::escalc(measure = measure, ti = data$ti, n1i = data$n1i, n2i = data$n2i, vtype = vtype)
+    es <- do.call(metafor::escalc, c(list(measure = measure, ti = data$ti, n1i = data$n1i, n2i = data$n2i, vtype = vtype), extra))
+  } else if (!is.null(data$di)) {
+    es <- do.call(metafor::escalc, c(list(measure = measure, di = data$di, n1i = data$n1i, n2i = data$n2i, vtype = vtype), extra))
+  } else if (!is.null(data$pi)) {
+    if (!mh_metafor_has("escalc_pi"))
+      stop("this metafor's escalc() has no 'pi' argument (p-values; metafor >= 4.8-0 has it)")
+    es <- do.call(metafor::escalc, c(list(measure = measure, pi = data$pi, n1i = data$n1i, n2i = data$n2i, vtype = vtype), extra))
   } else {
-    es <- metafor::escalc(measure = measure, m1i = data$m1i, sd1i = data$sd1i, n1i = data$n1i,
-                          m2i = data$m2i, sd2i = data$sd2i, n2i = data$n2i, vtype = vtype)
+    es <- do.call(metafor::escalc, c(list(measure = measure, m1i = data$m1i, sd1i = data$sd1i, n1i = data$n1i,
+                                          m2i = data$m2i, sd2i = data$sd2i, n2i = data$n2i, vtype = vtype), extra))
   }
   # per-study CI as summary.escalc gives it (normal quantile, level 95)
   s <- summary(es)
@@ -91,8 +120,8 @@ mh_fit <- function(es, mods, factors, method, test, level, intercept, control, w
 mh_rma <- function(data, mods = list(), factors = list(), measure = "SMD", vtype = "LS", method = "REML",
                    test = "z", level = 95, intercept = TRUE, threshold = 1e-12,
                    maxiter = 1000L, tol = NULL, weights = NULL, extras = character(0),
-                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12) {
-  es <- mh_escalc(data, measure, vtype)
+                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12, correct = NULL) {
+  es <- mh_escalc(data, measure, vtype, correct)
   if (!is.null(newmods)) newmods <- matrix(newmods, ncol = as.integer(newmods_ncol), byrow = TRUE)
   control <- mh_control(threshold, maxiter, tol)
   fit <- mh_fit(es, mods, factors, method, test, level, intercept, control, weights)
@@ -109,6 +138,7 @@ mh_call_extra <- function(what, fit, newmods, control, confint_tol) {
   tryCatch(switch(what,
     predict = mh_predict(fit, newmods),
     confint = mh_confint(fit, confint_tol),
+    confint_wald = mh_confint(fit, confint_tol, type = "Wald"),
     leave1out = mh_leave1out(fit),
     regtest = mh_regtest(fit),
     trimfill_L0 = mh_trimfill(fit, "L0", control),
@@ -123,8 +153,10 @@ mh_predict <- function(fit, newmods = NULL) {
        ci_ub = as.numeric(p$ci.ub), pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub))
 }
 
-mh_confint <- function(fit, tol = 1e-12) {
-  ci <- stats::confint(fit, control = list(tol = tol))
+# type "QP" (Q-profile, the default) or "Wald"; "Wald" is spelled so that every
+# release takes it (3.8-1 matches the type case-sensitively)
+mh_confint <- function(fit, tol = 1e-12, type = NULL) {
+  ci <- if (is.null(type)) stats::confint(fit, control = list(tol = tol)) else stats::confint(fit, type = type)
   r <- ci$random
   list(tau2 = as.numeric(r["tau^2", ]), I2 = as.numeric(r["I^2(%)", ]), H2 = as.numeric(r["H^2", ]),
        lb_sign = ci$lb.sign, ub_sign = ci$ub.sign)
@@ -146,10 +178,18 @@ mh_regtest <- function(fit) {
        est = as.numeric(r$est), ci_lb = as.numeric(r$ci.lb), ci_ub = as.numeric(r$ci.ub))
 }
 
-# trimfill: `control` goes to every internal rma.uni call through `...`
-# (metafor 3.8-1 otherwise fits them with its default, loose control).
+# trimfill: every internal rma.uni refit must use the model's control (threshold,
+# maxiter, tol), else metafor 3.8-1 fits them with its default, loose control.
+# A trimfill that forwards the model's control itself (metafor >= 4.8-0) gets
+# nothing more (a second `control` is an error there); an older one gets it
+# through `...`. fit$control is the control the model was fitted with, so both
+# paths refit with the same settings.
 mh_trimfill <- function(fit, estimator, control) {
-  t <- metafor::trimfill(fit, estimator = estimator, control = control)
+  t <- if (mh_metafor_has("trimfill_uses_model_control")) {
+    metafor::trimfill(fit, estimator = estimator)
+  } else {
+    metafor::trimfill(fit, estimator = estimator, control = control)
+  }
   list(k0 = as.numeric(t$k0), se_k0 = as.numeric(t$se.k0), side = t$side,
        p_k0 = as.numeric(if (is.null(t$p.k0)) NA else t$p.k0),
        beta = as.numeric(t$beta), se = as.numeric(t$se), zval = as.numeric(t$zval),

@@ -189,9 +189,17 @@ def test_escalc_refuses_what_metafor_refuses():
     assert es.k == 1 and es.slab == ("2",) and es.omitted == ("1",)
 
 
-def test_knapp_hartung_on_an_fe_model_warns_as_metafor():
-    with pytest.warns(RmaWarning, match="Knapp & Hartung method is not meant to be used in the context of FE models."):
-        harness.rma(Y5, V5, method="FE", test="knha")
+@pytest.mark.parametrize("release, text", [
+    # rma.uni's warning, verbatim from each release's R/rma.uni.r
+    ("3.8-1", "Knapp & Hartung method is not meant to be used in the context of FE models."),
+    ("4.8-0", "Knapp and Hartung method is not meant to be used in the context of FE models."),
+    ("5.0-1", "Knapp and Hartung method is not meant to be used in the context of 'FE' models."),
+])
+def test_knapp_hartung_on_an_fe_model_warns_as_metafor(release, text):
+    import re
+
+    with pytest.warns(RmaWarning, match=re.escape(text)):
+        harness.rma(Y5, V5, method="FE", test="knha", metafor=release)
 
 
 # ---- typed results ---------------------------------------------------------------------------

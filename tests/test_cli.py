@@ -48,5 +48,10 @@ def test_bad_cell_names_file_line_and_column(tmp_path):
 def test_doctor_reports_both_engines(r_engine):
     p = run("doctor")
     assert p.returncode == 0, p.stdout
-    assert "metafor" in p.stdout and "3." in p.stdout
+    release = r_engine.versions()["metafor"]
+    assert f"metafor          {release}" in p.stdout and "supported (tested releases: 3.8-1, 4.8-0, 5.0-1)" in p.stdout
+    assert "library paths" in p.stdout
+    assert f"Conventions the Python side follows: metafor {release} (the R engine's release)" in p.stdout
+    assert "ROM bias-corrected by default" in p.stdout
+    assert "downgrade" not in p.stdout and "verified with" not in p.stdout
     assert "numpy" in p.stdout

@@ -65,8 +65,9 @@ def test_escalc_matches_metafor(agreement, measure, vtype):
 
 
 def test_rom_by_hand():
-    # ln(55/75) and sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2) = 47^2/(155*55^2) + 64^2/(156*75^2)
-    yi, vi = es.rom(55, 47, 155, 75, 64, 156)
+    # ln(55/75) and sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2) = 47^2/(155*55^2) + 64^2/(156*75^2);
+    # correct=False: no bias correction (metafor 3.8-1 and 4.8-0)
+    yi, vi = es.rom(55, 47, 155, 75, 64, 156, correct=False)
     assert yi == pytest.approx(math.log(55 / 75), rel=1e-15)
     assert vi == pytest.approx(2209 / (155 * 3025) + 4096 / (156 * 5625), rel=1e-14)
 
@@ -75,7 +76,7 @@ def test_smdh_by_hand():
     # n1 = n2 = 10, means 12 and 10, SDs 2 and 4: s = sqrt((4 + 16)/2) = sqrt(10), m = 18
     J = math.gamma(9) / (math.sqrt(9) * math.gamma(8.5))
     g = J * 2 / math.sqrt(10)
-    yi, vi = es.smdh(12, 2, 10, 10, 4, 10)
+    yi, vi = es.smdh(12, 2, 10, 10, 4, 10, legacy_variances=True)
     assert yi == pytest.approx(g, rel=1e-14)
     # metafor 3.8-1 "LS": J^2 [g^2 (2^4/9 + 4^4/9) / (2 (20)^2) + (4/9 + 16/9) / 10]
     assert vi == pytest.approx(J**2 * (g**2 * (16 / 9 + 256 / 9) / (2 * 400) + (4 / 9 + 16 / 9) / 10), rel=1e-14)

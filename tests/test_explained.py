@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from harness.analyses import KINDS
+from harness.analyses.base import follow_engine
 from harness.compare import explained
 from harness.compare.compare import Record, compare_outcomes
 from harness.compare.tolerance import CLOSED
@@ -29,16 +30,22 @@ def test_registry_loads_and_is_well_formed():
 
 
 def test_matching_needs_every_condition():
-    e = explained.find("estimate", {"measure": "SMD", "conventions": ["metafor", "revman"]})
+    m = {"metafor": "5.0-1"}
+    e = explained.find("estimate", {"measure": "SMD", "conventions": ["metafor", "revman"], **m})
     assert e is not None and e.id == "smd-revman-vs-metafor"
-    assert explained.find("estimate", {"measure": "MD", "conventions": ["revman", "metafor"]}) is None  # MD: conventions coincide
-    assert explained.find("estimate", {"measure": "SMD", "conventions": ["revman", "revman"]}) is None  # same convention: must agree
-    assert explained.find("df", {"measure": "SMD", "conventions": ["revman", "metafor"]}) is None  # df is not covered
-    assert explained.find("yi[Edinburgh]", {"measure": "SMD", "conventions": ["revman", "metafor"]}) is not None  # glob
+    assert explained.find("estimate", {"measure": "MD", "conventions": ["revman", "metafor"], **m}) is None  # MD: conventions coincide
+    assert explained.find("estimate", {"measure": "SMD", "conventions": ["revman", "revman"], **m}) is None  # same convention: must agree
+    assert explained.find("df", {"measure": "SMD", "conventions": ["revman", "metafor"], **m}) is None  # df is not covered
+    assert explained.find("yi[Edinburgh]", {"measure": "SMD", "conventions": ["revman", "metafor"], **m}) is not None  # glob
+    # conditioned on the metafor releases it was checked with: an unknown or later release is not explained
+    assert explained.find("estimate", {"measure": "SMD", "conventions": ["metafor", "revman"]}) is None
+    assert explained.find("estimate", {"measure": "SMD", "conventions": ["metafor", "revman"], "metafor": "5.1-0"}) is None
+    for release in ("3.8-1", "4.8-0", "5.0-1"):
+        assert explained.find("estimate", {"measure": "SMD", "conventions": ["metafor", "revman"], "metafor": release}) is not None
 
 
 def test_size_bound_is_part_of_the_explanation():
-    ctx = {"measure": "SMD", "conventions": ["revman", "metafor"]}
+    ctx = {"measure": "SMD", "conventions": ["revman", "metafor"], "metafor": "3.8-1"}
     assert explained.find("se", ctx, abs_diff=0.01, rel_diff=0.02) is not None
     assert explained.find("se", ctx, abs_diff=0.2, rel_diff=0.2) is None  # 20%: not this cause
     rec = Record("se", 0.30, 0.20, 0.10, 0.5, CLOSED, "differ")
@@ -84,6 +91,7 @@ def test_verify_reports_revman_vs_metafor_smd_as_explained(r_engine, fixtures_di
     fx = load_fixture(fixtures_dir / "published" / "verify" / "normand1999.spec.toml")
     spec = next(a for a in fx.analyses if a.id == "normand1999-revman-vs-metafor-SMD-random")
     kind = KINDS[spec.kind]
+    spec = follow_engine(spec, r_engine.versions())  # as verify does: the run's releases reach the registry
     cmp = compare_outcomes(kind, spec, kind.run_python(spec), kind.run_r(spec, r_engine))
     verdicts = {r.name: r.verdict for r in cmp.records}
     assert verdicts["estimate"] == "explained" and verdicts["se"] == "explained"

@@ -259,8 +259,9 @@ def test_package_of_unexpected_version_is_reported(tmp_path, r_engine):
     p = run_cli("doctor", "--strict", env=env)
     no_traceback(p)
     assert p.returncode == 1, p.stdout
-    assert "robumeta         1.9   UNEXPECTED VERSION: this release was verified with 2.0" in p.stdout
-    assert "1 package(s) differ from the verified versions (--strict: exit 1)" in p.stdout
+    assert "robumeta         1.9      UNTESTED RELEASE: metaharness is tested with robumeta 2.0, 2.1" in p.stdout
+    assert "install" not in p.stdout.split("robumeta         1.9", 1)[1].split("\n", 1)[0]  # never advice to downgrade
+    assert "1 package(s) of an untested release (--strict: exit 1)" in p.stdout
 
 
 # ---------------------------------------------------------------------------------

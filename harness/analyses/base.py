@@ -107,8 +107,9 @@ class AnalysisKind:
         return Tolerance(d.rtol if rtol is None else rtol, d.atol if atol is None else atol)
 
     def explain_context(self, spec) -> dict:
-        """What the explained-differences registry matches on (kind, spec options)."""
-        return {"kind": self.name, **spec.options}
+        """What the explained-differences registry matches on: kind, spec options, and the
+        R package releases of the run (:func:`version_context`)."""
+        return {"kind": self.name, **spec.options, **version_context(spec)}
 
     def explain_error(self, spec, py, r) -> str | None:
         """A known, expected reason why exactly one engine failed (``py.error`` or
@@ -124,6 +125,70 @@ class AnalysisKind:
         from ..compare.explained import explain
 
         return explain(self.explain_context(spec), record)
+
+
+def _check_metafor(value):
+    from ..core.versions import supported_metafor
+
+    try:
+        supported_metafor(value)
+    except ValueError as e:
+        return str(e).split(": ", 1)[1]
+    return None
+
+
+#: the spec key every kind takes: the metafor release whose behaviour the Python
+#: side follows. Normally left out: in a side-by-side run the R engine's release
+#: is followed; a spec that names one and meets an R engine with another is a
+#: version mismatch (reported, nothing compared).
+METAFOR_KEY = Key(str, check=_check_metafor, help="metafor release to follow (3.8-1, 4.8-0 or 5.0-1); default: the R engine's, without R 5.0-1; "
+                  "naming one that differs from the R engine's is reported as a version mismatch")
+
+
+def metafor_of(spec):
+    """The :class:`~harness.core.versions.Conventions` an analysis follows on the Python side.
+
+    ``spec["metafor"]``: set by :func:`follow_engine` to the R engine's
+    release in a side-by-side run, or named in the spec; else the default.
+    """
+    from ..core.versions import conventions
+
+    return conventions(spec.get("metafor"))
+
+
+def follow_engine(spec, engine_versions: dict | None):
+    """``spec`` set to follow the R engine's metafor release (``engine_versions["metafor"]``).
+
+    Returns a spec whose option ``metafor`` is the release the Python side
+    follows (the engine's; the spec's own or the default without an engine),
+    so that the run, its JSON record and the registry of explained differences
+    all see it. Raises :class:`~harness.core.versions.VersionMismatch` when the
+    spec names a release and the engine has another.
+    """
+    import dataclasses
+
+    from ..core.versions import follow
+
+    engine = (engine_versions or {}).get("metafor")
+    version, _ = follow(spec.get("metafor"), engine)
+    options = {**spec.options, "metafor": version.text}
+    others = {p: engine_versions[p] for p in R_VERSIONED if p != "metafor" and (engine_versions or {}).get(p)}
+    if others:
+        options["r_versions"] = others
+    return dataclasses.replace(spec, options=options)
+
+
+#: R packages whose release an explanation may be conditioned on (harness.compare.explained.VERSION_KEYS)
+R_VERSIONED = ("metafor", "robumeta", "clubSandwich")
+
+
+def version_context(spec) -> dict:
+    """The R package releases an analysis ran with, for the registry: ``metafor`` (the
+    release the Python side followed) and, from the R engine, ``robumeta`` and
+    ``clubSandwich`` (set by :func:`follow_engine`; absent without R)."""
+    out = {"metafor": spec.get("metafor")}
+    out.update(spec.get("r_versions") or {})
+    return out
 
 
 def require_columns(spec, roles):

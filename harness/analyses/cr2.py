@@ -23,7 +23,7 @@ from ..core.rma import rma_arrays
 from ..core.rve import SingularDesignError
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, metafor_of, check_r_name, require_columns, check_moderators
 from .robu import categorical_design
 
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
@@ -51,6 +51,7 @@ class Cr2Kind(AnalysisKind):
         "level": Key(float, default=95.0),
         "threshold": Key(float, default=1e-12),
         "maxiter": Key(int, default=1000),
+        "metafor": METAFOR_KEY,
     }
 
     def check(self, spec):
@@ -81,7 +82,8 @@ class Cr2Kind(AnalysisKind):
         X = np.column_stack(cols)
         if spec["model"] == "rma.mv":
             return self._run_python_mv(spec, x, X, coef)
-        fit = rma_arrays(x["yi"], x["vi"], X, method=spec["method"], intercept=spec["intercept"], control={"threshold": spec["threshold"], "maxiter": spec["maxiter"]}, weights=x.get("weights"), r2=False)
+        method, _ = metafor_of(spec).rma_method(spec["method"], "z")  # "CO"/"VC" only where the release has them
+        fit = rma_arrays(x["yi"], x["vi"], X, method=method, intercept=spec["intercept"], control={"threshold": spec["threshold"], "maxiter": spec["maxiter"]}, weights=x.get("weights"), r2=False)
         if not bool(fit["converged"]):
             return Outcome(error=f"did not converge: tau^2 iteration ({spec['method']})", info={"nonconvergence": True})
         wald = [j for j, c in enumerate(coef) if c != "intrcpt"] if (spec["mods"] and X.shape[1] > 1) else []

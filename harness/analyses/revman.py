@@ -38,7 +38,7 @@ import numpy as np
 from ..api import univariate as api
 from ..core import revman
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, version_context, check_r_name, require_columns
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 NOTE = ("RevMan's random-effects subgroup Chi² = metafor rma(b_j, sei=se_j, method='FE')$QE over per-subgroup DL fits; "
@@ -60,6 +60,7 @@ class RevManKind(AnalysisKind):
         "sei": Key(str, check=check_r_name, help="standard errors (measure GEN)"),
         "vi": Key(str, check=check_r_name, help="sampling variances (measure GEN)"),
         "r_convention": Key(str, default="revman", choices=("revman", "metafor"), expand=True, help="effect-size convention of the R side: RevMan's (twin) or metafor's escalc (differences explained)"),
+        "metafor": METAFOR_KEY,
     }
 
     def check(self, spec):
@@ -99,7 +100,7 @@ class RevManKind(AnalysisKind):
         return st.yi, st.sei
 
     def explain_context(self, spec):
-        return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", spec.get("r_convention", "revman")]}
+        return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", spec.get("r_convention", "revman")], **version_context(spec)}
 
     def run_python(self, spec) -> Outcome:
         yi, sei = self.effects(spec)
@@ -161,7 +162,7 @@ class RevManSubgroupKind(RevManKind):
         return np.array(spec.dataset.text(spec["group"]), dtype=object)
 
     def explain_context(self, spec):
-        return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", "revman"]}
+        return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", "revman"], **version_context(spec)}
 
     def run_python(self, spec) -> Outcome:
         yi, sei = self.effects(spec)

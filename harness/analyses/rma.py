@@ -30,7 +30,7 @@ import numpy as np
 from ..api import univariate as api
 from ..compare.tolerance import CLOSED, ITERATIVE
 from ..core.bias import regtest_arrays, trimfill_arrays
-from ..core.confint import confint_tau2
+from ..core.confint import confint_tau2, confint_tau2_wald
 from ..core.design import model_matrix
 from ..core.influence import leave1out_arrays
 from ..core.predict import predict_arrays
@@ -38,7 +38,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -50,7 +50,11 @@ ROOT_METHODS = ("PM", "MP", "PMM")
 TAU2_FREE = ("yi", "vi", "yi_ci_lb", "yi_ci_ub", "QE", "QEp", "k", "p")
 #: metafor's messages when an iterative or root-finding tau^2 estimator fails
 NONCONVERGENCE_MESSAGES = ("did not converge", "Value of 'tau2.max' too low", "Error in iterative search for tau2")
-EXTRAS = ("predict", "confint", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
+EXTRAS = ("predict", "confint", "confint_wald", "leave1out", "regtest", "trimfill_L0", "trimfill_R0")
+#: the SMD's alternative inputs (metafor ``ti``, ``di``, ``pi``; ``pi`` from metafor 4.8-0), each with n1i and n2i
+SMD_ALT_INPUTS = ("ti", "di", "pi")
+#: spec values of ``test``: the core's, and "hksj" (metafor >= 4.8-0's name of "knha")
+TEST_CHOICES = (*TESTS, "hksj")
 
 
 def _col(name):
@@ -79,12 +83,15 @@ class RmaKind(AnalysisKind):
         "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given"),
         **{role: _col(role) for role in TWO_GROUP},
         "ti": Key(str, check=check_r_name, help="column of t statistics (measure SMD with n1i, n2i; metafor `ti`)"),
+        "di": Key(str, check=check_r_name, help="column of standardised differences d (measure SMD with n1i, n2i; metafor `di`)"),
+        "pi": Key(str, check=check_r_name, help="column of signed two-sided t-test p-values (measure SMD with n1i, n2i; metafor >= 4.8-0 `pi`)"),
+        "correct": Key(bool, help="metafor >= 4.8-0 escalc `correct`: false turns off the small-sample correction (SMD, SMDH) and, from 5.0-1, ROM's bias correction; default: the release's default"),
         "yi": Key(str, check=check_r_name, help="column of effect sizes (measure GEN)"),
         "vi": Key(str, check=check_r_name, help="column of sampling variances (measure GEN)"),
         "sei": Key(str, check=check_r_name, help="column of standard errors (measure GEN)"),
         "vtype": Key(str, default="LS", expand=True, help="metafor `vtype`"),
         "method": Key(str, default="REML", choices=tuple(ESTIMATORS), expand=True, help="tau^2 estimator"),
-        "test": Key(str, default="z", choices=TESTS, expand=True),
+        "test": Key(str, default="z", choices=TEST_CHOICES, expand=True, help="z, t, knha, adhoc, or hksj (metafor >= 4.8-0; = knha)"),
         "level": Key(float, default=95.0),
         "mods": Key(list, default=[], check=check_r_name, help="moderator columns (numeric, or categorical: dummy-coded)"),
         "factors": Key(list, default=[], check=check_r_name, help="numeric moderator columns to treat as categorical"),
@@ -97,6 +104,7 @@ class RmaKind(AnalysisKind):
         "extras": Key(list, default=[], check=_check_extras, help="post-fitting functions to compare: " + ", ".join(EXTRAS)),
         "newmods": Key(list, default=[], help="predict at these moderator rows, each a comma-separated string of model-column values (intercept excluded)"),
         "confint_tol": Key(float, default=1e-12, help="uniroot tolerance of confint's Q-profile search, for both engines"),
+        "metafor": METAFOR_KEY,
     }
 
     # ---- validation -----------------------------------------------------------
@@ -106,10 +114,13 @@ class RmaKind(AnalysisKind):
             if spec.get("yi") is None or (spec.get("vi") is None) == (spec.get("sei") is None):
                 raise InputError(f"analysis {spec.id}: measure GEN needs `yi` and exactly one of `vi`, `sei`", spec.fixture)
             require_columns(spec, ["yi", "vi" if spec.get("vi") else "sei"])
-        elif spec.get("ti") is not None:
+        elif any(spec.get(a) is not None for a in SMD_ALT_INPUTS):
+            given = [a for a in SMD_ALT_INPUTS if spec.get(a) is not None]
             if measure != "SMD":
-                raise InputError(f"analysis {spec.id}: `ti` (t statistics) is only available for measure SMD (as in metafor 3.8-1)", spec.fixture)
-            require_columns(spec, ["ti", "n1i", "n2i"])
+                raise InputError(f"analysis {spec.id}: `{given[0]}` is only available for measure SMD (in this harness, as in metafor's escalc for two-group data)", spec.fixture)
+            if len(given) > 1:
+                raise InputError(f"analysis {spec.id}: give one of `ti`, `di`, `pi`, not {', '.join(f'`{g}`' for g in given)}", spec.fixture)
+            require_columns(spec, [given[0], "n1i", "n2i"])
         else:
             require_columns(spec, TWO_GROUP)
         check_moderators(spec)
@@ -133,11 +144,17 @@ class RmaKind(AnalysisKind):
             else:
                 out["sei"] = ds.numeric(spec["sei"], lower=0, lower_inclusive=False, what="a standard error")
             return out
-        roles = ("ti", "n1i", "n2i") if spec.get("ti") else TWO_GROUP
+        alt = [a for a in SMD_ALT_INPUTS if spec.get(a)]
+        roles = (alt[0], "n1i", "n2i") if alt else TWO_GROUP
         out = {}
         for role in roles:
             if role.startswith("sd"):
                 out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
+            elif role == "pi":
+                p = ds.numeric(spec[role], lower=-1, what="a two-sided p-value signed by the direction of the effect")
+                for i in np.flatnonzero((np.abs(p) > 1) | (p == 0)):
+                    raise InputError(f"{p[i]:g} is out of range: a signed two-sided p-value must be in [-1, 0) or (0, 1]", ds.path, ds.line_of(i), spec[role])
+                out[role] = p
             elif role.startswith("n"):
                 out[role] = ds.numeric(spec[role], lower=2, what="a sample size (a standard deviation needs at least 2)")
             else:
@@ -214,7 +231,7 @@ class RmaKind(AnalysisKind):
         int_only = X.shape[1] == 1 and spec["intercept"]
         out = []
         for e in spec["extras"]:
-            if e == "confint" and spec["method"] in FE_METHODS:
+            if e in ("confint", "confint_wald") and spec["method"] in FE_METHODS:
                 continue  # "Model does not contain a random-effects component."
             if e == "confint" and spec["method"] == "GENQ":
                 continue  # metafor's CI for GENQ models is type "GENQ" (needs CompQuadForm, absent here)
@@ -224,13 +241,19 @@ class RmaKind(AnalysisKind):
         return out
 
     # ---- engines ----------------------------------------------------------------
+    def escalc(self, spec, x, slab=None):
+        """Python's effect sizes for the analysis, under its metafor release (:func:`metafor_of`)."""
+        release = metafor_of(spec).version.text
+        if spec["measure"] == "GEN":
+            return api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"), slab=slab, metafor=release)
+        return api.escalc(spec["measure"], vtype=spec["vtype"], correct=spec.get("correct"), slab=slab, metafor=release, **x)
+
     def run_python(self, spec) -> Outcome:
         x = self.inputs(spec)
         slab = spec.dataset.labels(spec.slab)
-        if spec["measure"] == "GEN":
-            es = api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"), slab=slab)
-        else:
-            es = api.escalc(spec["measure"], vtype=spec["vtype"], slab=slab, **x)
+        conv = metafor_of(spec)
+        es = self.escalc(spec, x, slab)
+        method, test = conv.rma_method(spec["method"], spec["test"])
         d = self.design(spec)
         X = d["X"]
         pre_warnings = []
@@ -257,7 +280,7 @@ class RmaKind(AnalysisKind):
         with pywarnings.catch_warnings():
             # the kind states metafor's warnings itself (below), once, as R's side does
             pywarnings.simplefilter("ignore", api.RmaWarning)
-            fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=spec["method"], test=spec["test"], level=spec["level"], control=ctrl, slab=slab, weights=w)
+            fit = api.rma(es.yi, es.vi, mods=mods if mods.shape[1] else None, coef_names=names or None, intercept=spec["intercept"], method=method, test=test, level=spec["level"], control=ctrl, slab=slab, weights=w, metafor=conv.version.text)
         if not fit.converged:
             if spec["method"] in ROOT_METHODS:
                 why = f"did not converge: no root of the {spec['method']} estimating equation in [tau2_min, tau2_max] (metafor: \"Value of 'tau2.max' too low\")"
@@ -272,17 +295,16 @@ class RmaKind(AnalysisKind):
             warnings.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
         if fit.ll0_reset:
             warnings.append("Fisher scoring algorithm may have gotten stuck at a local maximum.\nSetting tau^2 = 0. Check the profile likelihood plot with profile().")
-        if spec["method"] in FE_METHODS and spec["test"] in ("knha", "adhoc"):
-            warnings.append(f"Knapp & Hartung method is not meant to be used in the context of {spec['method']} models.")
+        if method in FE_METHODS and test in ("knha", "adhoc"):
+            warnings.append(conv.knha_fe_warning(method))
         for e in self.extras(spec, d):
             try:
-                values.update(self._python_extra(e, spec, es, fit, X, w, ctrl))
+                values.update(self._python_extra(e, spec, es, fit, X, w, ctrl, method, test))
             except (ArithmeticError, ValueError, np.linalg.LinAlgError) as err:
                 warnings.append(f"{e} failed: {err}")
         return Outcome(values=values, warnings=warnings, info={"escalc": es, "fit": fit})
 
-    def _python_extra(self, e, spec, es, fit, X, w, ctrl):
-        method, test = spec["method"], spec["test"]
+    def _python_extra(self, e, spec, es, fit, X, w, ctrl, method, test):
         alpha = level_to_alpha(spec["level"])
         if e == "predict":
             rows, labels = self._predict_rows(spec, fit, X)
@@ -296,6 +318,9 @@ class RmaKind(AnalysisKind):
             for q in ("tau2", "I2", "H2"):
                 out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(c[q][0]), float(c[q][1])
             return out
+        if e == "confint_wald":
+            c = confint_tau2_wald(fit.tau2, fit.se_tau2, fit.vt, alpha=alpha)
+            return {f"confint_wald.{q}_{b}": float(c[q][j]) for q in ("tau2", "I2", "H2") for j, b in enumerate(("lb", "ub"))}
         if e == "leave1out":
             l1 = leave1out_arrays(es.yi, es.vi, method=method, test=test, level=spec["level"], control=ctrl, weights=w)
             return _prefixed("leave1out", l1, es.slab)
@@ -303,7 +328,8 @@ class RmaKind(AnalysisKind):
             r = regtest_arrays(es.yi, es.vi, X, method=method, test=test, level=spec["level"], control=ctrl, weights=w)
             return {f"regtest.{n}": v for n, v in r.items() if not (n in ("est", "ci_lb", "ci_ub") and math.isnan(v)) and not (n == "ddf" and test == "z")}
         if e.startswith("trimfill_"):
-            t = trimfill_arrays(es.yi, es.vi, method=method, estimator=e.split("_")[1], control=ctrl, weights=w)
+            t = trimfill_arrays(es.yi, es.vi, method=method, estimator=e.split("_")[1], control=ctrl, weights=w,
+                                final_default_control=metafor_of(spec).trimfill_final_default_control)
             return _trimfill_quantities(e, t, fit, method)
         raise ValueError(f"unknown extra {e!r}")
 
@@ -346,6 +372,7 @@ class RmaKind(AnalysisKind):
             newmods=newmods,
             newmods_ncol=ncol,
             confint_tol=spec["confint_tol"],
+            correct=spec.get("correct"),
         )
         if call.error is not None:
             nonconv = any(m in call.error for m in NONCONVERGENCE_MESSAGES)
@@ -372,11 +399,11 @@ class RmaKind(AnalysisKind):
             else:
                 labels = None if fit.intercept_only else list(slab)
             return _prefixed("predict", {n: arr(n) for n in ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub") if len(arr(n))}, labels)
-        if e == "confint":
+        if e in ("confint", "confint_wald"):
             out = {}
             for q in ("tau2", "I2", "H2"):
                 a = arr(q)
-                out[f"confint.{q}_lb"], out[f"confint.{q}_ub"] = float(a[1]), float(a[2])
+                out[f"{e}.{q}_lb"], out[f"{e}.{q}_ub"] = float(a[1]), float(a[2])
             return out
         if e == "leave1out":
             cols = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")
@@ -435,7 +462,7 @@ class RmaKind(AnalysisKind):
             if spec["method"] not in FE_METHODS:
                 thr = spec["threshold"]
                 try:
-                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec))
+                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
                     m["tau2_re_over_threshold"] = re.tau2 / thr if re.converged else math.nan
                 except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                     m["tau2_re_over_threshold"] = math.nan
@@ -454,10 +481,7 @@ class RmaKind(AnalysisKind):
         return _cached(self, "_measure_cache", spec, compute)
 
     def _escalc(self, spec):
-        x = self.inputs(spec)
-        if spec["measure"] == "GEN":
-            return api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"))
-        return api.escalc(spec["measure"], vtype=spec["vtype"], **x)
+        return self.escalc(spec, self.inputs(spec))
 
     def explain_error(self, spec, py, r):
         """metafor's Fisher scoring stopped by ``maxiter`` where Python's converged, and at
@@ -494,7 +518,9 @@ class RmaKind(AnalysisKind):
         (design + year) exact rational arithmetic gives QE = 46.8382848541347,
         QEp = 0.07025052580899918: Python's value to the last digit, metafor's
         off by 2.6e-10 relative. A difference within :math:`\\kappa^2\\varepsilon`
-        on such a design is reported as explained, never silently agreed.
+        on such a design is reported as explained (registry entry
+        ``rma-ill-conditioned-projection``, conditioned on the metafor releases
+        it was checked with), never silently agreed.
         """
         registered = super().explain(spec, record)  # the explained-differences registry first
         if registered:
@@ -504,9 +530,10 @@ class RmaKind(AnalysisKind):
         kappa = self._condition(spec)
         bound = kappa**2 * np.finfo(float).eps
         if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
-            return (f"ill-conditioned model matrix (condition number of W^1/2 X = {kappa:.2g}): metafor forms "
-                    f"P = W - WX(X'WX)^-1X'W explicitly and loses up to kappa^2*eps = {bound:.1g} relative; "
-                    "Python uses the QR decomposition (exact arithmetic sides with Python on hackshaw1998)")
+            from ..compare.explained import explain
+
+            why = explain({**self.explain_context(spec), "design": "ill-conditioned"}, record)
+            return None if why is None else f"{why} (this design: kappa = {kappa:.2g}, kappa^2*eps = {bound:.1g})"
         return None
 
     def _condition(self, spec):

@@ -27,7 +27,7 @@ import numpy as np
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
 
@@ -75,6 +75,7 @@ class RobuKind(AnalysisKind):
         "intercept": Key(bool, default=True),
         "sensitivity": Key(bool, default=False, help="run sensitivity() over robumeta's rho grid (CORR, no user weights)"),
         "reference": Key(str, default="robumeta", choices=("robumeta", "clubSandwich"), expand=True, help="R side: robumeta's table, or clubSandwich CR2 on robumeta's fit"),
+        "metafor": METAFOR_KEY,
     }
 
     # ---- validation -----------------------------------------------------------
@@ -209,18 +210,23 @@ class RobuKind(AnalysisKind):
         return {**super().explain_context(spec), "yi_range": float(np.ptp(y)) / scale if scale > 0 else 0.0}
 
     def explain(self, spec, record):
+        """robumeta's table against clubSandwich CR2 on the same fit: which known
+        difference this record is (its ``case``), then the registry entry for that
+        case and the run's robumeta/clubSandwich releases, with its bound."""
         if spec["reference"] != "clubSandwich":
             return super().explain(spec, record)  # the registry
         base = record.name.split("[", 1)[0]
         if not spec["small"] and base in ("SE", "t", "dfs", "prob", "CI_L", "CI_U", "VR_r"):
-            return ("robumeta small = FALSE is CR0 scaled by sqrt(N/(N-p-1)) with df = N-p-1 (its VR.r is plain CR0); "
-                    "clubSandwich here is CR2 with Satterthwaite df")
-        if spec.get("userweights") and base in ("dfs", "prob", "CI_L", "CI_U"):
-            return ("with user weights robumeta's Satterthwaite df use Phi = I (robu.R:528-534) while clubSandwich uses the "
-                    "working variance Phi = diag(mean v_j) (targetVariance.robu); the SEs agree, the dfs (and p, CI) do not")
-        if base == "prob" and record.r is not None and abs(record.r) < 1e-13:
-            return "robumeta computes p = 2*(1 - pt(|t|, df)), which cancels to 0 below ~1e-16; clubSandwich uses the upper tail"
-        return None
+            case = "small-false"
+        elif spec.get("userweights") and base in ("dfs", "prob", "CI_L", "CI_U"):
+            case = "userweights"
+        elif base == "prob" and record.r is not None and abs(record.r) < 1e-13:
+            case = "p-underflow"
+        else:
+            return None
+        from ..compare.explained import explain
+
+        return explain({**self.explain_context(spec), "case": case}, record)
 
 
 KIND = RobuKind()

@@ -175,6 +175,8 @@ class RmaResult(_Printed):
     omitted: tuple[str, ...] = ()
     #: warnings issued while fitting (metafor's warnings, same text)
     warnings: tuple[str, ...] = ()
+    #: the metafor release whose behaviour the fit reproduces (``harness.core.versions``)
+    metafor: str | None = None
 
     # ---- printing and scalar access -------------------------------------------------------
     def _lines(self, digits=printing.DIGITS, signif_stars=True, metafor=None):
@@ -352,7 +354,11 @@ class RmaResult(_Printed):
 
         if not self.intercept_only:
             raise ValueError("trim and fill is available for models without moderators only (as in metafor)")
-        t = trimfill_arrays(self.yi, self.vi, method=self.method, estimator=estimator, side=side, control=self.control, weights=self.user_weights)
+        from ..core.versions import conventions
+
+        conv = conventions(self.metafor)
+        t = trimfill_arrays(self.yi, self.vi, method=self.method, estimator=estimator, side=side, control=self.control, weights=self.user_weights,
+                            final_default_control=conv.trimfill_final_default_control)
         k0 = int(t["k0"])
         if k0 == 0:
             refit = self
@@ -362,7 +368,10 @@ class RmaResult(_Printed):
 
             labels = tuple(self.slab) + tuple(f"Filled {j + 1}" for j in range(k0))
             # metafor refits with the model's method and its own defaults for test and level (z, 95)
-            refit = _rma(t["yi_fill"], t["vi_fill"], method=self.method, control=self.control, weights=t["weights_fill"], slab=labels)
+            # (metafor >= 4.8-0 refits with rma.uni's default control, whatever the model's)
+            control = None if conv.trimfill_final_default_control else self.control
+            refit = _rma(t["yi_fill"], t["vi_fill"], method=self.method, control=control, weights=t["weights_fill"], slab=labels,
+                         metafor=conv.version.text)
             fill = np.r_[np.zeros(self.k, bool), np.ones(k0, bool)]
         return TrimfillResult(k0=k0, se_k0=float(t["se_k0"]), side=t["side"], p_k0=float(t["p_k0"]), estimator=estimator, fit=refit, fill=fill)
 

@@ -35,6 +35,7 @@ from ..core import effect_sizes as es
 from ..core.design import redundant_columns
 from ..core.rma import FE_METHODS, TESTS, rma_arrays
 from ..core.tau2 import DEFAULT_CONTROL, ESTIMATORS, se_tau2_fixed
+from ..core.versions import conventions, supported_metafor
 from . import _inputs as inp
 from ._inputs import RmaWarning, StudiesOmittedWarning
 from .results import EscalcResult, RmaResult
@@ -50,6 +51,8 @@ MEASURES = {
 #: alternative inputs of a measure: (measure, input) -> (function, argument names)
 ALT_INPUTS = {
     ("SMD", "ti"): (es.smd_from_t, ("ti", "n1i", "n2i")),
+    ("SMD", "pi"): (es.smd_from_p, ("pi", "n1i", "n2i")),
+    ("SMD", "di"): (es.smd_from_d, ("di", "n1i", "n2i")),
 }
 #: effect-size conventions that are not metafor's (no ``vtype``).
 CONVENTIONS = {
@@ -71,8 +74,9 @@ def _study_list(slab, mask):
     return ", ".join(slab[i] for i in np.flatnonzero(mask))
 
 
-def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None, ti=None,
-           yi=None, vi=None, sei=None, vtype="LS", convention="metafor", slab=None, data=None, na_action="fail") -> EscalcResult:
+def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None, ti=None, pi=None, di=None,
+           yi=None, vi=None, sei=None, vtype="LS", convention="metafor", slab=None, data=None, na_action="fail",
+           correct=None, metafor=None) -> EscalcResult:
     """Compute per-study effect sizes (metafor ``escalc``) or take them as given.
 
     Parameters
@@ -80,11 +84,23 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
     measure : str
         ``"MD"``, ``"SMD"``, ``"SMDH"``, ``"ROM"`` (whatever :data:`MEASURES`
         holds), or ``"GEN"`` with ``yi`` and ``vi``/``sei`` given directly.
-        ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's ``ti``).
+        ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's
+        ``ti``), ``di, n1i, n2i`` (standardised differences) or ``pi, n1i,
+        n2i`` (signed two-sided p-values; metafor >= 4.8-0).
     m1i, sd1i, n1i, m2i, sd2i, n2i : array_like or str
         Two-group summary data; with ``data``, column names.
     vtype : str
-        metafor's variance type (``"LS"`` default).
+        metafor's variance type (``"LS"`` default); the options depend on the
+        release (``harness.core.versions``).
+    correct : bool, optional
+        metafor's ``correct`` (>= 4.8-0): FALSE turns off the small-sample
+        correction of SMD/SMDH and (>= 5.0-1) ROM's bias correction. Default:
+        the release's default (corrected).
+    metafor : str, optional
+        The metafor release whose behaviour to reproduce, one of
+        ``harness.core.versions.SUPPORTED_METAFOR``; default
+        :data:`~harness.core.versions.DEFAULT_METAFOR` ("5.0-1"). E.g. ROM
+        is bias-corrected under "5.0-1" and not under "3.8-1" or "4.8-0".
     convention : {"metafor", "revman"}
         ``"revman"`` uses RevMan 5's formulas (SMD: approximate J and its
         variance) instead of metafor's.
@@ -107,6 +123,7 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
         an unknown keyword argument (e.g. ``vtyp="UB"``).
     """
     inp.check_na_action(na_action)
+    conv = conventions(supported_metafor(metafor))
     if yi is not None:
         if (vi is None) == (sei is None):
             raise ValueError("give exactly one of `vi` and `sei` with `yi`")
@@ -126,18 +143,25 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
         keep, omitted = inp.handle_missing({"yi": np.isnan(y), "vi" if v is not None else "sei": np.isnan(vv)}, labs, na_action)
         return EscalcResult(measure, y[keep], vv[keep], tuple(np.asarray(labs, dtype=object)[keep]), vtype, convention,
                             omitted=omitted, rows=tuple(int(i) for i in np.flatnonzero(keep)))
-    given = {"m1i": m1i, "sd1i": sd1i, "n1i": n1i, "m2i": m2i, "sd2i": sd2i, "n2i": n2i, "ti": ti}
-    if convention == "metafor" and ti is not None and (measure, "ti") in ALT_INPUTS:
-        fn, names = ALT_INPUTS[(measure, "ti")]
-        kwargs = {"vtype": vtype}
+    given = {"m1i": m1i, "sd1i": sd1i, "n1i": n1i, "m2i": m2i, "sd2i": sd2i, "n2i": n2i, "ti": ti, "pi": pi, "di": di}
+    alt = [a for a in ("ti", "pi", "di") if given[a] is not None] if convention == "metafor" else []
+    if len(alt) > 1:
+        raise ValueError(f"give one of `ti`, `pi`, `di` for measure {measure!r}, not {', '.join(alt)}")
+    if alt and (measure, alt[0]) in ALT_INPUTS:
+        if alt[0] == "pi" and not conv.escalc_pi:
+            raise ValueError(f"`pi`: metafor {conv.version}'s escalc has no p-value input (it came with metafor 4.8-0)")
+        fn, names = ALT_INPUTS[(measure, alt[0])]
+        kwargs = conv.escalc_kwargs(measure, vtype, correct)
     elif convention == "metafor":
         if measure not in MEASURES:
             raise ValueError(f"`measure` must be one of {(*MEASURES, 'GEN')}, not {measure!r}")
         fn, names = MEASURES[measure]
-        kwargs = {"vtype": vtype}
+        kwargs = conv.escalc_kwargs(measure, vtype, correct)
     else:
         if (measure, convention) not in CONVENTIONS:
             raise ValueError(f"no {convention!r} convention for measure {measure!r}")
+        if correct is not None:
+            raise ValueError(f"`correct` applies to metafor's measures, not to the {convention!r} convention")
         fn, names = CONVENTIONS[(measure, convention)]
         kwargs = {}
     missing = [n for n in names if given[n] is None]
@@ -193,6 +217,7 @@ def rma(
     tau2=None,
     control=None,
     na_action="fail",
+    metafor=None,
 ) -> RmaResult:
     """Fit a fixed-, random- or mixed-effects model (metafor ``rma.uni``).
 
@@ -224,6 +249,12 @@ def rma(
     na_action : {"fail", "omit"}
         Missing values in yi, vi, weights or moderators: an error naming the
         studies, or leave them out with a warning (metafor's ``na.action``).
+    metafor : str, optional
+        The metafor release whose behaviour to reproduce (default
+        :data:`~harness.core.versions.DEFAULT_METAFOR`, "5.0-1"): which
+        models get R2 (5.0-1: every model the intercept-only one is nested in),
+        ``method="CO"``/``"VC"`` (5.0-1), ``test="hksj"`` (4.8-0), the wording
+        of the Knapp-Hartung-with-FE warning.
 
     Returns
     -------
@@ -240,6 +271,8 @@ def rma(
     stops with "Fisher scoring algorithm did not converge").
     """
     inp.check_na_action(na_action)
+    conv = conventions(supported_metafor(metafor))
+    method, test = conv.rma_method(method, test)
     rows = None
     if isinstance(yi, EscalcResult):
         if vi is not None or sei is not None:
@@ -316,7 +349,7 @@ def rma(
     if k == 1 and test != "z":
         msgs.append('Setting argument test="z" since k=1.')
     if method in FE_METHODS and test in ("knha", "adhoc"):
-        msgs.append(f"Knapp & Hartung method is not meant to be used in the context of {method} models.")
+        msgs.append(conv.knha_fe_warning(method))
     if not zero.any() and np.max(v) / np.min(v) >= 1e7:
         msgs.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
     # (no errstate here: a floating-point overflow in the core must reach the caller,
@@ -324,7 +357,8 @@ def rma(
     # intercept only: X=None lets rma_arrays take its O(k) path without checking X
     # (with a zero vi the FE weights 1/vi of the Q-test divide by zero: known, reported below)
     with np.errstate(divide="ignore", invalid="ignore") if zero.any() else contextlib.nullcontext():
-        r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w)
+        r = rma_arrays(y, v, None if int_only else X, method=method, test=test, level=level, intercept=intercept, btt=btt, control=control, tau2=tau2, weights=w,
+                        r2_when_nested=conv.r2_when_nested)
     QE, QEp, I2, H2, vt = (float(r[n]) for n in ("QE", "QEp", "I2", "H2", "vt"))
     se_tau2 = float(r["se_tau2"])
     if tau2 is not None and method not in FE_METHODS:
@@ -347,7 +381,7 @@ def rma(
         method=method, test=r["test"], level=level, weights=r["weights"], slab=tuple(labs), yi=y, vi=v,
         converged=bool(r["converged"]), iterations=int(r["iterations"]), R2=float(r["R2"]), X=X,
         user_weights=w, control=dict(control or {}), tau2_fixed=tau2 is not None, ll0_reset=bool(r.get("ll0_reset", False)),
-        btt=None if btt is None else tuple(int(b) for b in np.atleast_1d(btt)), omitted=tuple(omitted), warnings=tuple(msgs),
+        btt=None if btt is None else tuple(int(b) for b in np.atleast_1d(btt)), omitted=tuple(omitted), warnings=tuple(msgs), metafor=conv.version.text,
     )
 
 

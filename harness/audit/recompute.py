@@ -234,7 +234,10 @@ def _other_smd(outcome, cols, conv, method, own):
     bad = [r for r in rows if not r[3]]
     if not bad:
         return Finding(outcome.id, "recomputed", name, "consistent", f"also matches at reporting precision: {_summary(rows)}")
-    ctx = {"measure": "SMD", "conventions": [conv, other]}
+    from ..core.versions import DEFAULT_METAFOR
+
+    # both fits are the Python core's, at its default metafor release (the registry is version-conditioned)
+    ctx = {"measure": "SMD", "conventions": [conv, other], "metafor": DEFAULT_METAFOR}
     why = []
     for key, text, val, _ in bad:
         ref = own[key]

@@ -13,6 +13,10 @@ largest difference it explains, the cause and a reference.
 kind's :meth:`explain_context`); the audit uses it for convention
 differences. A matching difference becomes ``explained`` with a reason of the
 form ``"<id>: <cause> (difference 1.2e-3 relative, bound 5e-2)"``.
+
+Conditions on R package versions (``when.metafor``, ``when.robumeta``,
+``when.clubSandwich``) are version conditions, :func:`version_matches`: an
+entry explains a difference only for the releases it was checked with.
 """
 from __future__ import annotations
 
@@ -26,6 +30,44 @@ from pathlib import Path
 
 REGISTRY = Path(__file__).with_name("explained.toml")
 _KEYS = {"id", "quantities", "when", "max_rel_diff", "max_abs_diff", "rel_bound", "cause", "reference"}
+#: ``when`` keys that are R package versions: their values are version conditions
+VERSION_KEYS = ("metafor", "robumeta", "clubSandwich")
+_VERSION_OPS = (">=", "<=", "==", "!=", ">", "<")
+
+
+def version_matches(have, condition) -> bool:
+    """Whether the R package version ``have`` meets ``condition``.
+
+    ``condition`` is a version (``"5.0-1"``: that release), a comma-separated
+    list of comparisons that must all hold (``">=4.8-0, <5.0-1"``; operators
+    ``>= <= == != > <``, versions compared as R's ``package_version``), or a
+    list of such conditions of which one must hold. An unknown version
+    (``have`` None) meets none.
+    """
+    from ..core.versions import Version
+
+    if have is None:
+        return False
+    if isinstance(condition, list):
+        return any(version_matches(have, c) for c in condition)
+    v = Version(str(have))
+    for clause in str(condition).split(","):
+        clause = clause.strip()
+        op = next((o for o in _VERSION_OPS if clause.startswith(o)), "==")
+        want = Version(clause[len(op):].strip() if clause.startswith(op) else clause)
+        ok = {">=": v >= want, "<=": v <= want, "==": v == want, "!=": v != want, ">": v > want, "<": v < want}[op]
+        if not ok:
+            return False
+    return True
+
+
+def _check_version_condition(condition) -> str | None:
+    """None if ``condition`` is a well-formed version condition, else what is wrong."""
+    try:
+        version_matches("1.0", condition)
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,6 +89,10 @@ class Explanation:
             return False
         for key, want in self.when.items():
             have = context.get(key)
+            if key in VERSION_KEYS:
+                if not version_matches(have, want):
+                    return False
+                continue
             if key == "conventions":
                 if have is None or {str(x) for x in have} != set(want):
                     return False
@@ -159,10 +205,15 @@ def load(path: Path = REGISTRY) -> tuple[Explanation, ...]:
         seen.add(e["id"])
         when = dict(e["when"])
         for key, want in when.items():
-            if isinstance(want, str) and want[:1] in "<>" and _condition(want) is None:
+            if key not in VERSION_KEYS and isinstance(want, str) and want[:1] in "<>" and _condition(want) is None:
                 _fail(f"{where}: `when.{key}` = {want!r} is not a measured condition such as \">= 1e7\"", path)
         if "conventions" in when and (not isinstance(when["conventions"], list) or len(when["conventions"]) != 2):
             _fail(f"{where}: `when.conventions` must list two conventions", path)
+        for key in VERSION_KEYS:
+            if key in when:
+                bad = _check_version_condition(when[key])
+                if bad:
+                    _fail(f"{where}: `when.{key}` is not a version condition ({bad}); e.g. \">=5.0-1\" or [\"3.8-1\", \"4.8-0\"]", path)
         if "rel_bound" in e:
             try:
                 _bound_terms(str(e["rel_bound"]))

@@ -62,8 +62,8 @@ def _fit_beta(y, v, w, method, control):
     return r
 
 
-def trimfill_arrays(yi, vi, method="REML", estimator="L0", side=None, control=None, weights=None, maxiter=100):
-    """Trim and fill for an intercept-only model [3]_, as metafor 3.8-1 does it.
+def trimfill_arrays(yi, vi, method="REML", estimator="L0", side=None, control=None, weights=None, maxiter=100, final_default_control=True):
+    """Trim and fill for an intercept-only model [3]_, as metafor does it (R/trimfill.rma.uni.r).
 
     * Side (unless given): fit ``yi ~ sqrt(vi)`` with the same method; a
       negative slope means the missing studies are on the right, else left.
@@ -84,8 +84,14 @@ def trimfill_arrays(yi, vi, method="REML", estimator="L0", side=None, control=No
       ``test="z"``, level 95 (metafor 3.8-1 passes neither test nor level to
       the final fit). With k0 = 0 the original model is returned (by the caller).
 
-    ``control`` is used by every internal fit (the R twin passes it through
-    ``trimfill(..., control=)``; metafor 3.8-1 otherwise uses its defaults there).
+    ``control`` is used by the side fit and every fit of the iteration
+    (metafor >= 4.8-0 refits with the model's own control; for 3.8-1 the R twin
+    passes it through ``trimfill(..., control=)``, else 3.8-1 would use its
+    defaults there). The final fit of the filled data uses ``control`` too when
+    ``final_default_control=False`` (3.8-1 with ``control`` passed through
+    ``...``); with ``True`` (metafor >= 4.8-0, where the final refit gets only
+    ``...``, and ``control`` cannot be passed there without clashing with the
+    model's) it uses rma.uni's default control (threshold 1e-5, maxiter 100).
 
     Returns a dict: ``k0, se_k0, side, p_k0, yi_fill, vi_fill, weights_fill``
     (the filled data, original studies first) and ``fit`` (rma_arrays of the
@@ -141,7 +147,7 @@ def trimfill_arrays(yi, vi, method="REML", estimator="L0", side=None, control=No
         yfill = np.concatenate([yi0, -yc[k - k0:]])
         vfill = np.concatenate([vi0, v[k - k0:]])
         wfill = None if w0 is None else np.concatenate([w0, w[k - k0:]])
-        fit = rma_arrays(yfill, vfill, None, method=method, test="z", level=95, control=control, weights=wfill, r2=False)
+        fit = rma_arrays(yfill, vfill, None, method=method, test="z", level=95, control=None if final_default_control else control, weights=wfill, r2=False)
         if not bool(fit["converged"]):
             raise ArithmeticError(f"trimfill: the final fit ({method}) did not converge")
         out.update(fit=fit, yi_fill=yfill, vi_fill=vfill, weights_fill=wfill)

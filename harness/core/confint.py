@@ -177,3 +177,21 @@ def confint_tau2_genq(yi, vi, X, weights, tau2_hat, vt, alpha=0.05, tol=np.finfo
     # u(t) = P(Q <= q_obs; t) decreases in t: the Q-profile rules with thresholds alpha/2, 1 - alpha/2
     u = lambda t: 1.0 - quadform_sf(q_obs, genq_lambdas(vi, P, t, k - p))
     return _result(*_profile_bounds(u, alpha / 2, 1 - alpha / 2, tmin, tmax, tol, maxiter), vt)
+
+
+def confint_tau2_wald(tau2_hat, se_tau2, vt, alpha=0.05, tau2_min=0.0):
+    """Wald-type CI of tau^2 (metafor ``confint.rma.uni(type="Wald")``), truncated below.
+
+    .. math:: \\hat\\tau^2 \\pm z_{1-\\alpha/2}\\, SE(\\hat\\tau^2),\\qquad
+              \\tau^2_{lb} \\leftarrow \\max(\\tau^2_{min}, \\tau^2_{lb})
+
+    with ``tau2_min`` metafor's ``control$tau2.min`` (0 when not given; R/confint.rma.uni.r,
+    type "Wald": ``tau2.lb <- max(ifelse(is.null(x$control$tau2.min), 0, x$control$tau2.min), tau2.lb)``,
+    the same in metafor 3.8-1, 4.8-0 and 5.0-1; 3.8-1 spells the type "Wald" only, later
+    releases take any case). The upper bound is not truncated. I^2 and H^2 bounds as in
+    :func:`confint_tau2`.
+    """
+    z = stats.norm.isf(alpha / 2)
+    bounds = np.array([max(tau2_min, tau2_hat - z * se_tau2), tau2_hat + z * se_tau2])
+    return {"tau2": bounds, "I2": 100 * bounds / (vt + bounds), "H2": bounds / vt + 1}
+

@@ -53,7 +53,7 @@ def default_btt(p, intercept):
     return np.arange(p)
 
 
-def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True, btt=None, control=None, tau2=None, weights=None, r2=True):
+def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True, btt=None, control=None, tau2=None, weights=None, r2=True, r2_when_nested=True):
     """Fit ``rma.uni`` models on stacked arrays; see the module docstring.
 
     Parameters
@@ -80,6 +80,12 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
     r2 : bool
         Compute R2 for meta-regressions (refits the intercept-only model, as
         metafor does; ``R2`` is NaN when not applicable).
+    r2_when_nested : bool
+        Which models get an R2. True (metafor >= 5.0-1): every model but the
+        intercept-only one whose columns span the intercept (the intercept-only
+        model is nested in it: rank [X, 1] = rank X), with or without an
+        explicit intercept column. False (metafor 3.8-1, 4.8-0): only models
+        with an intercept and p > 1.
 
     Returns
     -------
@@ -206,7 +212,7 @@ def rma_arrays(yi, vi, X=None, method="REML", test="z", level=95, intercept=True
 
     # --- R2 (mixed-effects / FE meta-regressions with an intercept) ------------
     R2 = np.full(shape, np.nan)
-    if r2 and intercept and p > 1:
+    if r2 and _r2_applies(X, intercept, r2_when_nested):
         R2 = _r2(yi, vi, ymc, Xb, t2, method, is_fe, ctrl, weights)
 
     return {
@@ -351,6 +357,26 @@ def _rma_intercept(yi, vi, method, test, level, control, tau2):
         "alpha": alpha,
     }
 
+
+
+def _r2_applies(X, intercept, when_nested):
+    """Whether metafor reports R2 for the model matrix ``X`` (shape (..., k, p)).
+
+    metafor 3.8-1/4.8-0 (R/rma.uni.r, ``Computing R^2``): ``!int.only && int.incl``.
+    metafor 5.0-1: ``!int.only && .is.nested(X, 1)`` with ``.is.nested`` comparing
+    ranks (``rankMatrix(cbind(X, 1)) == rankMatrix(X)``); ``int.only`` is a
+    single column of ones.
+    """
+    p = X.shape[-1]
+    if p == 1 and (intercept or is_ones_column(X)):
+        return False
+    if not when_nested:
+        return bool(intercept)
+    # every design of a stack (usually one, shared) must contain the intercept's span
+    for Xj in np.asarray(X, float).reshape(-1, X.shape[-2], p):
+        if np.linalg.matrix_rank(np.column_stack([Xj, np.ones(Xj.shape[0])])) != np.linalg.matrix_rank(Xj):
+            return False
+    return True
 
 
 def _r2(yi, vi, ymc, Xb, t2, method, is_fe, ctrl, weights):

@@ -559,17 +559,76 @@ def _qe(y, v, X, tau2):
     return projection(y, 1 / (v + tau2), X).yPy
 
 
-def brent_root(f, lower, upper, tol, maxiter):
-    """``uniroot(f, c(lower, upper), tol=, maxiter=)`` with R's stopping rule.
+def r_zeroin(f, a, b, fa, fb, tol, maxiter):
+    """R's ``zeroin2`` (src/library/stats/src/zeroin.c, ``R_zeroin2``): Brent's method
+    exactly as R steps it, so that a root found with a loose tolerance is the
+    same point R finds, not merely another point within the tolerance.
 
-    R's zeroin stops when half the bracket is below ``2 eps |x| + tol/2``;
-    scipy's brentq stops below ``(xtol + rtol |x|)/2``, so xtol = tol and
-    rtol = 4 eps give the same rule. Returns (root, converged)."""
-    try:
-        root, res = optimize.brentq(f, lower, upper, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=int(maxiter), full_output=True, disp=False)
-    except (ValueError, RuntimeError):
+    Brent (1973), Algorithms for Minimization without Derivatives, ch. 4: keep a
+    bracket [b, c] with b the best point; try inverse quadratic (or linear)
+    interpolation, fall back to bisection; stop when half the bracket is within
+    ``2 eps |b| + tol/2`` or f(b) = 0. Returns ``(root, iterations, converged)``;
+    like R, the last point with ``converged`` False after ``maxiter`` steps.
+
+    Written out rather than calling scipy.optimize.brentq: brentq is also Brent's
+    method but takes different interpolation steps, which matters where metafor's
+    tolerance is uniroot's default ``eps^0.25`` (trimfill's final refit in metafor
+    >= 4.8-0): both land within the tolerance, at different points.
+    """
+    eps = np.finfo(float).eps
+    c, fc = a, fa
+    if fa == 0.0:
+        return a, 0, True
+    if fb == 0.0:
+        return b, 0, True
+    n = maxiter + 1
+    while n > 0:
+        n -= 1
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0.0:
+            return b, maxiter + 1 - n - 1, True
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:  # two distinct points: linear interpolation
+                t1 = fb / fa
+                p = cb * t1
+                q = 1.0 - t1
+            else:  # inverse quadratic interpolation
+                q = fa / fc
+                t1 = fb / fc
+                t2 = fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    return b, maxiter, False
+
+
+def brent_root(f, lower, upper, tol, maxiter):
+    """``uniroot(f, c(lower, upper), tol=, maxiter=)``: R's zeroin (:func:`r_zeroin`) on
+    a bracket with a sign change. Returns (root, converged); (NaN, False) without a
+    sign change (uniroot: "f() values at end points not of opposite sign")."""
+    fl, fu = f(lower), f(upper)
+    if not (np.isfinite(fl) and np.isfinite(fu)) or np.sign(fl) * np.sign(fu) > 0:
         return np.nan, False
-    return root, bool(res.converged)
+    root, _, ok = r_zeroin(f, float(lower), float(upper), float(fl), float(fu), float(tol), int(maxiter))
+    return root, ok
 
 
 def _paule_mandel(y, v, X, target_fn, tau2_min, tau2_max, tol, maxiter):
@@ -622,6 +681,10 @@ ESTIMATORS = {
     "CE": tau2_fe,
     "DL": tau2_dl,
     "HE": tau2_he,
+    # metafor >= 5.0-1: "CO" (Cochran) and "VC" (variance component) are other
+    # names of the Hedges estimator (R/rma.uni.r 5.0-1, the HE branch)
+    "CO": tau2_he,
+    "VC": tau2_he,
     "HS": tau2_hs,
     "HSk": lambda y, v, X, **kw: tau2_hs(y, v, X, small_k=True, **kw),
     "ML": tau2_ml,

@@ -24,12 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from ..core.versions import SUPPORTED_METAFOR
 from ..errors import EngineUnavailable
 
 #: R packages the engine needs, and the Debian packages that provide them.
 R_PACKAGES = {"metafor": "r-cran-metafor", "robumeta": "r-cran-robumeta", "clubSandwich": "r-cran-clubsandwich"}
-#: the versions this release was verified with (Debian 12); others run, with a note.
-EXPECTED_VERSIONS = {"metafor": "3.8-1", "robumeta": "2.0", "clubSandwich": "0.5.8"}
+#: the releases of each package this release of metaharness is tested with (the
+#: supported R stacks: Debian 12, current CRAN, Debian 13); others run, and
+#: ``doctor`` says they are untested. metafor's are harness.core.versions.SUPPORTED_METAFOR.
+SUPPORTED_VERSIONS = {"metafor": SUPPORTED_METAFOR, "robumeta": ("2.0", "2.1"), "clubSandwich": ("0.5.8", "0.5.11", "0.6.0")}
 _FNAME = re.compile(r"^mh_[A-Za-z0-9_]+$")
 INSTALL_HINT = "run `make setup` (it installs R and " + " ".join(R_PACKAGES.values()) + " from Debian's packages)"
 

@@ -33,6 +33,7 @@ from typing import Callable
 
 from ..compare.compare import OK_VERDICTS, compare_outcomes
 from ..errors import InputError
+from ..analyses.base import follow_engine
 from .batch import BatchStats, make_spec, run_python_all, run_r_batched, to_dataset
 from .generate import FuzzDataset, dataset
 from .reproducer import slug, write_fixture
@@ -263,6 +264,7 @@ class Runner:
                 if key not in cache:
                     cache[key] = to_dataset(ds, f"fuzz-s{self.seed}-d{ds.index}-{ds.family}")
                 spec = make_spec(ds, model, aid, cache[key])
+                spec = follow_engine(spec, self.engine.versions())  # Python at the R engine's metafor release
             except InputError as e:
                 out[j] = (None, None, None, None, _skip_reason(e))
                 continue

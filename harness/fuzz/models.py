@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: estimators that are aliases of another (same numbers): not fuzzed twice
-ALIASES = {"EE": "FE", "CE": "FE", "MP": "PM"}
+ALIASES = {"EE": "FE", "CE": "FE", "MP": "PM", "CO": "HE", "VC": "HE"}  # CO, VC: metafor >= 5.0-1 names of HE
 
 #: the default campaign: a closed-form (DL) and an iterative (REML) estimator,
 #: meta-regression with two moderators (collinear/constant ones included),

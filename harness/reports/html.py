@@ -157,6 +157,14 @@ def _summary(doc: dict, title: str) -> str:
                 items = escape(str(comps))
             out.append(f'<tr><td>{escape({"python": "Python", "r": "R"}.get(str(side), str(side)))}</td><td class="opts">{items}</td></tr>')
         out.append("</table>")
+    conv = doc.get("conventions") or {}
+    if conv.get("metafor"):
+        why = "the R engine's release" if conv.get("source") == "R engine" else "the default: no R engine"
+        tested = "" if conv.get("supported", True) else " — an untested release"
+        applied = [b for b in conv.get("behaviours") or [] if b.get("applies")]
+        lst = " · ".join(escape(str(b.get("behaviour"))) for b in applied) or "none of the changes since 3.8-1"
+        out.append(f'<p class="conventions">Python side: metafor <code>{escape(str(conv["metafor"]))}</code> conventions ({escape(why)}{escape(tested)}). '
+                   f'Release-dependent behaviours in effect: {lst}.</p>')
     worst = []
     for a in analyses:
         for q in a.get("quantities") or []:
@@ -187,7 +195,7 @@ def _summary(doc: dict, title: str) -> str:
             )
         out.append("</table>")
     for k, v in doc.items():
-        if k in ("schema", "engines", "r_unavailable", "summary", "analyses", "files"):
+        if k in ("schema", "engines", "r_unavailable", "conventions", "summary", "analyses", "files"):
             continue
         out.append(_generic(k, v))
     files = doc.get("files") or []

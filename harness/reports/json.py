@@ -17,6 +17,11 @@ Top level (``verify``)::
     schema          1
     engines         {"python": {component: version}, "r": {component: version}}
     r_unavailable   null, or why R could not start (then every analysis is an engine-error)
+    conventions     the metafor release the Python side followed: {"metafor": "5.0-1",
+                    "source": "R engine" | "default", "supported": true/false,
+                    "behaviours": [{"behaviour", "field", "since", "applies"}, ...]}
+                    (harness.core.versions; each analysis's ``options.metafor`` is the
+                    release it followed, ``options.r_versions`` R's robumeta/clubSandwich)
     summary         {"analyses": n, "quantities": n, "agree": n, "explained": n,
                      "differ": n, "missing": n, "engine-error": n, "warning": n}
     analyses        [analysis, ...]
@@ -67,6 +72,16 @@ JSON_SCHEMA = {
             "properties": {"python": {"type": "object"}, "r": {"type": "object"}},
         },
         "r_unavailable": {"type": ["string", "null"]},
+        "conventions": {
+            "type": "object",
+            "required": ["metafor", "source", "supported", "behaviours"],
+            "properties": {
+                "metafor": {"type": "string"},
+                "source": {"enum": ["R engine", "default"]},
+                "supported": {"type": "boolean"},
+                "behaviours": {"type": "array", "items": {"type": "object", "required": ["behaviour", "since", "applies"]}},
+            },
+        },
         "summary": {
             "type": "object",
             "required": ["analyses", "quantities", "agree", "explained", "differ", "missing", "engine-error", "warning"],

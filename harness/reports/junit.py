@@ -199,6 +199,8 @@ def to_xml(doc: dict, name: str = "metaharness") -> ET.ElementTree:
             if isinstance(comps, dict):
                 for k, v in comps.items():
                     ET.SubElement(props, "property", name=_x(f"{side}.{k}"), value=_x(v))
+        if (doc.get("conventions") or {}).get("metafor"):  # the metafor release the Python side followed
+            ET.SubElement(props, "property", name="python.follows_metafor", value=_x(doc["conventions"]["metafor"]))
         if doc.get("r_unavailable"):
             ET.SubElement(props, "property", name="r_unavailable", value=_x(doc["r_unavailable"]))
         suite.extend(cases)

@@ -172,8 +172,26 @@ def render(run, detail=False, color=False, width=WIDTH, max_rows=40) -> str:
             if tail:
                 out.append("   " + "; ".join(tail))
         out.append("")
+    vl = versions_line(run)
+    if vl:
+        out.append(vl)
     out.append(summary_line(run, color))
     return "\n".join(out)
+
+
+def versions_line(run) -> str:
+    """Which R releases ran, and which metafor release's conventions the Python side followed."""
+    conv = getattr(run, "conventions", None) or {}
+    r = (getattr(run, "engines", None) or {}).get("r") or {}
+    lines = []
+    if r:
+        pk = ", ".join(f"{p} {r[p]}" for p in ("metafor", "robumeta", "clubSandwich") if r.get(p))
+        lines.append(clip(f"R {r.get('R', '?')}: {pk}", WIDTH))
+    if conv.get("metafor"):
+        why = "the R engine's release" if conv.get("source") == "R engine" else "the default, no R engine"
+        tested = "" if conv.get("supported", True) else "; an untested release"
+        lines.append(clip(f"Python side: metafor {conv['metafor']}'s conventions ({why}{tested})", WIDTH))
+    return "\n".join(lines)
 
 
 def _worst(run, verdict):
