@@ -12,6 +12,8 @@ rma          univariate (meta-regression) models (metafor ``rma.uni``)
 robu         robust variance estimation (robumeta ``robu``)
 sensitivity  robu over a grid of rho (robumeta ``sensitivity``)
 cr2          CR2 cluster-robust inference for rma models (clubSandwich)
+rma_mh       Mantel-Haenszel pooling of 2x2 tables (metafor ``rma.mh``)
+rma_peto     Peto's method for 2x2 tables (metafor ``rma.peto``)
 
 Results
 -------
@@ -26,9 +28,11 @@ imports rpy2 or starts R.
 from .results import ConfidenceInterval, EscalcResult, RmaResult
 from .rve import Cr2Result, RobuResult, RobuWarning, SensitivityResult, cr2, robu, sensitivity
 from .univariate import escalc, rma
+from .binary import RmaMhResult, RmaPetoResult, rma_mh, rma_peto
 
 __all__ = [
     "escalc", "rma", "robu", "sensitivity", "cr2",
     "EscalcResult", "RmaResult", "RobuResult", "SensitivityResult", "Cr2Result", "ConfidenceInterval",
     "RobuWarning",
+    "rma_mh", "rma_peto", "RmaMhResult", "RmaPetoResult",
 ]

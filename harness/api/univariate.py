@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core import effect_sizes as es
+from ..core.effect_sizes_binary import BINARY_MEASURES
 from ..core.rma import FE_METHODS, rma_arrays
 from .results import EscalcResult, RmaResult
 
@@ -57,6 +58,9 @@ def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metaf
         ``"MD"``, ``"SMD"``, ``"SMDH"``, ``"ROM"`` (whatever :data:`MEASURES`
         holds), or ``"GEN"`` with ``yi`` and ``vi``/``sei`` given directly.
         ``"SMD"`` also takes ``ti, n1i, n2i`` (t statistics, as metafor's ``ti``).
+        ``"OR"``, ``"RR"``, ``"RD"``, ``"PETO"`` take 2x2 tables (``ai, bi, ci,
+        di`` or ``ai, n1i, ci, n2i``, with ``add``, ``to``, ``drop00``): see
+        :func:`harness.api.binary.escalc_binary`.
     vtype : str
         metafor's variance type (``"LS"`` default).
     convention : {"metafor", "revman"}
@@ -65,6 +69,10 @@ def escalc(measure, *, yi=None, vi=None, sei=None, vtype="LS", convention="metaf
     **data : array_like
         ``m1i, sd1i, n1i, m2i, sd2i, n2i`` for two-group measures.
     """
+    if measure in BINARY_MEASURES and convention == "metafor" and yi is None:
+        from .binary import escalc_binary  # 2x2 tables: ai, bi, ci, di (or n1i, n2i), add, to, drop00
+
+        return escalc_binary(measure, vtype=vtype, slab=slab, **data)
     if yi is not None:
         if (vi is None) == (sei is None):
             raise ValueError("give exactly one of `vi` and `sei` with `yi`")

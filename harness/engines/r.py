@@ -228,6 +228,17 @@ def _to_py(obj):
 _ENGINE = None
 
 
+def loaded_versions() -> dict | None:
+    """Package versions of the process-wide R engine if it has started, else None (never starts R).
+
+    Lets the Python side follow the metafor release the R engine loaded in a
+    side-by-side run without starting R for a Python-only one.
+    """
+    eng = _ENGINE
+    versions = getattr(eng, "_versions", None) if eng is not None else None
+    return dict(versions) if versions else None
+
+
 def get_engine():
     """The process-wide R engine: a :class:`~harness.engines.worker.WorkerEngine`.
 
