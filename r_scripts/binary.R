@@ -75,3 +75,116 @@ mh_rma_peto <- function(data, add = 0.5, to = "only0", drop00 = TRUE, level = 95
   res <- metafor::rma.peto(ai = x$ai, bi = x$bi, ci = x$ci, di = x$di, add = add, to = to, drop00 = drop00, level = level)
   mh_binary_fit_fields(res, "PETO")
 }
+
+# ---- RevMan 5's dichotomous methods (the twin of harness/core/revman_binary.py) ----------------
+# Written from Deeks & Higgins (2010), "Statistical algorithms in Review Manager 5", with
+# metafor's rma.mh / rma.uni for the parts RevMan computes as they do:
+#  - a table with a zero cell gets 0.5 in every cell (study effects, and the MH sums);
+#  - OR: no events or only events in both groups, RR: no events in both groups -> not estimable;
+#  - RD = a/n1 - c/n2 uncorrected, SE from the corrected cells; MH RD variance of
+#    Greenland & Robins (1985) (metafor's rma.mh uses Sato, Greenland & Robins 1989);
+#  - MH heterogeneity: IV weights, centred on the MH estimate; "M-H random": DerSimonian-Laird
+#    from that Q, then inverse-variance pooling with 1/(SE^2 + tau^2);
+#  - Peto: (O-E)/V, SE 1/sqrt(V), no correction, V = 0 not estimable; IV pooling.
+# convention = "metafor" gives metafor's own functions instead (rma.mh, rma.peto, rma.uni on
+# escalc's effects with their defaults), whose differences from RevMan are registered.
+mh_revman_dich <- function(data, measure = "RR", method = "MH", model = "random", level = 95, convention = "revman") {
+  x <- mh_binary_cells(data)
+  if (convention == "metafor") return(mh_revman_dich_metafor(x, measure, method, model, level))
+  a <- x$ai; b <- x$bi; c <- x$ci; d <- x$di
+  n1 <- a + b; n2 <- c + d; N <- n1 + n2
+  k <- length(a)
+  if (method == "PETO") {
+    oe <- a - n1 * (a + c) / N
+    v <- n1 * n2 * (a + c) * (b + d) / (N^2 * (N - 1))
+    est <- v > 0
+    yi <- ifelse(est, oe / v, NA_real_)
+    sei <- ifelse(est, 1 / sqrt(v), NA_real_)
+  } else {
+    zero <- a == 0 | b == 0 | c == 0 | d == 0
+    A <- a + 0.5 * zero; B <- b + 0.5 * zero; C <- c + 0.5 * zero; D <- d + 0.5 * zero
+    N1 <- A + B; N2 <- C + D
+    if (measure == "OR") {
+      est <- !((a == 0 & c == 0) | (b == 0 & d == 0))
+      yi <- log((A * D) / (B * C)); vi <- 1 / A + 1 / B + 1 / C + 1 / D
+    } else if (measure == "RR") {
+      est <- !(a == 0 & c == 0)
+      yi <- log((A / N1) / (C / N2)); vi <- 1 / A + 1 / C - 1 / N1 - 1 / N2
+    } else {
+      est <- rep(TRUE, k)
+      yi <- a / n1 - c / n2; vi <- A * B / N1^3 + C * D / N2^3
+    }
+    yi[!est] <- NA_real_
+    sei <- ifelse(est, sqrt(vi), NA_real_)
+  }
+  e <- which(est)
+  w_all <- rep(0, k)
+  out <- list(yi = yi, sei = sei, k = length(e))
+  if (!length(e)) return(c(out, list(weights = w_all)))
+  y <- yi[e]; s <- sei[e]
+  iv <- metafor::rma.uni(y, sei = s, method = "FE")
+  if (method == "MH") {
+    if (measure == "RD") {
+      W <- n1[e] * n2[e] / N[e]
+      theta <- sum(W * y) / sum(W)
+      se <- sqrt(sum((A[e] * B[e] * N2[e]^3 + C[e] * D[e] * N1[e]^3) / (N1[e] * N2[e] * (N1[e] + N2[e])^2)) / sum(W)^2)
+      wmh <- W / sum(W) * 100
+    } else {
+      mhfit <- metafor::rma.mh(ai = A[e], bi = B[e], ci = C[e], di = D[e], measure = measure, add = 0, to = "none", drop00 = FALSE, level = level)
+      theta <- as.numeric(mhfit$beta); se <- as.numeric(mhfit$se)
+      wmh <- as.numeric(stats::weights(mhfit))
+    }
+    Q <- sum((y - theta)^2 / s^2)
+  } else {
+    Q <- as.numeric(iv$QE)
+  }
+  df <- length(e) - 1
+  wts <- 1 / s^2
+  tau2 <- if (model == "random" && df > 0) max(0, (Q - df) / (sum(wts) - sum(wts^2) / sum(wts))) else 0
+  if (method == "MH" && model == "fixed") {
+    crit <- stats::qnorm(1 - (1 - level / 100) / 2)
+    pooled <- list(estimate = theta, se = se, ci_lb = theta - crit * se, ci_ub = theta + crit * se, z = theta / se,
+                   p = 2 * stats::pnorm(abs(theta / se), lower.tail = FALSE))
+    w_all[e] <- wmh
+  } else {
+    fit <- metafor::rma.uni(y, sei = s, tau2 = tau2, method = if (model == "random") "DL" else "FE", level = level)
+    pooled <- list(estimate = as.numeric(fit$beta), se = as.numeric(fit$se), ci_lb = as.numeric(fit$ci.lb),
+                   ci_ub = as.numeric(fit$ci.ub), z = as.numeric(fit$zval), p = as.numeric(fit$pval))
+    w_all[e] <- as.numeric(stats::weights(fit))
+  }
+  c(out, pooled, list(chi2 = Q, df = df, p_chi2 = if (df > 0) stats::pchisq(Q, df, lower.tail = FALSE) else NA_real_,
+                      i2 = if (df > 0) (if (Q > 0) max(0, (Q - df) / Q) * 100 else 0) else NA_real_, tau2 = tau2, weights = w_all))
+}
+
+# metafor's own counterpart of each RevMan method, given RevMan's zero-cell rule where metafor has
+# an argument for it: add = 1/2 to = "only0" for the study effects and (OR, RR) inside the MH sums,
+# drop00 = TRUE for OR and RR (RevMan: not estimable); Peto's effects without a correction
+# (add = 0). What remains is by design (metafor's rma.mh RD variance, rma.uni's IV-centred
+# heterogeneity for random effects, RD of zero-cell tables) and registered in explained.toml.
+mh_revman_dich_metafor <- function(x, measure, method, model, level) {
+  d00 <- measure != "RD"
+  if (method == "MH" && model == "fixed") {
+    fit <- metafor::rma.mh(ai = x$ai, bi = x$bi, ci = x$ci, di = x$di, measure = measure, level = level,
+                           add = c(0.5, if (measure == "RD") 0 else 0.5), to = c("only0", if (measure == "RD") "none" else "only0"),
+                           drop00 = c(d00, d00))
+    yi <- as.numeric(fit$yi.f); vi <- as.numeric(fit$vi.f)
+  } else if (method == "PETO" && model == "fixed") {
+    fit <- metafor::rma.peto(ai = x$ai, bi = x$bi, ci = x$ci, di = x$di, add = 0, drop00 = TRUE, level = level)
+    yi <- as.numeric(fit$yi.f); vi <- as.numeric(fit$vi.f)
+  } else {
+    if (method == "PETO") {
+      es <- metafor::escalc(measure = "PETO", ai = x$ai, bi = x$bi, ci = x$ci, di = x$di, add = 0, drop00 = TRUE)
+    } else {
+      es <- metafor::escalc(measure = measure, ai = x$ai, bi = x$bi, ci = x$ci, di = x$di, add = 0.5, to = "only0", drop00 = d00)
+    }
+    yi <- as.numeric(es$yi); vi <- as.numeric(es$vi)
+    fit <- metafor::rma.uni(yi, vi, method = if (model == "random") "DL" else "FE", level = level)
+  }
+  w <- rep(0, length(yi))
+  w[fit$not.na] <- as.numeric(stats::weights(fit))
+  kk <- as.numeric(if (is.null(fit$k.yi)) fit$k else fit$k.yi)
+  list(yi = yi, sei = sqrt(vi), weights = w, k = kk, estimate = as.numeric(fit$beta), se = as.numeric(fit$se),
+       ci_lb = as.numeric(fit$ci.lb), ci_ub = as.numeric(fit$ci.ub), z = as.numeric(fit$zval), p = as.numeric(fit$pval),
+       chi2 = as.numeric(fit$QE), df = kk - 1, p_chi2 = if (kk > 1) as.numeric(fit$QEp) else NA_real_,
+       i2 = if (kk > 1) (if (fit$QE > 0) max(0, (fit$QE - (kk - 1)) / fit$QE) * 100 else 0) else NA_real_, tau2 = as.numeric(fit$tau2))
+}
