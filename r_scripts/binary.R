@@ -120,9 +120,9 @@ mh_revman_dich <- function(data, measure = "RR", method = "MH", model = "random"
   e <- which(est)
   w_all <- rep(0, k)
   out <- list(yi = yi, sei = sei, k = length(e))
-  if (!length(e)) return(c(out, list(weights = w_all)))
+  # no estimable study: RevMan's "not estimable" (Chi2 0 on df 0, nothing else)
+  if (!length(e)) return(c(out, list(weights = w_all, chi2 = 0, df = 0)))
   y <- yi[e]; s <- sei[e]
-  iv <- metafor::rma.uni(y, sei = s, method = "FE")
   if (method == "MH") {
     if (measure == "RD") {
       W <- n1[e] * n2[e] / N[e]
@@ -130,13 +130,14 @@ mh_revman_dich <- function(data, measure = "RR", method = "MH", model = "random"
       se <- sqrt(sum((A[e] * B[e] * N2[e]^3 + C[e] * D[e] * N1[e]^3) / (N1[e] * N2[e] * (N1[e] + N2[e])^2)) / sum(W)^2)
       wmh <- W / sum(W) * 100
     } else {
-      mhfit <- metafor::rma.mh(ai = A[e], bi = B[e], ci = C[e], di = D[e], measure = measure, add = 0, to = "none", drop00 = FALSE, level = level)
+      mhfit <- mh_quiet_ratio(metafor::rma.mh(ai = A[e], bi = B[e], ci = C[e], di = D[e], measure = measure, add = 0, to = "none", drop00 = FALSE, level = level))
       theta <- as.numeric(mhfit$beta); se <- as.numeric(mhfit$se)
       wmh <- as.numeric(stats::weights(mhfit))
     }
     Q <- sum((y - theta)^2 / s^2)
   } else {
-    Q <- as.numeric(iv$QE)
+    wq <- 1 / s^2
+    Q <- sum(wq * (y - sum(wq * y) / sum(wq))^2)
   }
   df <- length(e) - 1
   wts <- 1 / s^2
@@ -147,13 +148,23 @@ mh_revman_dich <- function(data, measure = "RR", method = "MH", model = "random"
                    p = 2 * stats::pnorm(abs(theta / se), lower.tail = FALSE))
     w_all[e] <- wmh
   } else {
-    fit <- metafor::rma.uni(y, sei = s, tau2 = tau2, method = if (model == "random") "DL" else "FE", level = level)
+    fit <- mh_quiet_ratio(metafor::rma.uni(y, sei = s, tau2 = tau2, method = if (model == "random") "DL" else "FE", level = level))
     pooled <- list(estimate = as.numeric(fit$beta), se = as.numeric(fit$se), ci_lb = as.numeric(fit$ci.lb),
                    ci_ub = as.numeric(fit$ci.ub), z = as.numeric(fit$zval), p = as.numeric(fit$pval))
     w_all[e] <- as.numeric(stats::weights(fit))
   }
   c(out, pooled, list(chi2 = Q, df = df, p_chi2 = if (df > 0) stats::pchisq(Q, df, lower.tail = FALSE) else NA_real_,
                       i2 = if (df > 0) (if (Q > 0) max(0, (Q - df) / Q) * 100 else 0) else NA_real_, tau2 = tau2, weights = w_all))
+}
+
+# The twin uses rma.uni/rma.mh as arithmetic only (IV pooling with a given tau^2, MH sums); their
+# caution about a largest/smallest sampling variance ratio >= 1e7 is metafor's, not RevMan's (RevMan
+# computes and stores such analyses without a note), so that one warning is muffled here; any other
+# warning still reaches Python.
+mh_quiet_ratio <- function(expr) {
+  withCallingHandlers(expr, warning = function(w) {
+    if (startsWith(conditionMessage(w), "Ratio of largest to smallest sampling variance extremely large")) invokeRestart("muffleWarning")
+  })
 }
 
 # metafor's own counterpart of each RevMan method, given RevMan's zero-cell rule where metafor has

@@ -63,8 +63,9 @@ class RmaMhKind(AnalysisKind):
         fit = api.result_from_r(self.result_class, v, self.measure(spec), slab, spec["level"])
         values = fit.quantities()
         # the back-transformed values as metafor's predict(fit, transf=exp) gives them
-        for n in ("pred", "pred_ci_lb", "pred_ci_ub"):
-            values[n] = float(np.asarray(v[n], float).ravel()[0])
+        for n in ("pred", "pred_ci_lb", "pred_ci_ub"):  # empty when the estimate is NA
+            a = np.asarray(v[n] if v.get(n) is not None else [], float).ravel()
+            values[n] = float(a[0]) if a.size else float("nan")
         return Outcome(values=values, warnings=list(call.warnings), info={"fit": fit})
 
 

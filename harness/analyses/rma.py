@@ -533,8 +533,8 @@ def _transf_python(spec, fit):
     """exp of the pooled estimate, its CI and (random/mixed models) the prediction
     interval, for intercept-only models of ratio measures: metafor's
     ``predict(fit, transf=exp)``, the numbers a reader of an OR/RR meta-analysis sees."""
-    if spec["measure"] not in eb.RATIO_MEASURES or not fit.intercept_only:
-        return {}
+    if spec["measure"] not in eb.RATIO_MEASURES or spec["mods"] or not spec["intercept"]:
+        return {}  # as mh_rma_binary: intercept-only specs (a moderator dropped as redundant does not count)
     p = predict_arrays(fit.beta, fit.vb, fit.tau2, np.ones((1, 1)), test=fit.test, alpha=level_to_alpha(spec["level"]), ddf=fit.k - fit.p)
     if spec["method"] in FE_METHODS:
         del p["pi_lb"], p["pi_ub"]

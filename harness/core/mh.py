@@ -56,6 +56,16 @@ MH_MEASURES = ("OR", "RR", "RD")
 TABLES_NA_WARNING = "tables"
 YIVI_NA_WARNING = "Some yi/vi values are NA."
 PETO_NO_EVENTS = "One of the two outcomes never occurred in any of the tables. Peto's method cannot be used."
+#: R's warning when sqrt() gets a negative number (metafor's MH variances can be negative by rounding or in degenerate tables)
+NAN_WARNING = "NaNs produced"
+
+
+def _sqrt(x, warnings):
+    """``sqrt`` as R evaluates it: NaN with R's warning for a negative argument."""
+    if x < 0:
+        warnings.append(NAN_WARNING)
+        return float("nan")
+    return float(np.sqrt(x))
 
 
 class MHError(ValueError):
@@ -112,8 +122,11 @@ def _heterogeneity(yi, vi, beta):
     if k <= 1:
         return 0.0, 1.0, 0.0, 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        qe = max(0.0, float(np.sum((yi - beta) ** 2 / vi)))
-        i2 = max(0.0, 100 * (qe - (k - 1)) / qe) if qe > 0 else (0.0 if qe < k - 1 else float("nan"))
+        qe = float(np.sum((yi - beta) ** 2 / vi))
+    if np.isnan(qe):  # no pooled estimate (metafor: max(0, NA) is NA, and so are QEp, I2, H2)
+        return (float("nan"),) * 4
+    qe = max(0.0, qe)
+    i2 = max(0.0, 100 * (qe - (k - 1)) / qe) if qe > 0 else 0.0
     return qe, float(stats.chi2.sf(qe, k - 1)), i2, qe / (k - 1)
 
 
@@ -147,7 +160,7 @@ def rma_mh_arrays(ai, bi, ci, di, measure="OR", add=0.5, to="only0", drop00=True
             else:
                 beta_exp = R / S
                 beta = np.log(beta_exp)
-                se = np.sqrt(0.5 * (np.sum(P * Ri) / R**2 + np.sum(P * Si + Q * Ri) / (R * S) + np.sum(Q * Si) / S**2))
+                se = _sqrt(0.5 * (np.sum(P * Ri) / R**2 + np.sum(P * Si + Q * Ri) / (R * S) + np.sum(Q * Si) / S**2), warnings)
             xt, yt = a + c, b + d
             if xt.sum() != 0 and yt.sum() != 0:
                 cc = 0.5 if correct else 0.0
@@ -185,13 +198,13 @@ def rma_mh_arrays(ai, bi, ci, di, measure="OR", add=0.5, to="only0", drop00=True
                 beta = se = nan
             else:
                 beta = np.log(R / S)
-                se = np.sqrt(np.sum((n1 / N) * (n2 / N) * (a + c) - (a / N) * c) / (R * S))
+                se = _sqrt(np.sum((n1 / N) * (n2 / N) * (a + c) - (a / N) * c) / (R * S), warnings)
             w = (c / N) * (a + b)
         else:  # RD
             W = np.sum(n1 * (n2 / N))
             beta = np.sum(a * (n2 / N) - c * (n1 / N)) / W
-            se = np.sqrt((beta * np.sum(c * (n1 / N) ** 2 - a * (n2 / N) ** 2 + (n1 / N) * (n2 / N) * (n2 - n1) / 2)
-                          + np.sum(a * (n2 - c) / N + c * (n1 - a) / N) / 2) / W**2)
+            se = _sqrt((beta * np.sum(c * (n1 / N) ** 2 - a * (n2 / N) ** 2 + (n1 / N) * (n2 / N) * (n2 - n1) / 2)
+                        + np.sum(a * (n2 - c) / N + c * (n1 - a) / N) / 2) / W**2, warnings)
             w = ((a + b) / N) * (c + d)
         zval, pval, ci_lb, ci_ub = _wald(beta, se, level)
         weights = np.full(not_na.shape, nan)
