@@ -1,5 +1,5 @@
-# metafor twin of the Python core for 2x2 tables: escalc's binary measures,
-# rma.uni on them, rma.mh and rma.peto. Called by name from Python with plain
+# metafor twin of the Python core for 2x2 tables: escalc's binary measures
+# (rma.uni on them is mh_rma in metafor.R), rma.mh and rma.peto. Called by name from Python with plain
 # data (see engine.R); nothing here builds code from strings.
 #
 # data: named list with ai, ci and either bi, di or n1i, n2i (numbers)
@@ -20,30 +20,6 @@ mh_escalc_binary <- function(data, measure, vtype = "LS", add = 0.5, to = "only0
                         add = add, to = to, drop00 = drop00, vtype = vtype)
   s <- summary(es)
   list(yi = as.numeric(es$yi), vi = as.numeric(es$vi), ci_lb = as.numeric(s$ci.lb), ci_ub = as.numeric(s$ci.ub))
-}
-
-# rma.uni on escalc's binary effects: the fields of mh_rma (metafor.R), plus
-# not_na (the studies fitted; metafor omits those with NA yi/vi, warning) and,
-# for intercept-only models of ratio measures, predict(fit, transf = exp).
-mh_rma_binary <- function(data, mods = list(), factors = list(), measure = "OR", vtype = "LS", add = 0.5,
-                          to = "only0", drop00 = FALSE, method = "REML", test = "z", level = 95,
-                          intercept = TRUE, threshold = 1e-12, maxiter = 1000L, tol = NULL, weights = NULL,
-                          extras = character(0), newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12) {
-  es <- mh_escalc_binary(data, measure, vtype, add, to, drop00)
-  if (!is.null(newmods)) newmods <- matrix(newmods, ncol = as.integer(newmods_ncol), byrow = TRUE)
-  control <- mh_control(threshold, maxiter, tol)
-  fit <- mh_fit(es, mods, factors, method, test, level, intercept, control, weights)
-  out <- mh_rma_fields(fit, es)
-  out$ci_lb_i <- es$ci_lb
-  out$ci_ub_i <- es$ci_ub
-  out$not_na <- as.logical(fit$not.na)
-  if (measure %in% c("OR", "RR", "PETO") && length(mods) == 0L && isTRUE(intercept)) {
-    p <- stats::predict(fit, transf = exp)
-    out$transf <- list(pred = as.numeric(p$pred), ci_lb = as.numeric(p$ci.lb), ci_ub = as.numeric(p$ci.ub),
-                       pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub))
-  }
-  for (x in extras) out[[x]] <- mh_call_extra(x, fit, newmods, control, confint_tol)
-  out
 }
 
 # Fields shared by rma.mh and rma.peto fits; yi/vi for every study (yi.f),

@@ -4,7 +4,9 @@
 # mods: named list of moderator columns (names are used as symbols only)
 # The returned list is flat: numbers, numeric vectors, character vectors.
 
-mh_escalc <- function(data, measure, vtype = "LS") {
+mh_escalc <- function(data, measure, vtype = "LS", add = 0.5, to = "only0", drop00 = FALSE) {
+  # 2x2 tables (binary.R): escalc with metafor's zero-cell arguments
+  if (measure %in% c("OR", "RR", "RD", "PETO")) return(mh_escalc_binary(data, measure, vtype, add, to, drop00))
   if (measure == "GEN") {
     if (!is.null(data$vi)) {
       es <- metafor::escalc(measure = "GEN", yi = as.numeric(data$yi), vi = as.numeric(data$vi))
@@ -91,14 +93,22 @@ mh_fit <- function(es, mods, factors, method, test, level, intercept, control, w
 mh_rma <- function(data, mods = list(), factors = list(), measure = "SMD", vtype = "LS", method = "REML",
                    test = "z", level = 95, intercept = TRUE, threshold = 1e-12,
                    maxiter = 1000L, tol = NULL, weights = NULL, extras = character(0),
-                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12) {
-  es <- mh_escalc(data, measure, vtype)
+                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12, add = 0.5, to = "only0", drop00 = FALSE) {
+  es <- mh_escalc(data, measure, vtype, add, to, drop00)
   if (!is.null(newmods)) newmods <- matrix(newmods, ncol = as.integer(newmods_ncol), byrow = TRUE)
   control <- mh_control(threshold, maxiter, tol)
   fit <- mh_fit(es, mods, factors, method, test, level, intercept, control, weights)
   out <- mh_rma_fields(fit, es)
   out$ci_lb_i <- es$ci_lb
   out$ci_ub_i <- es$ci_ub
+  # the studies fitted (rma.uni leaves out NA yi/vi: 2x2 tables with to = "none" or drop00)
+  out$not_na <- as.logical(fit$not.na)
+  # ratio measures of 2x2 tables, intercept only: the pooled estimate as the reader sees it
+  if (measure %in% c("OR", "RR", "PETO") && length(mods) == 0L && isTRUE(intercept)) {
+    p <- stats::predict(fit, transf = exp)
+    out$transf <- list(pred = as.numeric(p$pred), ci_lb = as.numeric(p$ci.lb), ci_ub = as.numeric(p$ci.ub),
+                       pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub))
+  }
   for (x in extras) out[[x]] <- mh_call_extra(x, fit, newmods, control, confint_tol)
   out
 }

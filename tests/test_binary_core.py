@@ -120,7 +120,7 @@ def test_version_rules_match_the_loaded_metafor(r_engine):
     r = r_engine.call("mh_escalc_binary", data=BCG, measure="OR", vtype=vt)
     assert r.error is None and rel_diff(py.vi, r.value["vi"]) <= 1e-13
     data = {k: np.asarray(AXF[k])[:8] for k in AXF}  # three double-zero tables among the first eight
-    r = r_engine.call("mh_rma_binary", data=data, measure="OR", drop00=True, method="FE")
+    r = r_engine.call("mh_rma", data=data, measure="OR", drop00=True, method="FE")
     assert r.error is None
     n = int(np.sum(eb.double_zero(*(data[k] for k in ("ai", "bi", "ci", "di")))))
     assert rules.na_omitted(n, "studies") in r.warnings

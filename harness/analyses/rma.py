@@ -379,7 +379,7 @@ class RmaKind(AnalysisKind):
         binary = spec["measure"] in eb.BINARY_MEASURES
         zero_cells = {"add": spec["add"], "to": spec["to"], "drop00": spec["drop00"]} if binary else {}
         call = engine.call(
-            "mh_rma_binary" if binary else "mh_rma",
+            "mh_rma",
             **zero_cells,
             data=x,
             mods=d["mods"],
@@ -534,7 +534,7 @@ def _transf_python(spec, fit):
     interval, for intercept-only models of ratio measures: metafor's
     ``predict(fit, transf=exp)``, the numbers a reader of an OR/RR meta-analysis sees."""
     if spec["measure"] not in eb.RATIO_MEASURES or spec["mods"] or not spec["intercept"]:
-        return {}  # as mh_rma_binary: intercept-only specs (a moderator dropped as redundant does not count)
+        return {}  # as mh_rma (metafor.R): intercept-only specs (a moderator dropped as redundant does not count)
     p = predict_arrays(fit.beta, fit.vb, fit.tau2, np.ones((1, 1)), test=fit.test, alpha=level_to_alpha(spec["level"]), ddf=fit.k - fit.p)
     if spec["method"] in FE_METHODS:
         del p["pi_lb"], p["pi_ub"]
