@@ -214,6 +214,8 @@ class DichPooled:
     total_2: float
 
     def __getattr__(self, name):
+        if name == "pooled":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.pooled, name)
 
 
