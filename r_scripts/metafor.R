@@ -19,7 +19,9 @@ mh_metafor_has <- function(what) {
     stop("unknown capability: ", what))
 }
 
-mh_escalc <- function(data, measure, vtype = "LS", correct = NULL) {
+mh_escalc <- function(data, measure, vtype = "LS", correct = NULL, add = 0.5, to = "only0", drop00 = FALSE) {
+  # 2x2 tables (binary.R): escalc with metafor's zero-cell arguments
+  if (measure %in% c("OR", "RR", "RD", "PETO")) return(mh_escalc_binary(data, measure, vtype, add, to, drop00))
   # `correct` is passed only when asked for, and only to an escalc that has it
   # (metafor 3.8-1's would disregard it with a warning)
   extra <- list()
@@ -120,14 +122,23 @@ mh_fit <- function(es, mods, factors, method, test, level, intercept, control, w
 mh_rma <- function(data, mods = list(), factors = list(), measure = "SMD", vtype = "LS", method = "REML",
                    test = "z", level = 95, intercept = TRUE, threshold = 1e-12,
                    maxiter = 1000L, tol = NULL, weights = NULL, extras = character(0),
-                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12, correct = NULL) {
-  es <- mh_escalc(data, measure, vtype, correct)
+                   newmods = NULL, newmods_ncol = 1L, confint_tol = 1e-12, correct = NULL,
+                   add = 0.5, to = "only0", drop00 = FALSE) {
+  es <- mh_escalc(data, measure, vtype, correct, add, to, drop00)
   if (!is.null(newmods)) newmods <- matrix(newmods, ncol = as.integer(newmods_ncol), byrow = TRUE)
   control <- mh_control(threshold, maxiter, tol)
   fit <- mh_fit(es, mods, factors, method, test, level, intercept, control, weights)
   out <- mh_rma_fields(fit, es)
   out$ci_lb_i <- es$ci_lb
   out$ci_ub_i <- es$ci_ub
+  # the studies fitted (rma.uni leaves out NA yi/vi: 2x2 tables with to = "none" or drop00)
+  out$not_na <- as.logical(fit$not.na)
+  # ratio measures of 2x2 tables, intercept only: the pooled estimate as the reader sees it
+  if (measure %in% c("OR", "RR", "PETO") && length(mods) == 0L && isTRUE(intercept)) {
+    p <- stats::predict(fit, transf = exp)
+    out$transf <- list(pred = as.numeric(p$pred), ci_lb = as.numeric(p$ci.lb), ci_ub = as.numeric(p$ci.ub),
+                       pi_lb = as.numeric(p$pi.lb), pi_ub = as.numeric(p$pi.ub))
+  }
   for (x in extras) out[[x]] <- mh_call_extra(x, fit, newmods, control, confint_tol)
   out
 }

@@ -137,3 +137,42 @@ def test_a_hanging_python_analysis_is_stopped_off_the_main_thread(monkeypatch):
     t.join(30)
     assert not t.is_alive()
     assert "PythonTimeout" in out[0].error and out[1].values == {"x": 1.0}
+
+
+def test_binary_family_reaches_the_sparse_corners():
+    """2x2 tables: zero cells, double zeros, no non-events, one-participant and unbalanced arms; the
+    other families' datasets do not move when a family is added (fixed stream ids)."""
+    bins = [dataset(1, i, "binary") for i in range(600)]
+    a, b, c, d = (np.concatenate([x.columns[k] for x in bins]) for k in ("ai", "bi", "ci", "di"))
+    assert np.all(np.concatenate([a, b, c, d]) >= 0) and np.all(a + b >= 1) and np.all(c + d >= 1)
+    assert np.mean((a == 0) | (c == 0)) > 0.05  # zero cells are common
+    assert any(((x.columns["ai"] == 0) & (x.columns["ci"] == 0)).any() and x.k > 1 for x in bins)  # double zeros
+    assert any(((x.columns["bi"] == 0) & (x.columns["di"] == 0)).any() for x in bins)  # all events in both groups
+    assert any(((x.columns["ai"] + x.columns["bi"]) == 1).any() for x in bins)  # one-participant arms
+    assert {m.meta["risk"] for m in bins} == {"rare", "moderate", "common", "near-certain"}
+    one = dataset(1, 7, "binary")
+    assert all(np.array_equal(one.columns[k], dataset(1, 7, "binary").columns[k]) for k in one.columns)
+    from harness.fuzz.generate import FAMILY_IDS, generate_uni
+
+    assert FAMILY_IDS["uni"] == 1 and FAMILY_IDS["clustered"] == 0  # the streams the existing campaigns use
+    ref = generate_uni(np.random.default_rng([1, 7, 1]), 7)
+    assert np.array_equal(ref.columns["yi"], dataset(1, 7, "uni").columns["yi"])
+
+
+def test_binary_models_cover_every_dichotomous_kind():
+    from harness.fuzz.models import available_models
+
+    models = available_models()
+    kinds = {m.kind_name for m in models.values() if m.family == "binary"}
+    assert kinds == {"rma", "rma.mh", "rma.peto", "revman-dich"}
+    for name in ("OR-REML", "PETO-FE", "OR-DL-none", "OR-REML-drop00", "MH-OR", "MH-RD", "peto", "revman-MH-RR-random"):
+        assert name in models
+    spec = make_spec(dataset(1, 3, "binary"), models["MH-OR"], "x")
+    assert spec["measure"] == "OR" and spec["drop00"] is True
+
+
+def test_small_binary_campaign_agrees(r_engine):
+    """A few sparse datasets through MH, Peto and RevMan models: no disagreement."""
+    res = run_campaign(seed=3, n=12, models=resolve(["MH-OR", "MH-RD", "peto", "OR-REML-drop00", "revman-MH-RR-random"]), jobs=1, out_dir=None, engine=r_engine)
+    assert res.n_compared > 0
+    assert not res.disagreements, [(d.model, d.category, d.detail) for d in res.disagreements]

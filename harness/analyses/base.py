@@ -186,7 +186,7 @@ def version_context(spec) -> dict:
     """The R package releases an analysis ran with, for the registry: ``metafor`` (the
     release the Python side followed) and, from the R engine, ``robumeta`` and
     ``clubSandwich`` (set by :func:`follow_engine`; absent without R)."""
-    out = {"metafor": spec.get("metafor")}
+    out = {"metafor": metafor_of(spec).version.text}  # the spec's, the engine's (follow_engine) or the default
     out.update(spec.get("r_versions") or {})
     return out
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..api import univariate as api
 from ..compare.tolerance import CLOSED, ITERATIVE
+from ..core import effect_sizes_binary as eb
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2, confint_tau2_wald
 from ..core.design import model_matrix
@@ -39,9 +40,10 @@ from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
 from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators
+from . import tables
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
-MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
+MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN", *eb.BINARY_MEASURES)
 #: estimators whose tau^2 is found by iteration or root finding (quantities get ITERATIVE tolerances)
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "MP", "PMM", "SJIT", "DLIT", "GENQM")
 #: root-finding estimators: both engines get ``tol`` (default 1e-12) for uniroot / brentq
@@ -80,8 +82,10 @@ EVTOL = 1e-7
 class RmaKind(AnalysisKind):
     name = "rma"
     keys = {
-        "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given"),
+        "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given; OR, RR, RD, PETO: 2x2 tables"),
         **{role: _col(role) for role in TWO_GROUP},
+        **{role: k for role, k in tables.table_keys().items() if role not in TWO_GROUP},
+        **tables.zero_cell_keys(drop00_default=False),
         "ti": Key(str, check=check_r_name, help="column of t statistics (measure SMD with n1i, n2i; metafor `ti`)"),
         "di": Key(str, check=check_r_name, help="column of standardised differences d (measure SMD with n1i, n2i; metafor `di`)"),
         "pi": Key(str, check=check_r_name, help="column of signed two-sided t-test p-values (measure SMD with n1i, n2i; metafor >= 4.8-0 `pi`)"),
@@ -110,7 +114,12 @@ class RmaKind(AnalysisKind):
     # ---- validation -----------------------------------------------------------
     def check(self, spec):
         measure = spec["measure"]
-        if measure == "GEN":
+        if measure in eb.BINARY_MEASURES:
+            tables.check_tables(spec)
+            known = {v for r in ("3.8-1", "5.0-1") for v in (eb.behaviour(r).vtypes[measure] or ("LS",))}
+            if spec["vtype"] not in known:
+                raise InputError(f"analysis {spec.id}: vtype {spec['vtype']!r} is not one of metafor's for measure {measure} ({', '.join(sorted(known))})", spec.fixture)
+        elif measure == "GEN":
             if spec.get("yi") is None or (spec.get("vi") is None) == (spec.get("sei") is None):
                 raise InputError(f"analysis {spec.id}: measure GEN needs `yi` and exactly one of `vi`, `sei`", spec.fixture)
             require_columns(spec, ["yi", "vi" if spec.get("vi") else "sei"])
@@ -137,6 +146,8 @@ class RmaKind(AnalysisKind):
     def inputs(self, spec):
         """Validated numeric inputs by role (errors name file, line and column)."""
         ds = spec.dataset
+        if spec["measure"] in eb.BINARY_MEASURES:
+            return tables.table_inputs(spec)
         if spec["measure"] == "GEN":
             out = {"yi": ds.numeric(spec["yi"])}
             if spec.get("vi"):
@@ -248,15 +259,37 @@ class RmaKind(AnalysisKind):
             return api.escalc("GEN", yi=x["yi"], vi=x.get("vi"), sei=x.get("sei"), slab=slab, metafor=release)
         return api.escalc(spec["measure"], vtype=spec["vtype"], correct=spec.get("correct"), slab=slab, metafor=release, **x)
 
-    def run_python(self, spec) -> Outcome:
+    def effects(self, spec, slab=None):
+        """``(es, kept, warnings)``: the per-study effects of every study, the
+        studies fitted (metafor's rma.uni leaves out NA yi/vi, which only 2x2
+        tables produce here: ``to="none"`` or ``drop00``) and escalc's and
+        rma.uni's warnings about them (wording of the metafor release followed)."""
         x = self.inputs(spec)
-        slab = spec.dataset.labels(spec.slab)
-        conv = metafor_of(spec)
+        if spec["measure"] in eb.BINARY_MEASURES:
+            rules = eb.behaviour(metafor_of(spec).version)
+            b = eb.escalc_binary(spec["measure"], x["ai"], x["bi"], x["ci"], x["di"], add=spec["add"], to=spec["to"],
+                                 drop00=spec["drop00"], vtype=spec["vtype"], metafor=rules)
+            es = EscalcResult(spec["measure"], b.yi, b.vi, slab if slab is not None else api._labels(None, len(b.yi)), spec["vtype"])
+            kept = ~(np.isnan(b.yi) | np.isnan(b.vi))
+            warns = list(b.warnings)
+            if not kept.all():
+                warns.append(rules.na_omitted(int((~kept).sum()), "studies"))
+            return es, kept, warns
         es = self.escalc(spec, x, slab)
+        return es, np.ones(es.k, bool), []
+
+    def run_python(self, spec) -> Outcome:
+        slab = spec.dataset.labels(spec.slab)
+        es_all, kept, pre_warnings = self.effects(spec, slab)
+        if not kept.any():
+            return Outcome(error="Processing terminated since k = 0.", warnings=pre_warnings)
+        es = es_all if kept.all() else EscalcResult(es_all.measure, es_all.yi[kept], es_all.vi[kept], tuple(np.array(slab, dtype=object)[kept]), es_all.vtype)
+        slab = es.slab
+        conv = metafor_of(spec)
         method, test = conv.rma_method(spec["method"], spec["test"])
         d = self.design(spec)
-        X = d["X"]
-        pre_warnings = []
+        X = d["X"][kept]
+        d = {**d, "X": X}
         redundant = redundant_columns(X, list(d["names"]))
         if redundant:
             # metafor drops redundant (collinear or constant) predictors with a warning
@@ -276,6 +309,8 @@ class RmaKind(AnalysisKind):
         mods = X[:, 1:] if spec["intercept"] else X
         names = d["names"][1:] if spec["intercept"] else d["names"]
         w = self.user_weights(spec)
+        if w is not None:
+            w = w[kept]
         ctrl = self.control(spec)
         with pywarnings.catch_warnings():
             # the kind states metafor's warnings itself (below), once, as R's side does
@@ -287,7 +322,7 @@ class RmaKind(AnalysisKind):
             else:
                 why = f"did not converge: tau^2 iteration ({spec['method']}) stopped after {fit.iterations} iterations (maxiter = {spec['maxiter']})"
             return Outcome(error=why, info={"nonconvergence": True})
-        values = {**es.quantities(), **fit.quantities()}
+        values = {**es_all.quantities(), **fit.quantities(), **_transf_python(spec, fit)}
         warnings = pre_warnings
         vimaxmin = np.max(es.vi) / np.min(es.vi) if np.min(es.vi) > 0 else np.inf
         if np.isfinite(vimaxmin) and vimaxmin >= 1 / EVTOL:
@@ -353,8 +388,11 @@ class RmaKind(AnalysisKind):
         if spec["newmods"]:
             rows = [self._newmods_row(spec, r, i, d) for i, r in enumerate(spec["newmods"])]
             newmods, ncol = np.array(rows, float), len(rows[0])
+        binary = spec["measure"] in eb.BINARY_MEASURES
+        zero_cells = {"add": spec["add"], "to": spec["to"], "drop00": spec["drop00"]} if binary else {}
         call = engine.call(
             "mh_rma",
+            **zero_cells,
             data=x,
             mods=d["mods"],
             factors=d["factors"],
@@ -379,8 +417,12 @@ class RmaKind(AnalysisKind):
             return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": nonconv})
         v = call.value
         es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"], ci_bounds=(np.asarray(v["ci_lb_i"], float), np.asarray(v["ci_ub_i"], float)))
+        if binary:  # the studies rma.uni fitted (fit$not.na): per-study output is theirs
+            slab = tuple(lab for lab, ok in zip(slab, v["not_na"]) if ok)
         fit = rma_result_from_r(v, spec, slab)
         values = {**es.quantities(), **fit.quantities()}
+        if isinstance(v.get("transf"), dict):
+            values.update(_prefixed("transf", {n: a for n, a in v["transf"].items() if a}, None))
         # each distinct R warning once (refits inside regtest/R2 repeat the model's own)
         warnings = list(dict.fromkeys(call.warnings))
         for e in extras:
@@ -481,7 +523,11 @@ class RmaKind(AnalysisKind):
         return _cached(self, "_measure_cache", spec, compute)
 
     def _escalc(self, spec):
-        return self.escalc(spec, self.inputs(spec))
+        """The effects of the studies both engines fit (2x2 tables with NA effects left out)."""
+        es, kept, _ = self.effects(spec)
+        if kept.all():
+            return es
+        return EscalcResult(es.measure, es.yi[kept], es.vi[kept], tuple(np.array(es.slab, dtype=object)[kept]), es.vtype)
 
     def explain_error(self, spec, py, r):
         """metafor's Fisher scoring stopped by ``maxiter`` where Python's converged, and at
@@ -538,13 +584,13 @@ class RmaKind(AnalysisKind):
 
     def _condition(self, spec):
         def compute():
-            es = self._escalc(spec)
+            es, kept, _ = self.effects(spec)
             d = self.design(spec)
-            X = d["X"]
+            X = d["X"][kept]
             # the columns both engines fit: redundant ones are dropped first (as in run_python)
             redundant = redundant_columns(X, list(d["names"]))
             X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
-            return float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
+            return float(np.linalg.cond(X / np.sqrt(es.vi[kept])[:, None]))
 
         return _cached(self, "_cond_cache", spec, compute)
 
@@ -588,6 +634,19 @@ def _prefixed(prefix, cols, labels):
             for lab, x in zip(labels, a):
                 out[f"{prefix}.{n}[{lab}]"] = float(x)
     return out
+
+
+def _transf_python(spec, fit):
+    """exp of the pooled estimate, its CI and (random/mixed models) the prediction
+    interval, for intercept-only models of ratio measures: metafor's
+    ``predict(fit, transf=exp)``, the numbers a reader of an OR/RR meta-analysis sees."""
+    if spec["measure"] not in eb.RATIO_MEASURES or spec["mods"] or not spec["intercept"]:
+        return {}  # as mh_rma (metafor.R): intercept-only specs (a moderator dropped as redundant does not count)
+    p = predict_arrays(fit.beta, fit.vb, fit.tau2, np.ones((1, 1)), test=fit.test, alpha=level_to_alpha(spec["level"]), ddf=fit.k - fit.p)
+    if spec["method"] in FE_METHODS:
+        del p["pi_lb"], p["pi_ub"]
+    p.pop("se")
+    return _prefixed("transf", {n: np.exp(np.asarray(a, float)) for n, a in p.items()}, None)
 
 
 def _trimfill_quantities(e, t, fit, method):

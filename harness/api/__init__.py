@@ -13,6 +13,8 @@ robu         robust variance estimation (robumeta ``robu``)
 sensitivity  robu over a grid of rho (robumeta ``sensitivity``)
 cr2          CR2 cluster-robust inference for rma models (clubSandwich)
 revman       RevMan 5's inverse-variance pooling, subgroups and their test
+rma_mh       Mantel-Haenszel pooling of 2x2 tables (metafor ``rma.mh``)
+rma_peto     Peto's method for 2x2 tables (metafor ``rma.peto``)
 
 Results
 -------
@@ -39,10 +41,12 @@ from .results import ConfidenceInterval, ConfintResult, EscalcResult, Interval, 
 from .revman import RevManResult, revman
 from .rve import Cr2Result, RobuResult, RobuWarning, SensitivityResult, cr2, robu, sensitivity
 from .univariate import escalc, rma
+from .binary import RmaMhResult, RmaPetoResult, rma_mh, rma_peto
 
 __all__ = [
     "escalc", "rma", "robu", "sensitivity", "cr2", "revman",
     "EscalcResult", "RmaResult", "RobuResult", "SensitivityResult", "Cr2Result", "RevManResult",
     "ConfintResult", "RegtestResult", "TrimfillResult", "Leave1outResult", "ConfidenceInterval", "Interval",
     "RmaWarning", "RobuWarning", "StudiesOmittedWarning",
+    "rma_mh", "rma_peto", "RmaMhResult", "RmaPetoResult",
 ]

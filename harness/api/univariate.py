@@ -38,6 +38,7 @@ from ..core.tau2 import DEFAULT_CONTROL, ESTIMATORS, se_tau2_fixed
 from ..core.versions import conventions, supported_metafor
 from . import _inputs as inp
 from ._inputs import RmaWarning, StudiesOmittedWarning
+from ..core.effect_sizes_binary import BINARY_MEASURES
 from .results import EscalcResult, RmaResult
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
@@ -76,7 +77,7 @@ def _study_list(slab, mask):
 
 def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None, ti=None, pi=None, di=None,
            yi=None, vi=None, sei=None, vtype="LS", convention="metafor", slab=None, data=None, na_action="fail",
-           correct=None, metafor=None) -> EscalcResult:
+           correct=None, metafor=None, ai=None, bi=None, ci=None, add=0.5, to="only0", drop00=False) -> EscalcResult:
     """Compute per-study effect sizes (metafor ``escalc``) or take them as given.
 
     Parameters
@@ -89,6 +90,9 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
         n2i`` (signed two-sided p-values; metafor >= 4.8-0).
     m1i, sd1i, n1i, m2i, sd2i, n2i : array_like or str
         Two-group summary data; with ``data``, column names.
+        ``"OR"``, ``"RR"``, ``"RD"``, ``"PETO"`` take 2x2 tables (``ai, bi, ci,
+        di`` or ``ai, n1i, ci, n2i``, with metafor's zero-cell handling ``add``,
+        ``to``, ``drop00``): see :func:`harness.api.binary.escalc_binary`.
     vtype : str
         metafor's variance type (``"LS"`` default); the options depend on the
         release (``harness.core.versions``).
@@ -104,6 +108,11 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
     convention : {"metafor", "revman"}
         ``"revman"`` uses RevMan 5's formulas (SMD: approximate J and its
         variance) instead of metafor's.
+    ai, bi, ci, di : array_like or str
+        2x2 tables (events and non-events per group) for OR, RR, RD, PETO; as in
+        metafor, ``di`` is the d-value input (with ``n1i, n2i``) for measure SMD.
+    add, to, drop00
+        metafor's zero-cell handling of 2x2 tables (defaults 1/2, "only0", False).
     slab : array_like or str, optional
         Study labels (a column with ``data``); default 1..k.
     data : pandas.DataFrame, optional
@@ -124,6 +133,13 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
     """
     inp.check_na_action(na_action)
     conv = conventions(supported_metafor(metafor))
+    if measure in BINARY_MEASURES and convention == "metafor" and yi is None:
+        from .binary import escalc_binary  # 2x2 tables: ai, bi, ci, di (or n1i, n2i), add, to, drop00
+
+        cells = {n: inp.numeric(n, x, data) for n, x in (("ai", ai), ("bi", bi), ("ci", ci), ("di", di), ("n1i", n1i), ("n2i", n2i)) if x is not None}
+        if cells:
+            slab = inp.labels(slab, data, len(next(iter(cells.values()))))
+        return escalc_binary(measure, vtype=vtype, add=add, to=to, drop00=drop00, slab=slab, metafor=metafor, **cells)
     if yi is not None:
         if (vi is None) == (sei is None):
             raise ValueError("give exactly one of `vi` and `sei` with `yi`")

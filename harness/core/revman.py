@@ -101,32 +101,49 @@ def heterogeneity(yi, sei):
     return q, df, p, i2
 
 
-def tau2_dl(yi, sei):
-    """DerSimonian-Laird tau² exactly as RevMan 5: max(0, (Q - df)/(Σw - Σw²/Σw))."""
+def tau2_dl(yi, sei, q=None):
+    """DerSimonian-Laird tau² exactly as RevMan 5: max(0, (Q - df)/(Σw - Σw²/Σw)).
+
+    ``q``: the heterogeneity statistic to use instead of Cochran's Q around the
+    IV estimate (RevMan's Mantel-Haenszel analyses centre it on the MH estimate).
+    """
     w = 1 / np.asarray(sei, float) ** 2
-    q, df, _, _ = heterogeneity(yi, sei)
+    q0, df, _, _ = heterogeneity(yi, sei)
+    q = q0 if q is None else q
     if df == 0:
         return 0.0
     return max(0.0, (q - df) / (w.sum() - np.sum(w**2) / w.sum()))
 
 
-def pool(yi, sei, model="random") -> RevManPooled:
-    """Inverse-variance fixed-effect or DerSimonian-Laird random-effects pooling (RevMan 5)."""
+def pool(yi, sei, model="random", level=95, q=None) -> RevManPooled:
+    """Inverse-variance fixed-effect or DerSimonian-Laird random-effects pooling (RevMan 5).
+
+    ``level``: the confidence level in percent (RevMan's CI_TOTAL); ``q``: a
+    heterogeneity statistic to report and to use for tau² instead of Cochran's
+    Q around the IV estimate (see :func:`tau2_dl`).
+    """
     yi, sei = np.asarray(yi, float), np.asarray(sei, float)
     if model not in ("fixed", "random"):
         raise ValueError(f"`model` must be 'fixed' or 'random', not {model!r}")
-    q, df, p_q, i2 = heterogeneity(yi, sei)
-    t2 = tau2_dl(yi, sei) if model == "random" else 0.0
+    q0, df, p_q, i2 = heterogeneity(yi, sei)
+    if q is not None:
+        q = float(q)
+        p_q = float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
+        i2 = float("nan") if df == 0 else (0.0 if q <= 0 else max(0.0, (q - df) / q) * 100)
+    else:
+        q = q0
+    t2 = tau2_dl(yi, sei, q) if model == "random" else 0.0
     w = 1 / (sei**2 + t2)
     est = float(np.sum(w * yi) / np.sum(w))
     se = float(1 / np.sqrt(np.sum(w)))
     z = est / se
+    crit = Z975 if level == 95 else stats.norm.isf((1 - level / 100) / 2)
     return RevManPooled(
         model=model,
         estimate=est,
         se=se,
-        ci_lb=est - Z975 * se,
-        ci_ub=est + Z975 * se,
+        ci_lb=est - crit * se,
+        ci_ub=est + crit * se,
         z=z,
         p=float(2 * stats.norm.sf(abs(z))),
         chi2=q,

@@ -6,7 +6,7 @@ dataset ``i`` of a campaign with seed ``s`` is drawn from
 the model selection or the number of datasets (a campaign with ``--n 100`` is
 the first 100 datasets of one with ``--n 10000``).
 
-Two families:
+Three families:
 
 ``uni`` (one effect per study; for ``rma``-like kinds)
     columns ``yi, vi`` (effect sizes and sampling variances), two-group
@@ -16,6 +16,9 @@ Two families:
 ``clustered`` (several effects per study; for RVE kinds)
     columns ``study`` (cluster id), ``yi, vi``, an effect-level moderator
     ``x1`` and a study-level moderator ``x2`` (constant within studies).
+``binary`` (one 2x2 table per study; for the dichotomous kinds)
+    columns ``ai, bi, ci, di`` and a moderator ``x1``; sparse tables with zero
+    cells and double zeros included (:func:`generate_binary`).
 
 The corners (each drawn with a stated probability, see the ``_pick`` tables):
 k from 1 to 400; tau^2 exactly 0, small, large or very large (up to 1e6);
@@ -195,11 +198,74 @@ def generate_clustered(rng: np.random.Generator, index: int = 0) -> FuzzDataset:
     return FuzzDataset(index, "clustered", {"study": study, "yi": yi, "vi": vi, "x1": x1, "x2": x2}, meta, group="study")
 
 
-GENERATORS = {"uni": generate_uni, "clustered": generate_clustered}
+#: control-group risk of a study: rare events (zero cells), moderate, common, near-certain (no non-events)
+RISK_TABLE = [("rare", 0.30), ("moderate", 0.45), ("common", 0.15), ("near-certain", 0.10)]
+#: group sizes: one participant, tiny, small, large, huge
+ARMS_TABLE = [("one", 0.03), ("tiny", 0.15), ("small", 0.35), ("large", 0.40), ("huge", 0.07)]
+#: between-study variance of the log odds ratio (no "huge": probabilities saturate long before)
+BIN_TAU2_TABLE = [("zero", 0.35), ("small", 0.40), ("large", 0.25)]
+
+
+def generate_binary(rng: np.random.Generator, index: int = 0) -> FuzzDataset:
+    """One 2x2 table per study (family ``binary``) for the dichotomous kinds.
+
+    Columns ``ai, bi, ci, di`` (events and non-events in groups 1 and 2) and
+    ``x1`` (a moderator). Events are binomial around a control risk and a log
+    odds ratio with heterogeneity; the corners: rare events (zero cells in one
+    or both groups), near-certain events (no non-events), double-zero studies
+    (forced with probability 0.15, in 1 to k/2 studies), all-events studies,
+    one-participant and tiny arms, unbalanced arms (up to 1:30), identical tables.
+    """
+    klab = _pick(rng, K_TABLE)
+    k = _k(rng, klab)
+    risk = _pick(rng, RISK_TABLE)
+    if risk == "rare":
+        p0 = 10 ** rng.uniform(-3.5, -1.3, k)
+    elif risk == "moderate":
+        p0 = rng.uniform(0.05, 0.5, k)
+    elif risk == "common":
+        p0 = rng.uniform(0.5, 0.9, k)
+    else:
+        p0 = 1 - 10 ** rng.uniform(-3, -1.3, k)
+    tlab = _pick(rng, BIN_TAU2_TABLE)
+    tau2 = {"zero": 0.0, "small": 10 ** rng.uniform(-3, -0.5), "large": 10 ** rng.uniform(-0.5, 1)}[tlab]
+    mu = rng.normal(0, 0.7)
+    logit0 = np.log(p0 / (1 - p0))
+    p1 = 1 / (1 + np.exp(-(logit0 + mu + np.sqrt(tau2) * rng.normal(0, 1, k))))
+    arms = _pick(rng, ARMS_TABLE)
+    lo, hi = {"one": (1, 1), "tiny": (2, 6), "small": (7, 60), "large": (61, 1000), "huge": (1001, 50000)}[arms]
+    n1 = np.round(10 ** rng.uniform(np.log10(lo), np.log10(hi + 0.5), k)).astype(int).clip(lo, hi)
+    unbalanced = rng.random() < 0.25
+    ratio = 10 ** rng.uniform(-1.5, 1.5, k) if unbalanced else 10 ** rng.uniform(-0.1, 0.1, k)
+    n2 = np.maximum(1, np.round(n1 * ratio)).astype(int)
+    a = rng.binomial(n1, p1).astype(float)
+    c = rng.binomial(n2, p0).astype(float)
+    double_zero = rng.random() < 0.15
+    if double_zero:
+        idx = rng.choice(k, size=int(rng.integers(1, max(1, k // 2) + 1)), replace=False)
+        a[idx], c[idx] = 0.0, 0.0
+    all_events = rng.random() < 0.05
+    if all_events:
+        j = int(rng.integers(k))
+        a[j], c[j] = float(n1[j]), float(n2[j])
+    identical = rng.random() < 0.03
+    if identical:
+        n1[:], n2[:], a[:], c[:] = n1[0], n2[0], a[0], c[0]
+    x1 = rng.integers(0, 2, k).astype(float) if rng.random() < 0.3 else rng.normal(0, 1, k)
+    meta = {"k": klab, "risk": risk, "tau2": tlab, "tau2_value": tau2, "arms": arms, "unbalanced_arms": unbalanced,
+            "double_zero": double_zero, "all_events": all_events, "identical": identical,
+            "zero_cells": int(np.sum((a == 0) | (c == 0) | (a == n1) | (c == n2)))}
+    cols = {"ai": a, "bi": n1 - a, "ci": c, "di": n2 - c, "x1": x1}
+    return FuzzDataset(index, "binary", cols, meta)
+
+
+GENERATORS = {"uni": generate_uni, "clustered": generate_clustered, "binary": generate_binary}
+#: each family's stream id in the seed (fixed: adding a family never changes another's datasets)
+FAMILY_IDS = {"clustered": 0, "uni": 1, "binary": 2}
 
 
 def dataset(seed: int, index: int, family: str) -> FuzzDataset:
     """Dataset ``index`` of family ``family`` in the campaign with ``seed``."""
-    fam_id = sorted(GENERATORS).index(family)
+    fam_id = FAMILY_IDS[family]
     rng = np.random.default_rng([int(seed), int(index), fam_id])
     return GENERATORS[family](rng, index)

@@ -98,8 +98,46 @@ def _cr2_models(kind) -> dict[str, FuzzModel]:
     return out
 
 
+#: the 2x2 columns of the ``binary`` family
+TABLE = {"ai": "ai", "bi": "bi", "ci": "ci", "di": "di"}
+
+
+def _rma_binary_models(kind) -> dict[str, FuzzModel]:
+    """escalc's 2x2 measures pooled by rma.uni, with metafor's zero-cell rules (default, none, drop00)."""
+    measures = [m for m in ("OR", "RR", "RD", "PETO") if m in (kind.keys["measure"].choices or ())]
+    out = {}
+    for meas in measures:
+        for m in ("FE", "DL", "REML"):
+            out[f"{meas}-{m}"] = FuzzModel(f"{meas}-{m}", "rma", "binary", {**TABLE, "measure": meas, "method": m})
+    if "OR" in measures:
+        out["OR-DL-none"] = FuzzModel("OR-DL-none", "rma", "binary", {**TABLE, "measure": "OR", "method": "DL", "to": "none"})
+        out["OR-REML-drop00"] = FuzzModel("OR-REML-drop00", "rma", "binary", {**TABLE, "measure": "OR", "method": "REML", "drop00": True})
+        out["OR-DL-mods"] = FuzzModel("OR-DL-mods", "rma", "binary", {**TABLE, "measure": "OR", "method": "DL", "mods": ["x1"]}, min_k=2)
+    return out
+
+
+def _rma_all_models(kind) -> dict[str, FuzzModel]:
+    return {**_rma_models(kind), **_rma_binary_models(kind)}
+
+
+def _mh_models(kind) -> dict[str, FuzzModel]:
+    return {f"MH-{m}": FuzzModel(f"MH-{m}", kind.name, "binary", {**TABLE, "measure": m}) for m in (kind.keys["measure"].choices or ())}
+
+
+def _peto_models(kind) -> dict[str, FuzzModel]:
+    return {"peto": FuzzModel("peto", kind.name, "binary", dict(TABLE)), "peto-keep00": FuzzModel("peto-keep00", kind.name, "binary", {**TABLE, "drop00": False})}
+
+
+def _revman_dich_models(kind) -> dict[str, FuzzModel]:
+    """RevMan 5's dichotomous methods (Python RevMan engine against its R twin)."""
+    combos = (("RR", "MH", "random"), ("OR", "MH", "fixed"), ("RD", "MH", "fixed"), ("OR", "IV", "random"), ("OR", "PETO", "fixed"))
+    return {f"revman-{meth}-{meas}-{model}": FuzzModel(f"revman-{meth}-{meas}-{model}", kind.name, "binary",
+                                                       {**TABLE, "measure": meas, "method": meth, "model": model}) for meas, meth, model in combos}
+
+
 #: kind name -> function(kind) -> {model name: FuzzModel}
-RECIPES = {"rma": _rma_models, "robu": _robu_models, "cr2": _cr2_models}
+RECIPES = {"rma": _rma_all_models, "robu": _robu_models, "cr2": _cr2_models, "rma.mh": _mh_models, "rma.peto": _peto_models,
+           "revman-dich": _revman_dich_models}
 
 
 def available_models() -> dict[str, FuzzModel]:
