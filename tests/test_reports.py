@@ -251,6 +251,15 @@ def test_plot_data_coefficients_for_meta_regression_and_robumeta_names():
 # ---- HTML ---------------------------------------------------------------------------------------
 
 
+def unpacked(page: str) -> str:
+    """The page with every on-demand block unpacked (what the page's script does when a reader opens it)."""
+    import base64
+    import zlib
+
+    blobs = re.findall(r'data-z="([^"]*)"', page)
+    return page + "".join(zlib.decompress(base64.b64decode(b)).decode("utf-8") for b in blobs)
+
+
 def test_html_is_self_contained_with_a_forest_plot_per_analysis(tmp_path):
     run = FakeRun([agreeing(), differing(), failing()])
     for a in run.analyses:
@@ -260,12 +269,66 @@ def test_html_is_self_contained_with_a_forest_plot_per_analysis(tmp_path):
     html_report.write(run, path)
     text = path.read_text()
     assert text.count('<section class="analysis"') == 3
-    assert text.count('class="plot forest"') == 3  # the failed one shows what Python computed, R absent
-    assert "data:image/svg+xml;base64," in text
+    # needing attention first (an engine error, then a difference), then the agreeing one
+    order = [m for m in re.findall(r'<section class="analysis" id="a-([^"]+)"', text)]
+    assert order == ["demo-error", html_report._anchor(LONG)[2:], "demo-MD-DL"]
+    # plots inline where something differs; compressed, on demand, where all agree
+    assert text.count('class="plot forest"') == 2 and text.count('<details class="lazy" data-z=') == 1
+    full = unpacked(text)
+    assert full.count('class="plot forest"') == 3  # the failed one shows what Python computed, R absent
+    assert full.count("<svg") == 3 and "Total (95% CI)" in full
     assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing fetched from the network
-    assert "<script" not in text
+    assert not re.search(r"<script[^>]+src=", text)  # the one script is inline
     assert 'class="v-differ"' in text and "RevMan&#x27;s I2 truncates at zero" in text
     assert "singular design" in text
+
+
+def test_html_headline_counts_explained_and_never_claims_all_agree():
+    explained = agreeing("demo-ex")
+    explained.records.append(rec("I2", 12.5, 13.75, "explained", "a documented convention"))
+    doc = FakeRun([agreeing(), explained]).to_dict()
+    doc["interrupted"] = False
+    page = html_report.render(doc)
+    assert "2 analyses: 1 agree, 1 explained" in page and "All 2 analyses agree" not in page
+    assert "interrupted" not in page.split("<script>")[0].lower()  # no "interrupted: False"
+    assert "All 1 analyses agree" in html_report.render(FakeRun([agreeing()]).to_dict())
+    doc["interrupted"] = True
+    assert "The run was interrupted" in html_report.render(doc)
+    bad = html_report.render(FakeRun([agreeing(), differing()]).to_dict())
+    assert "1 of 2 analyses need attention (1 differ); 1 agree, 0 explained." in bad
+
+
+def test_html_options_line_lists_only_options_that_apply():
+    a = agreeing()
+    a.options = {"measure": "GEN", "yi": "yi", "vi": "v", "m1i": "m1i", "sd1i": "sd1i", "vtype": "LS", "method": "DL", "threshold": 1e-12,
+                 "maxiter": 1000, "confint_tol": 1e-12, "extras": [], "intercept": True, "mods": [], "level": 95.0}
+    page = html_report.render(FakeRun([a]).to_dict())
+    opts = re.search(r'<p class="opts">(.*?)</p>', page).group(1)
+    assert "measure <code>GEN</code>" in opts and "vi <code>v</code>" in opts and "method <code>DL</code>" in opts
+    for gone in ("m1i", "sd1i", "vtype", "threshold", "maxiter", "confint_tol", "extras", "intercept", "mods", "yi <code>"):
+        assert gone not in opts, gone  # arm columns of a yi/vi analysis, DL's iteration controls, empty lists, defaults named as their role
+    a.options.update(method="REML", extras=["confint"])
+    opts = re.search(r'<p class="opts">(.*?)</p>', html_report.render(FakeRun([a]).to_dict())).group(1)
+    assert "threshold" in opts and "maxiter" in opts and "confint_tol" in opts
+
+
+def test_html_pooled_table_has_p_tau2_and_i2_of_both_engines():
+    a = agreeing()
+    a.records += [rec("zval", -1.3, -1.3), rec("pval", 0.1936, 0.1936), rec("QE", 3.2, 3.2), rec("QEp", 0.2019, 0.2019), rec("I2", 37.5, 37.5),
+                  rec("k", 3, 3), rec("p", 1, 1)]
+    spec = SimpleNamespace(options=a.options, dataset=None, slab=None, get=a.options.get)
+    a.plot = plot_data("rma", spec, a.records)
+    page = html_report.render(FakeRun([a]).to_dict())
+    table = re.search(r'<table class="pooled">(.*?)</table>', page).group(1)
+    assert "<th>p</th>" in table and "<th>τ²</th>" in table and "<th>I² (%)</th>" in table
+    assert table.count("0.1936") == 2 and table.count("37.5") == 2 and table.count("Z = -1.3") == 2
+    # the overview row carries the pooled estimate [CI], tau^2 and I^2 (once: the engines agree at 4 digits)
+    row = re.search(r'<table class="overview">.*?</table>', page, re.S).group(0)
+    assert "-0.2 [-0.5, 0.1]" in row and "0.01" in row and "37.5" in row
+    # the forest's lines under the diamond, in RevMan's format: DL, Tau², Chi² with df = k - 1
+    full = unpacked(page)
+    assert "Heterogeneity: Tau² = 0.01; Chi² = 3.20, df = 2 (P = 0.20); I² = 38%" in full
+    assert "Test for overall effect: Z = 1.30 (P = 0.19)" in full
 
 
 # ---- end to end through R ------------------------------------------------------------------------
@@ -319,7 +382,7 @@ def test_cli_writes_json_html_junit_and_json_matches_its_schema(tmp_path, demo_f
     assert ref["estimate"] == pytest.approx(plot["pooled"][1]["estimate"], rel=1e-12)
     root = ET.parse(out["xml"]).getroot()
     assert len(root.findall(".//testcase")) == 3 and root.get("failures") == "0"
-    html = out["html"].read_text()
+    html = unpacked(out["html"].read_text())
     assert html.count('class="plot forest"') == 3
 
 

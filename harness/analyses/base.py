@@ -54,6 +54,17 @@ class Key:
     requires: dict[str, tuple] | None = None
 
 
+def _check_favours(value):
+    if len(value) != 2 or not all(v.strip() for v in value):
+        return 'must be two labels, left and right of the line of no effect, e.g. ["Favours exercise", "Favours usual care"]'
+    return None
+
+
+#: the forest plot's labels under the axis (RevMan's "Favours ..."); every kind takes it
+FAVOURS = Key(list, default=[], check=_check_favours,
+              help='forest plot labels under the axis, left and right of no effect, e.g. ["Favours exercise", "Favours usual care"]')
+
+
 @dataclass
 class Outcome:
     """What one engine produced for one analysis.
@@ -83,6 +94,12 @@ class AnalysisKind:
         defaults). Called by :func:`harness.spec.load_fixture` before
         :meth:`check`, for every expanded analysis; nothing has run yet.
         """
+
+    def shown_options(self, options: dict) -> dict:
+        """The options that apply to an analysis, for its report (the options line): empty values,
+        column roles given their own name (``m1i = "m1i"``) and options that do not apply to this
+        model left out. Kinds refine it."""
+        return {k: v for k, v in options.items() if v not in (None, [], {}, "") and v != k}  # v == k: a column of the role's own name
 
     def run_python(self, spec) -> Outcome:
         raise NotImplementedError

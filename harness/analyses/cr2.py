@@ -23,7 +23,7 @@ from ..core.rma import rma_arrays
 from ..core.rve import SingularDesignError
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import FAVOURS, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
 from .robu import categorical_design
 
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
@@ -51,7 +51,19 @@ class Cr2Kind(AnalysisKind):
         "level": Key(float, default=95.0),
         "threshold": Key(float, default=1e-12),
         "maxiter": Key(int, default=1000),
+        "favours": FAVOURS,
     }
+
+    def shown_options(self, o):
+        """Options that apply: ``method`` and its iteration controls for rma.uni, ``sigma2`` for rma.mv, ``intercept`` when false."""
+        drop = set()
+        if o.get("model") == "rma.mv":
+            drop |= {"method"} | ({"threshold", "maxiter"} if o.get("sigma2") is not None else set())
+        elif o.get("method") not in ITERATIVE_METHODS:
+            drop |= {"threshold", "maxiter"}
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     def check(self, spec):
         require_columns(spec, ["yi", "vi", "cluster"])

@@ -36,7 +36,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
+from .base import FAVOURS, AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -95,6 +95,7 @@ class RmaKind(AnalysisKind):
         "extras": Key(list, default=[], check=_check_extras, help="post-fitting functions to compare: " + ", ".join(EXTRAS)),
         "newmods": Key(list, default=[], help="predict at these moderator rows, each a comma-separated string of model-column values (intercept excluded)"),
         "confint_tol": Key(float, default=1e-12, help="uniroot tolerance of confint's Q-profile search, for both engines"),
+        "favours": FAVOURS,
     }
 
     # ---- validation -----------------------------------------------------------
@@ -120,6 +121,24 @@ class RmaKind(AnalysisKind):
         design = self.design(spec)
         for i, row in enumerate(spec["newmods"]):
             self._newmods_row(spec, row, i, design)
+
+    def shown_options(self, o):
+        """Options that apply: the input columns of the measure given, the iteration controls of
+        iterative estimators, confint's tolerance when confint runs, ``intercept`` when false."""
+        drop = set()
+        if o.get("measure") == "GEN":
+            drop |= set(TWO_GROUP) | {"ti", "vtype"}
+        else:
+            drop |= {"yi", "vi", "sei"}
+            if o.get("ti"):
+                drop |= {"m1i", "sd1i", "m2i", "sd2i"}
+        if o.get("method") not in ITERATIVE_METHODS:
+            drop |= {"threshold", "maxiter"}
+        if "confint" not in (o.get("extras") or []):
+            drop.add("confint_tol")
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     def inputs(self, spec):
         """Validated numeric inputs by role (errors name file, line and column)."""

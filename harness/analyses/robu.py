@@ -27,7 +27,7 @@ import numpy as np
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import FAVOURS, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
 
@@ -75,7 +75,21 @@ class RobuKind(AnalysisKind):
         "intercept": Key(bool, default=True),
         "sensitivity": Key(bool, default=False, help="run sensitivity() over robumeta's rho grid (CORR, no user weights)"),
         "reference": Key(str, default="robumeta", choices=("robumeta", "clubSandwich"), expand=True, help="R side: robumeta's table, or clubSandwich CR2 on robumeta's fit"),
+        "favours": FAVOURS,
     }
+
+    def shown_options(self, o):
+        """Options that apply: ``rho`` for CORR weights only (not over sensitivity's grid), ``intercept`` when false."""
+        drop = set()
+        if o.get("modelweights") != "CORR" or o.get("sensitivity") or o.get("userweights"):
+            drop.add("rho")
+        if o.get("userweights"):
+            drop.add("modelweights")
+        if not o.get("sensitivity"):
+            drop.add("sensitivity")
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     # ---- validation -----------------------------------------------------------
     def check(self, spec):

@@ -52,21 +52,34 @@ def _run(args, timeout):
         return subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def screenshot(html: str | Path, png: str | Path, width: int = 1280, height: int = 2000, timeout: float = 120) -> Path:
-    """Render ``html`` (a file) at ``width`` x ``height`` CSS pixels and save a PNG screenshot."""
+def _url(html: Path, fragment: str | None) -> str:
+    return html.as_uri() + (f"#{fragment}" if fragment else "")
+
+
+def _budget(ms: int | None) -> list[str]:
+    """``--virtual-time-budget``: Chromium runs the page's scripts (timers, promises) for that long first."""
+    return [f"--virtual-time-budget={int(ms)}"] if ms else []
+
+
+def screenshot(html: str | Path, png: str | Path, width: int = 1280, height: int = 2000, timeout: float = 120,
+               fragment: str | None = None, script_ms: int | None = None) -> Path:
+    """Render ``html`` (a file, ``#fragment``) at ``width`` x ``height`` CSS pixels and save a PNG screenshot.
+
+    ``script_ms``: let the page's scripts run that long (virtual time) before the shot."""
     html, png = Path(html).resolve(), Path(png).resolve()
     if png.exists():
         png.unlink()
-    p = _run([f"--window-size={width},{height}", f"--screenshot={png}", html.as_uri()], timeout)
+    p = _run([f"--window-size={width},{height}", *_budget(script_ms), f"--screenshot={png}", _url(html, fragment)], timeout)
     if not png.exists():
         raise BrowserUnavailable(f"Chromium wrote no screenshot (exit {p.returncode}): {p.stderr.decode(errors='replace')[-800:]}")
     return png
 
 
-def dump_dom(html: str | Path, timeout: float = 120) -> str:
-    """The DOM as Chromium built it after loading ``html`` (``--dump-dom``)."""
+def dump_dom(html: str | Path, timeout: float = 120, fragment: str | None = None, script_ms: int | None = None) -> str:
+    """The DOM as Chromium built it after loading ``html`` (``#fragment``; ``--dump-dom``),
+    after its scripts ran for ``script_ms`` of virtual time when given."""
     html = Path(html).resolve()
-    p = _run(["--dump-dom", html.as_uri()], timeout)
+    p = _run([*_budget(script_ms), "--dump-dom", _url(html, fragment)], timeout)
     out = p.stdout.decode("utf-8", errors="replace")
     if p.returncode != 0 or "<html" not in out:
         raise BrowserUnavailable(f"Chromium could not load {html} (exit {p.returncode}): {p.stderr.decode(errors='replace')[-800:]}")

@@ -28,7 +28,6 @@ command may keep its own ``--json`` or ``--detail``):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -106,8 +105,7 @@ def write_reports(result, args, title: str = "metaharness report", json: bool = 
         json_report.write(get_doc(), args.json)
         written.append(Path(args.json))
     if getattr(args, "html", None):
-        workers = min(2, os.cpu_count() or 1)  # the plots of many analyses are drawn in parallel
-        html_report.write(get_doc(), args.html, title=title, fmt=getattr(args, "plots", "svg") or "svg", workers=workers)
+        html_report.write(get_doc(), args.html, title=title, fmt=getattr(args, "plots", "svg") or "svg")
         written.append(Path(args.html))
     if getattr(args, "junit", None):
         junit_report.write(get_doc(), args.junit, name=title)
