@@ -234,16 +234,8 @@ def _check_requires(path, aid, kind, opts, given):
 
 
 def _data_columns(kind, opts, dataset) -> list[str]:
-    """The data columns an analysis uses: values of its column-name keys that are columns."""
-    from .analyses.base import check_r_name
-
-    cols: list[str] = []
-    for key, keyspec in kind.keys.items():
-        if keyspec.check is not check_r_name or key not in opts:
-            continue
-        vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
-        cols += [v for v in vals if isinstance(v, str) and v in dataset.columns and v not in cols]
-    return cols
+    """The data columns an analysis uses (its kind says which: :meth:`AnalysisKind.columns_used`)."""
+    return kind.columns_used(opts, dataset)
 
 
 def discover(paths) -> list[Path]:

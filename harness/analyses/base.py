@@ -95,6 +95,22 @@ class AnalysisKind:
         :meth:`check`, for every expanded analysis; nothing has run yet.
         """
 
+    def columns_used(self, opts: dict, dataset) -> list[str]:
+        """The data columns an analysis uses ([dataset] ``na = "omit"`` drops the studies with an
+        empty or NA cell in any of them): the values of its column-name keys that are columns of the
+        file. Kinds whose inputs depend on other options (e.g. ``measure``) leave out the others."""
+        cols: list[str] = []
+        for key, keyspec in self.keys.items():
+            if keyspec.check is not check_r_name or key not in opts or key in self.unused_keys(opts):
+                continue
+            vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
+            cols += [v for v in vals if isinstance(v, str) and v in dataset.columns and v not in cols]
+        return cols
+
+    def unused_keys(self, opts: dict) -> set:
+        """Column keys that this analysis does not read (given its other options)."""
+        return set()
+
     def shown_options(self, options: dict) -> dict:
         """The options that apply to an analysis, for its report (the options line): empty values,
         column roles given their own name (``m1i = "m1i"``) and options that do not apply to this
@@ -164,6 +180,35 @@ def redundant_columns(X, names, rtol=1e-7) -> list[str]:
             out.append(names[j])
         else:
             keep.append(j)
+    return out
+
+
+def is_categorical(ds, col) -> bool:
+    """A moderator column is categorical when any of its cells is not a number (as R's read.csv
+    makes a text column a factor); an empty or NA cell is an error naming it, with the ``na`` hint."""
+    cells = ds.text(col, what="a moderator value")
+    try:
+        [float(c) for c in cells]
+    except ValueError:
+        return True
+    return False
+
+
+def arm_inputs(spec, roles) -> dict:
+    """Arm-level columns by role, validated (errors name file, line and column): SDs > 0, sample
+    sizes >= 2, and positive means for the log ratio of means (measure ROM)."""
+    ds = spec.dataset
+    out = {}
+    for role in roles:
+        if role.startswith("sd"):
+            out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
+        elif role.startswith("n"):
+            out[role] = ds.numeric(spec[role], lower=2, what="a sample size", why="a standard deviation needs at least two observations per arm")
+        else:
+            out[role] = ds.numeric(spec[role])
+    if spec.get("measure") == "ROM":
+        for role in ("m1i", "m2i"):
+            ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a mean (the log ratio of means needs positive means)")
     return out
 
 

@@ -84,7 +84,7 @@ class RevManKind(AnalysisKind):
         if spec["measure"] == "GEN":
             if spec.get("yi") is None or (spec.get("vi") is None) == (spec.get("sei") is None):
                 raise InputError(f"analysis {spec.id}: measure GEN needs `yi` and exactly one of `vi`, `sei`", spec.fixture)
-            if spec["r_convention"] == "metafor":
+            if spec.get("r_convention") == "metafor":
                 raise InputError(f"analysis {spec.id}: r_convention 'metafor' needs raw columns (measure MD or SMD)", spec.fixture)
         else:
             require_columns(spec, TWO_GROUP)
@@ -176,7 +176,7 @@ class RevManSubgroupKind(RevManKind):
             raise InputError(f"analysis {spec.id}: the subgroup column {spec['group']!r} has fewer than two subgroups", spec.fixture)
 
     def groups(self, spec):
-        return np.array(spec.dataset.text(spec["group"]), dtype=object)
+        return np.array(spec.dataset.text(spec["group"], what="a subgroup"), dtype=object)
 
     def explain_context(self, spec):
         return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", "revman"]}

@@ -36,7 +36,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import FAVOURS, AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
+from .base import FAVOURS, AnalysisKind, Key, arm_inputs, is_categorical, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -150,19 +150,7 @@ class RmaKind(AnalysisKind):
             else:
                 out["sei"] = ds.numeric(spec["sei"], lower=0, lower_inclusive=False, what="a standard error")
             return out
-        roles = ("ti", "n1i", "n2i") if spec.get("ti") else TWO_GROUP
-        out = {}
-        for role in roles:
-            if role.startswith("sd"):
-                out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
-            elif role.startswith("n"):
-                out[role] = ds.numeric(spec[role], lower=2, what="a sample size (a standard deviation needs at least 2)")
-            else:
-                out[role] = ds.numeric(spec[role])
-        if spec["measure"] == "ROM":
-            for role in ("m1i", "m2i"):
-                ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a mean (the log ratio of means needs positive means)")
-        return out
+        return arm_inputs(spec, ("ti", "n1i", "n2i") if spec.get("ti") else TWO_GROUP)
 
     def user_weights(self, spec):
         if not spec.get("weights"):
@@ -172,15 +160,7 @@ class RmaKind(AnalysisKind):
     def _is_categorical(self, spec, col):
         if col in spec["factors"]:
             return True
-        cells = spec.dataset.text(col)
-        for i, c in enumerate(cells):
-            if c == "" or c.upper() in ("NA", "NAN"):
-                raise InputError("empty cell; a moderator value is expected", spec.dataset.path, spec.dataset.line_of(i), col)
-        try:
-            [float(c) for c in cells]
-        except ValueError:
-            return True
-        return False
+        return is_categorical(spec.dataset, col)
 
     def design(self, spec):
         """The moderator part of the model: ``{"X": (k, p), "names": [...],

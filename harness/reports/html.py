@@ -466,7 +466,8 @@ def figures(plot: dict | None, aid: str, fmt: str = "svg") -> str:
             else:
                 cap = f"Forest plot: {plot.get('model', '')}"
             if b is not None:
-                cap += f"; {labels[0]} (blue, filled squares sized by weight) and {labels[1]} (orange, open circles) side by side"
+                sized = " sized by weight" if any(st.weight is not None for st in a.studies) else ""
+                cap += f"; {labels[0]} (blue, filled squares{sized}) and {labels[1]} (orange, open circles) side by side"
             out.append(_image(forest.layout(a, b, labels), "forest", cap + ".", fmt))
         coef = plots.coefficients(plot)
         if coef is not None:

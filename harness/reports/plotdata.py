@@ -418,6 +418,8 @@ def _plot_data(kind, spec, records, py_info, r_info):
     engines = {"python": "Python", "r": R_ENGINE.get(kind, "R")}
     if kind.startswith("revman"):  # both sides follow RevMan 5's formulas unless R is asked for metafor's own
         engines = {"python": "Python (RevMan 5)", "r": "metafor" if options.get("r_convention") == "metafor" else "R (RevMan 5 formulas, metafor)"}
+    if kind in ("robu", "rve") and options.get("reference") == "clubSandwich":
+        engines["r"] = "clubSandwich"  # the R side is clubSandwich's CR2 on robumeta's fit
     for info in (py_info or {}, r_info or {}):
         if isinstance(info.get("engine_label"), str):
             engines["r"] = info["engine_label"]
