@@ -398,3 +398,37 @@ def test_audit_documents_render_findings_and_junit_cases_per_outcome(tmp_path):
     assert cases["ptg"].find("skipped") is not None and cases["fcr"].find("failure") is None
     page = html_report.render(doc)
     assert '<table class="findings">' in page and 'class="v-inconsistent"' in page and "1 inconsistent findings" in page
+
+
+BUBBLE_CSV = """study,yi,vi,dose,arm
+A,0.10,0.010,1,x
+B,0.25,0.020,2,y
+C,0.32,0.015,3,x
+D,0.48,0.030,4,y
+E,0.55,0.012,5,x
+F,0.61,0.025,6,y
+"""
+
+
+def test_bubble_plot_for_a_meta_regression_on_one_continuous_moderator(tmp_path, r_engine):
+    from harness.verify import verify
+
+    (tmp_path / "data.csv").write_text(BUBBLE_CSV)
+    (tmp_path / "spec.toml").write_text('[dataset]\ndata = "data.csv"\nslab = "study"\nsource = "made-up numbers"\n'
+                                        '[[analysis]]\nid = "dose"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["dose"]\nmethod = "REML"\n'
+                                        '[[analysis]]\nid = "arm"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["arm"]\nmethod = "REML"\n'
+                                        '[[analysis]]\nid = "two"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["dose", "arm"]\nmethod = "REML"\n')
+    run = verify([tmp_path / "spec.toml"], engine_factory=lambda: r_engine)
+    assert run.ok
+    by = {a.id: a for a in run.analyses}
+    b = by["dose"].plot["bubble"]
+    assert b["moderator"] == "dose" and b["x"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    beta = {r.name: r for r in by["dose"].records}
+    assert b["line"]["r"]["b1"] == beta["beta[dose]"].r and b["line"]["python"]["b0"] == beta["beta[intrcpt]"].python
+    assert by["arm"].plot["bubble"] is None and by["two"].plot["bubble"] is None  # a factor, or two moderators: no bubble plot
+    page = unpacked(html_report.render(run.to_dict()))
+    assert page.count('class="plot bubble"') == 1
+    sec = page[page.index('<figure class="plot bubble"'):]
+    sec = sec[: sec.index("</figure>")]
+    assert "fitted line (Python)" in sec and "fitted line (metafor)" in sec and ">dose</text>" in sec
+    assert sec.count("<circle") >= 6  # one per study (and the legend's)

@@ -341,6 +341,7 @@ class Poly:
     fill: str
     edge: str | None = None
     lw: float = 0.0
+    behind: bool = False  # drawn below the lines (a CI band), not above them (a diamond, an arrow)
 
 
 @dataclass(frozen=True)
@@ -753,7 +754,7 @@ def canvas_figure(cv: Canvas):
             elif isinstance(it, Rect):
                 ax.add_patch(Rectangle((it.x, it.y), it.w, it.h, facecolor=it.fill, edgecolor="none", zorder=3, clip_on=False))
             elif isinstance(it, Poly):
-                ax.add_patch(Polygon(it.points, closed=True, facecolor=it.fill, edgecolor=it.edge or "none", lw=it.lw, zorder=4, clip_on=False))
+                ax.add_patch(Polygon(it.points, closed=True, facecolor=it.fill, edgecolor=it.edge or "none", lw=it.lw, zorder=1 if it.behind else 4, clip_on=False))
             elif isinstance(it, Circle):
                 ax.add_patch(MplCircle((it.x, it.y), it.r, facecolor=it.fill, edgecolor=it.edge, lw=it.lw, zorder=5, clip_on=False, alpha=it.alpha))
         for (colour, lw, dash), segs in lines.items():
@@ -778,6 +779,9 @@ def canvas_svg(cv: Canvas) -> str:
     lines: dict = {}
     rects: dict = {}
     for it in cv.items:
+        if isinstance(it, Poly) and it.behind:
+            out.append(_poly_svg(it, P))
+    for it in cv.items:
         if isinstance(it, Line):
             x1, y1, x2, y2 = (_n(v * P) for v in (it.x1, it.y1, it.x2, it.y2))
             seg = f"M{x1} {y1}" + (f"H{x2}" if y1 == y2 else f"V{y2}" if x1 == x2 else f"L{x2} {y2}")
@@ -790,10 +794,8 @@ def canvas_svg(cv: Canvas) -> str:
     for fill, paths in rects.items():
         out.append(f'<path d="{"".join(paths)}" fill="{fill}"/>')
     for it in cv.items:
-        if isinstance(it, Poly):
-            d = "M" + "L".join(f"{_n(x * P)} {_n(y * P)}" for x, y in it.points) + "Z"
-            stroke = f' stroke="{it.edge}" stroke-width="{it.lw:g}"' if it.edge else ""
-            out.append(f'<path d="{d}" fill="{it.fill}"{stroke}/>')
+        if isinstance(it, Poly) and not it.behind:
+            out.append(_poly_svg(it, P))
         elif isinstance(it, Circle):
             op = f' fill-opacity="{it.alpha:g}"' if it.alpha != 1 else ""
             out.append(f'<circle cx="{_n(it.x * P)}" cy="{_n(it.y * P)}" r="{_n(it.r * P)}" fill="{it.fill}"{op} stroke="{it.edge}" stroke-width="{it.lw:g}"/>')
@@ -813,6 +815,12 @@ def canvas_svg(cv: Canvas) -> str:
             out.append(f"<text {attrs}>{escape(it.s, quote=False)}</text>")
     out.append("</svg>")
     return "".join(out)
+
+
+def _poly_svg(it: Poly, P: float) -> str:
+    d = "M" + "L".join(f"{_n(x * P)} {_n(y * P)}" for x, y in it.points) + "Z"
+    stroke = f' stroke="{it.edge}" stroke-width="{it.lw:g}"' if it.edge else ""
+    return f'<path d="{d}" fill="{it.fill}"{stroke}/>'
 
 
 def compact_svg(svg: str) -> str:

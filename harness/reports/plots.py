@@ -181,7 +181,7 @@ def bubble(plot: dict, title: str | None = None) -> F.Canvas | None:
     ax = _Axes(cv, 0.75, top + 0.1, 4.2, 2.7, xlim, (ylo - ypad, yhi + ypad))
     if band:
         pts = [(ax.X(g), ax.Y(hi)) for g, _, hi in band] + [(ax.X(g), ax.Y(lo)) for g, lo, _ in reversed(band)]
-        cv.add(F.Poly(tuple(pts), BAND))
+        cv.add(F.Poly(tuple(pts), BAND, behind=True))
     ws = [v[2] for v in ok if v[2] is not None]
     wmax = max(ws) if ws else None
     for xi, yi, wi in ok:
