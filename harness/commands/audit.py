@@ -44,6 +44,7 @@ def run(args) -> int:
     import json
 
     from ..audit.report import render
+    from ..reports.terminal import terminal_width
     from ..errors import InputError
 
     paths = [Path(f) for f in args.files]
@@ -54,7 +55,7 @@ def run(args) -> int:
             raise InputError("no such file", p)
     results = [AUDITORS[p.suffix.lower()](p, args) for p in paths]
     for r in results:
-        print(r.render(args.detail) if hasattr(r, "render") else render(r))
+        print(r.render(args.detail) if hasattr(r, "render") else render(r, width=terminal_width()))
         print()
     total = {"consistent": 0, "inconsistent": 0, "cannot check": 0}
     for r in results:

@@ -79,7 +79,8 @@ def print_terminal(result, args, stream=None) -> None:
     """Print the terminal report of a verify-shaped result (``analyses`` of AnalysisComparison)."""
     stream = stream if stream is not None else sys.stdout
     color = terminal.use_color(stream, getattr(args, "color", "auto"))
-    print(terminal.render(result, detail=bool(getattr(args, "detail", False)), color=color), file=stream)
+    width = terminal.terminal_width(stream)
+    print(terminal.render(result, detail=bool(getattr(args, "detail", False)), color=color, width=width), file=stream)
 
 
 def write_reports(result, args, title: str = "metaharness report", json: bool = True) -> list[Path]:
