@@ -14,7 +14,8 @@ def run(*args, cwd=None, env_columns=None):
 
 def test_verify_bundled_fixtures_agree(tmp_path, r_engine):
     out = tmp_path / "out.json"
-    p = run("verify", "--json", str(out))
+    page = tmp_path / "out.html"
+    p = run("verify", "--json", str(out), "--html", str(page))
     assert p.returncode == 0, p.stdout + p.stderr
     last = p.stdout.strip().splitlines()[-1]
     assert "analyses" in last and " 0 differ, 0 errors" in last
@@ -29,6 +30,31 @@ def test_verify_bundled_fixtures_agree(tmp_path, r_engine):
     # bundled fixtures agree, except differences registered as explained (each with its reason)
     assert all(q["verdict"] in ("agree", "explained") for a in doc["analyses"] for q in a["quantities"])
     assert all(q["explanation"] for a in doc["analyses"] for q in a["quantities"] if q["verdict"] == "explained")
+    check_bundled_report(page, doc)
+
+
+def check_bundled_report(page, doc):
+    """The bundled fixtures' HTML report: at most 10 MB (it was 67 MB, one base64 matplotlib SVG per plot
+    and every table inline), and in headless Chromium every analysis is there and reachable from the summary."""
+    from harness.reports import browser
+
+    size = page.stat().st_size
+    assert size <= 10_000_000, f"{size / 1e6:.1f} MB"
+    try:
+        browser.find_chromium()
+    except browser.BrowserUnavailable as e:  # `make test` installs it: never skipped
+        raise AssertionError(str(e)) from None
+    dom = browser.dump_dom(page, timeout=300)
+    n = len(doc["analyses"])
+    assert dom.count('<section class="analysis"') == n
+    for a in doc["analyses"]:
+        anchor = "a-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in a["id"])
+        assert f'id="{anchor}"' in dom and f'href="#{anchor}"' in dom, a["id"]
+    agree = sum(a["verdict"] == "agree" for a in doc["analyses"])
+    explained = sum(a["verdict"] == "explained" for a in doc["analyses"])
+    assert f"{n} analyses: {agree} agree, {explained} explained" in dom and "All" not in dom.split("</section>")[0].split("banner")[1]
+    # the explained analyses' forests are in the page; the agreeing ones' are stored, one block each
+    assert dom.count('class="plot forest"') >= explained and dom.count('<details class="lazy" data-z=') == agree
 
 
 def test_bad_spec_exits_2(tmp_path):

@@ -362,8 +362,10 @@ class Canvas:
         self.height = 0.0
 
     def text(self, x, y_centre, s, anchor="start", bold=False, colour="#000000", size=SIZE, valign="centre", rotate=0.0):
-        """A text (one line per newline); ``y_centre`` the middle of the first line's digits, or its top."""
-        lines = str(s).split("\n")
+        """A text (one line per newline); ``y_centre`` the middle of the first line's digits, or its top.
+        Control characters (a mis-encoded label) are shown as U+FFFD, never written into the SVG."""
+        s = _CONTROL.sub("\ufffd", str(s))
+        lines = s.split("\n")
         up = 0.36 * size / 72 if valign == "centre" else 0.76 * size / 72
         if rotate:  # a vertical axis title: the baseline to the right of x
             self.items.append(Text(x + up, y_centre, str(s), anchor, bold, colour, size, rotate))
@@ -373,6 +375,9 @@ class Canvas:
 
     def add(self, item):
         self.items.append(item)
+
+
+_CONTROL = __import__("re").compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 class TextWidths:
@@ -394,8 +399,13 @@ class TextWidths:
             if self.props is None:
                 self.props = {b: FontProperties(family=FAMILY, size=SIZE, weight="bold" if b else "normal") for b in (False, True)}
                 self.t2p = TextToPath()
-            # "x" + ch + "x" minus "xx": the advance of ch, whitespace included
-            w3 = self.t2p.get_text_width_height_descent("x" + ch + "x", self.props[bold], ismath=False)[0]
+            # "x" + ch + "x" minus "xx": the advance of ch, whitespace included (a glyph the font
+            # lacks is drawn by the viewer's fallback font: its width here is the font's missing-glyph box)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                w3 = self.t2p.get_text_width_height_descent("x" + ch + "x", self.props[bold], ismath=False)[0]
             w2 = self.t2p.get_text_width_height_descent("xx", self.props[bold], ismath=False)[0]
             w = (w3 - w2) / 72.0 / SIZE  # per point of font size
             TextWidths._cache[key] = w
@@ -558,7 +568,7 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     for i, p in enumerate(series):
         ests = [W(_est_text(s, digits)) for s in p.studies] + [W(_est_text(r[1][i], digits), True) for r in rows if r[0] == "pooled"]
         est_w.append(max(ests + [W(est_head[i], True)]))
-    text_w = max([W(r[1][1]) + 0.06 for r in rows if r[0] == "text"] + [W(n, size=7.5) for n in plot.notes] + [0.0])
+    text_w = max([W(r[1][1]) + 0.06 for r in rows if r[0] == "text"] + [0.0])  # notes go under the axis: the width at the end
     x_label = 0.08
     x = x_label + label_w + GAP
     x_cols = []

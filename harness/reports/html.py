@@ -40,7 +40,7 @@ from html import escape
 from pathlib import Path
 
 from . import forest, plots
-from .plotdata import forests, from_analysis_dict
+from .plotdata import forests, from_analysis_dict, pooled_numbers
 
 OK = ("agree", "explained", "consistent", "pass", "ok")
 BAD = ("differ", "missing", "engine-error", "warning", "inconsistent", "error", "fail")
@@ -219,12 +219,6 @@ def _est_ci(p) -> str:
     return f"{_fmt(p.get('estimate'))} [{_fmt(p.get('ci_lb'))}, {_fmt(p.get('ci_ub'))}]"
 
 
-def pooled_of(plot: dict | None) -> dict:
-    """Each engine's pooled row of an analysis's plot data: ``{"python": {...}, "r": {...}}`` (intercept-only models)."""
-    plot = plot or {}
-    return {p.get("engine"): p for p in plot.get("pooled") or [] if p.get("engine") in ("python", "r")}
-
-
 def _two(py, r) -> str:
     if py == r:
         return f'<span class="both">{py}</span>'
@@ -261,6 +255,8 @@ def _summary(doc: dict, title: str, analyses, plot_of) -> str:
     worst = []
     for a in analyses:
         for q in a.get("quantities") or []:
+            if not isinstance(q.get("r"), (int, float)) or abs(q["r"]) < 1e-8:
+                continue  # zero up to rounding: atol decides, a relative difference means nothing (as in the terminal)
             rd = q.get("rel_diff")
             if isinstance(rd, (int, float)):
                 worst.append((rd, a, q))
@@ -268,7 +264,7 @@ def _summary(doc: dict, title: str, analyses, plot_of) -> str:
                 worst.append((math.inf, a, q))
     worst.sort(key=lambda t: -t[0])
     if worst:
-        out.append('<h3>Largest differences</h3><table class="worst"><tr><th>analysis</th><th>quantity</th><th>Python</th><th>R</th><th>rel diff</th><th>tolerance</th><th>verdict</th></tr>')
+        out.append('<h3>Largest relative differences</h3><p class="note">Among values with |R| ≥ 1e-8 (below that a value is zero up to rounding and the absolute tolerance decides).</p><table class="worst"><tr><th>analysis</th><th>quantity</th><th>Python</th><th>R</th><th>rel diff</th><th>tolerance</th><th>verdict</th></tr>')
         for rd, a, q in worst[:10]:
             tol = q.get("tolerance") or {}
             tol_s = f"rtol {_num(tol.get('rtol'), 2)}, atol {_num(tol.get('atol'), 2)}" if tol else "—"
@@ -285,11 +281,11 @@ def _summary(doc: dict, title: str, analyses, plot_of) -> str:
         for a in analyses:
             qs = a.get("quantities") or []
             w = max((q for q in qs if isinstance(q.get("rel_diff"), (int, float))), key=lambda q: q["rel_diff"], default=None)
-            po = pooled_of(plot_of.get(id(a)))
-            py, rr = po.get("python") or {}, po.get("r") or {}
-            est = _two(_est_ci(py), _est_ci(rr)) if po else "—"
-            t2 = _two(_fmt(py.get("tau2")), _fmt(rr.get("tau2"))) if po and (py.get("tau2") is not None or rr.get("tau2") is not None) else "—"
-            i2 = _two(_fmt(py.get("i2")), _fmt(rr.get("i2"))) if po and (py.get("i2") is not None or rr.get("i2") is not None) else "—"
+            nums = pooled_numbers(plot_of.get(id(a)), qs)
+            py, rr = ({"estimate": v[0], "ci_lb": v[1], "ci_ub": v[2]} for v in (nums["python"], nums["r"]))
+            est = _two(_est_ci(py), _est_ci(rr))
+            t2 = _two(_fmt(nums["python"][3]), _fmt(nums["r"][3]))
+            i2 = _two(_fmt(nums["python"][4]), _fmt(nums["r"][4]))
             out.append(
                 f'<tr class="v-{escape(str(a.get("verdict")))}"><td><a href="#{_anchor(a.get("id"))}">{escape(str(a.get("id")))}</a></td><td>{escape(str(a.get("kind", "")))}</td>'
                 f'<td>{_badge(a.get("verdict"))}</td><td class="n two">{est}</td><td class="n two">{t2}</td><td class="n two">{i2}</td>'
@@ -516,9 +512,13 @@ def _analysis(a: dict, fmt: str, plot: dict | None) -> str:
     qs = a.get("quantities") or []
     expl = [q for q in qs if q.get("verdict") == "explained" or (q.get("verdict") not in ("agree",) and q.get("explanation"))]
     if expl:
-        out.append("<h3>Explanations</h3><ul class=\"explanations\">")
+        # one item per distinct explanation, naming every quantity it covers
+        groups: dict = {}
         for q in expl:
-            out.append(f"<li><b>{escape(str(q.get('name')))}</b> {_badge(q.get('verdict'))}: {escape(str(q.get('explanation') or ''))}</li>")
+            groups.setdefault((str(q.get("verdict")), str(q.get("explanation") or "")), []).append(str(q.get("name")))
+        out.append("<h3>Explanations</h3><ul class=\"explanations\">")
+        for (v, text), names in groups.items():
+            out.append(f"<li><b>{escape(', '.join(names))}</b> {_badge(v)}: {escape(text)}</li>")
         out.append("</ul>")
     for k, v in a.items():
         if k not in KNOWN:

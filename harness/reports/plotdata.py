@@ -496,6 +496,32 @@ class _Opts:
         return self.options.get(k, d)
 
 
+#: quantity names of tau^2 and I^2, in each kind's spelling
+TAU2_NAMES = ("tau2", "tau_sq")
+I2_NAMES = ("I2", "I_2", "i2")
+
+
+def pooled_numbers(plot: dict | None, records) -> dict:
+    """Each engine's pooled estimate, CI, tau^2 and I^2 of an analysis: ``{"python": (est, lb, ub, tau2, i2), "r": ...}``.
+
+    The estimate and CI from the plot data (intercept-only models; None for a
+    meta-regression); tau^2 and I^2 from the records (objects or dicts; the
+    residual ones of a meta-regression), else from the plot data."""
+    pooled = {p.get("engine"): p for p in ((plot or {}).get("pooled") or [])}
+    rec = {}
+    for r in records:
+        name = r["name"] if isinstance(r, dict) else r.name
+        rec[name] = r
+    val = lambda r, side: _num(r[side] if isinstance(r, dict) else getattr(r, side))  # noqa: E731
+    out = {}
+    for side in ("python", "r"):
+        p = pooled.get(side) or {}
+        t2 = next((val(rec[n], side) for n in TAU2_NAMES if n in rec), p.get("tau2"))
+        i2 = next((val(rec[n], side) for n in I2_NAMES if n in rec), p.get("i2"))
+        out[side] = (p.get("estimate"), p.get("ci_lb"), p.get("ci_ub"), t2, i2)
+    return out
+
+
 # ---- plot data -> the shared forest plot (harness.reports.forest) -------------------------------
 #: RevMan's arm columns (continuous outcomes): the data file's columns shown per study
 ARM_COLUMNS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")

@@ -120,25 +120,11 @@ def analysis_table(a, color=False, width=WIDTH, records=None) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
-#: quantity names of tau^2 and I^2, by kind's spelling
-TAU2 = ("tau2", "tau_sq")
-I2 = ("I2", "I_2", "i2")
-
-
 def pooled_numbers(a) -> dict:
-    """Each engine's pooled estimate, CI, tau^2 and I^2 of an analysis: ``{"python": (est, lb, ub, tau2, i2), "r": ...}``.
+    """Each engine's pooled estimate, CI, tau^2 and I^2 of an analysis (:func:`harness.reports.plotdata.pooled_numbers`)."""
+    from .plotdata import pooled_numbers as numbers
 
-    The estimate and CI from the plot data (intercept-only models; None for a
-    meta-regression), tau^2 and I^2 from the records (residual ones for a meta-regression)."""
-    pooled = {p.get("engine"): p for p in ((getattr(a, "plot", None) or {}).get("pooled") or [])}
-    rec = {r.name: r for r in a.records}
-    out = {}
-    for side in ("python", "r"):
-        p = pooled.get(side) or {}
-        t2 = next((getattr(rec[n], side) for n in TAU2 if n in rec), p.get("tau2"))
-        i2 = next((getattr(rec[n], side) for n in I2 if n in rec), p.get("i2"))
-        out[side] = (p.get("estimate"), p.get("ci_lb"), p.get("ci_ub"), t2, i2)
-    return out
+    return numbers(getattr(a, "plot", None), a.records)
 
 
 def _est(v, digits=DIGITS) -> str:
