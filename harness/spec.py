@@ -260,7 +260,8 @@ def discover(paths) -> list[Path]:
             found = {q for q in tomls if q.name == "spec.toml" or q.name.endswith(".spec.toml")}
             if not found:
                 others = sorted(str(q.relative_to(p)) for q in tomls)
-                seen = f"; it holds {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}, which are not specs by name" if others else ""
+                which = "which is not a spec by name" if len(others) == 1 else "which are not specs by name"
+                seen = f"; it holds {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}, {which}" if others else ""
                 raise InputError(f"no spec file in this folder (looked for spec.toml and *.spec.toml, in it and below){seen}: "
                                  "name a spec spec.toml or <name>.spec.toml, or give the file itself", p)
             out.extend(sorted(found))

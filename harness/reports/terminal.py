@@ -141,12 +141,13 @@ def summary_table(run, color=False, width=WIDTH) -> str:
     at the digits shown, else on a row each ("Py", then "R"); analysis ids wrap
     within their column to fit ``width`` (on a narrow terminal the kind
     column goes, then a digit)."""
-    for digits, with_kind in ((DIGITS, True), (DIGITS, False), (DIGITS - 1, False)):
+    longest = max((len(a.id) for a in run.analyses), default=0)
+    for digits, with_kind, need in ((DIGITS, True, 24), (DIGITS - 1, True, 20), (DIGITS - 1, False, 0)):
         rows, headers = _summary_rows(run, digits, with_kind)
         # tabulate makes a column at least its header + 2 wide and puts 2 spaces between columns
         others = [max([len(h) + 2] + [len(str(r[j])) for r in rows]) for j, h in enumerate(headers) if j]
         room = width - sum(others) - 2 * (len(headers) - 1)
-        if room >= 16:
+        if room >= min(need, longest):
             break
     room = max(room, 10)
     rows = [(_wrap_id(r[0], room), *r[1:]) for r in rows]
