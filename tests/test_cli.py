@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 
-def run(*args, cwd=None, env_columns=None):
+def run(*args, cwd=None, columns=None):
+    """``metaharness ARGS`` in a subprocess (piped: no colour), ``COLUMNS`` set when given."""
     import os
 
-    env = {**os.environ, **({"COLUMNS": str(env_columns)} if env_columns else {})}
+    env = {**os.environ, "NO_COLOR": "1", **({"COLUMNS": str(columns)} if columns else {})}
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
@@ -64,6 +65,8 @@ def test_bad_spec_exits_2(tmp_path):
     p = run("verify", str(spec))
     assert p.returncode == 2
     assert "unknown key 'methd'" in p.stderr and "did you mean 'method'" in p.stderr
+    # and the kind's keys, with where they are described
+    assert "its keys are measure, m1i, sd1i," in p.stderr and "`metaharness kinds rma` describes them" in p.stderr
 
 
 def test_bad_cell_names_file_line_and_column(tmp_path):
@@ -93,7 +96,7 @@ def test_a_folder_without_a_spec_by_name_says_what_was_looked_for(tmp_path):
 def test_kinds_lists_every_kind_with_its_keys():
     from harness.analyses import KINDS
 
-    p = run("kinds", env_columns=120)
+    p = run("kinds", columns=120)
     assert p.returncode == 0, p.stderr
     for name, kind in KINDS.items():
         assert f'== kind = "{name}"' in p.stdout
@@ -112,25 +115,6 @@ def test_kinds_lists_every_kind_with_its_keys():
     assert p.returncode == 2 and "did you mean 'robu'" in p.stderr
 
 
-def test_a_wrong_key_gets_a_did_you_mean_and_the_kinds_keys(tmp_path):
-    spec = tmp_path / "spec.toml"
-    spec.write_text('[dataset]\ndata = "data.csv"\nsource = "x"\n[[analysis]]\nid = "a"\nkind = "robu"\nstudynum = "s"\nmodelweight = "HIER"\n')
-    (tmp_path / "data.csv").write_text("s,yi,vi\n1,0.1,0.01\n2,0.2,0.02\n")
-    p = run("verify", str(spec))
-    assert p.returncode == 2
-    assert "unknown key 'modelweight' for kind 'robu' (did you mean 'modelweights'?)" in p.stderr
-    assert "its keys are yi, vi, measure," in p.stderr and "`metaharness kinds robu` describes them" in p.stderr
-
-
-def run_env(*args, columns=None, cwd=None):
-    import os
-
-    env = {**os.environ, "NO_COLOR": "1"}
-    if columns:
-        env["COLUMNS"] = str(columns)
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd, env=env)
-
-
 CSV = "study,m1i,sd1i,n1i,m2i,sd2i,n2i\nAlpha,10.2,3.1,25,12.0,3.4,24\nBeta,8.9,2.7,40,9.6,2.9,41\nGamma,11.5,4.0,18,13.9,4.2,20\nDelta,9.8,3.3,60,NA,3.0,58\nEpsilon,10.9,3.6,33,12.7,3.8,30\n"
 
 
@@ -141,7 +125,7 @@ def test_terminal_summary_shows_both_engines_pooled_estimate_tau2_and_i2(tmp_pat
     (tmp_path / "spec.toml").write_text('[dataset]\ndata = "data.csv"\nslab = "study"\nsource = "made-up numbers"\nna = "omit"\n'
                                         '[[analysis]]\nid = "a-rather-long-analysis-identifier-for-the-demo-data"\nmeasure = "MD"\nmethod = ["DL", "REML"]\n')
     out = tmp_path / "o.json"
-    p = run_env("verify", str(tmp_path / "spec.toml"), "--json", str(out), columns=100)
+    p = run("verify", str(tmp_path / "spec.toml"), "--json", str(out), columns=100)
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
     assert max(len(line) for line in lines) <= 100, [line for line in lines if len(line) > 100]
@@ -161,7 +145,7 @@ def test_terminal_summary_shows_both_engines_pooled_estimate_tau2_and_i2(tmp_pat
     assert "dropped study 'Delta' (line 5)" in p.stdout
     assert "quantity    Python" not in p.stdout and "abs diff" not in p.stdout
     # a narrow terminal: every line fits, the ids wrap and stay readable in full (DL and REML distinguishable)
-    p = run_env("verify", str(tmp_path / "spec.toml"), columns=80)
+    p = run("verify", str(tmp_path / "spec.toml"), columns=80)
     lines = p.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
     table = lines[2:lines.index("", 2)]
@@ -174,5 +158,5 @@ def test_audit_tables_fit_the_terminal():
 
     root = Path(__file__).resolve().parent.parent
     for cols in (80, 120):
-        p = run_env("audit", str(root / "fixtures" / "published" / "dersimonian2007.toml"), columns=cols)
+        p = run("audit", str(root / "fixtures" / "published" / "dersimonian2007.toml"), columns=cols)
         assert max(len(line) for line in p.stdout.splitlines()) <= cols, cols
