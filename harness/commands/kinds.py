@@ -50,8 +50,6 @@ def describe(kinds) -> dict:
 
 
 def render(desc: dict, width: int) -> str:
-    import textwrap
-
     from tabulate import tabulate
 
     from ..spec import DATASET_HELP, DATASET_KEYS
