@@ -18,6 +18,14 @@ import pandas as pd
 from .errors import InputError
 
 _DELIMS = [";", "\t", "|"]
+#: what a missing cell's error suggests (every kind: [dataset] na applies to every column an analysis uses)
+NA_HINT = 'to leave such studies out as metafor\'s na.omit does, set na = "omit" in [dataset]'
+
+
+def missing_cell(raw) -> str:
+    """How an error names a missing cell: ``empty cell``, or the text written (``'NA' (missing)``)."""
+    text = str(raw).strip()
+    return "empty cell" if text == "" else f"{text!r} (missing)"
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,8 @@ class Dataset:
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise InputError(f"{what} {column!r} is not in the file; its columns are {', '.join(self.columns)}{hint}", self.path)
 
-    def numeric(self, column: str, *, lower=None, lower_inclusive=True, what=None, allow_empty=False) -> np.ndarray:
-        """The column as floats; every cell must be a finite number (``lower`` bounds it)."""
+    def numeric(self, column: str, *, lower=None, lower_inclusive=True, what=None, allow_empty=False, why=None) -> np.ndarray:
+        """The column as floats; every cell must be a finite number (``lower`` bounds it; ``why`` says why, in the error)."""
         self.require(column)
         out = np.empty(self.k)
         for i, raw in enumerate(self.frame[column]):
@@ -56,9 +64,7 @@ class Dataset:
                 if allow_empty:
                     out[i] = np.nan
                     continue
-                shown = "empty cell" if text == "" else f"{raw.strip()!r} (missing)"
-                raise InputError(f"{shown}; {what or 'a number'} is expected (to leave such studies out as metafor's "
-                                 f"na.omit does, set na = \"omit\" in [dataset])", self.path, self.line_of(i), column)
+                raise InputError(f"{missing_cell(raw)}; {what or 'a number'} is expected ({NA_HINT})", self.path, self.line_of(i), column)
             try:
                 x = float(text)
             except ValueError:
@@ -68,7 +74,8 @@ class Dataset:
                 raise InputError(f"{raw!r} is not a finite number", self.path, self.line_of(i), column)
             if lower is not None and (x < lower or (x == lower and not lower_inclusive)):
                 op = ">=" if lower_inclusive else ">"
-                raise InputError(f"{raw!r} is out of range: {what or 'the value'} must be {op} {lower:g}", self.path, self.line_of(i), column)
+                because = f" ({why})" if why else ""
+                raise InputError(f"{raw!r} is out of range: {what or 'the value'} must be {op} {lower:g}{because}", self.path, self.line_of(i), column)
             out[i] = x
         return out
 
@@ -89,9 +96,16 @@ class Dataset:
             seen[lab] = i
         return tuple(labs)
 
-    def text(self, column: str) -> list[str]:
+    def text(self, column: str, what: str | None = None) -> list[str]:
+        """The column's cells as text (stripped). With ``what`` (e.g. ``"a study identifier"``) every
+        cell must be given: an empty or NA cell is an error naming its line, with the ``na = "omit"`` hint."""
         self.require(column)
-        return [s.strip() for s in self.frame[column]]
+        cells = [s.strip() for s in self.frame[column]]
+        if what is not None:
+            for i, c in enumerate(cells):
+                if _is_missing(c):
+                    raise InputError(f"{missing_cell(c)}; {what} is expected ({NA_HINT})", self.path, self.line_of(i), column)
+        return cells
 
     def omit_missing(self, columns, slab=None) -> tuple["Dataset", tuple]:
         """Leave out the studies with an empty or NA cell in any of ``columns``.

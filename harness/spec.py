@@ -37,6 +37,16 @@ from .data import Dataset, read_csv
 from .errors import InputError
 
 DATASET_KEYS = {"name": str, "data": str, "slab": str, "source": str, "citation": str, "notes": str, "na": str}
+#: what each [dataset] key means (``metaharness kinds`` prints it)
+DATASET_HELP = {
+    "name": "the dataset's name (default: the folder's name)",
+    "data": "the CSV file, relative to the spec (required)",
+    "slab": "study label column (unique labels; default 1..k)",
+    "source": "where the data come from (required)",
+    "citation": "a citation of the data's publication",
+    "notes": "free text",
+    "na": "what an empty or NA cell in a column an analysis uses does: error (default), or omit the study (metafor's na.omit)",
+}
 #: [dataset] na: what an empty or NA cell in a column an analysis uses does
 NA_ACTIONS = ("error", "omit")
 TOLERANCE_KEYS = ("rtol", "atol")
@@ -179,7 +189,8 @@ def load_fixture(path) -> Fixture:
         tol = _tolerances(path, where, merged.pop("tolerance", {}))
         for key in merged:
             if key not in kind.keys:
-                raise InputError(f"{where}: unknown key {key!r} for kind {kind_name!r}{_did_you_mean(key, kind.keys)}", path)
+                raise InputError(f"{where}: unknown key {key!r} for kind {kind_name!r}{_did_you_mean(key, kind.keys)}; "
+                                 f"its keys are {', '.join(kind.keys)} (`metaharness kinds {kind_name}` describes them)", path)
         given = frozenset(merged)
         grid_keys = [k for k, v in merged.items() if isinstance(v, list) and kind.keys[k].expand]
         for k in grid_keys:
@@ -234,16 +245,8 @@ def _check_requires(path, aid, kind, opts, given):
 
 
 def _data_columns(kind, opts, dataset) -> list[str]:
-    """The data columns an analysis uses: values of its column-name keys that are columns."""
-    from .analyses.base import check_r_name
-
-    cols: list[str] = []
-    for key, keyspec in kind.keys.items():
-        if keyspec.check is not check_r_name or key not in opts:
-            continue
-        vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
-        cols += [v for v in vals if isinstance(v, str) and v in dataset.columns and v not in cols]
-    return cols
+    """The data columns an analysis uses (its kind says which: :meth:`AnalysisKind.columns_used`)."""
+    return kind.columns_used(opts, dataset)
 
 
 def discover(paths) -> list[Path]:
@@ -253,7 +256,14 @@ def discover(paths) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = {q for q in p.rglob("*.toml") if q.name == "spec.toml" or q.name.endswith(".spec.toml")}
+            tomls = set(p.rglob("*.toml"))
+            found = {q for q in tomls if q.name == "spec.toml" or q.name.endswith(".spec.toml")}
+            if not found:
+                others = sorted(str(q.relative_to(p)) for q in tomls)
+                which = "which is not a spec by name" if len(others) == 1 else "which are not specs by name"
+                seen = f"; it holds {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}, {which}" if others else ""
+                raise InputError(f"no spec file in this folder (looked for spec.toml and *.spec.toml, in it and below){seen}: "
+                                 "name a spec spec.toml or <name>.spec.toml, or give the file itself", p)
             out.extend(sorted(found))
         elif p.is_file():
             out.append(p)

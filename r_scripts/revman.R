@@ -56,7 +56,7 @@ mh_revman <- function(data, measure = "SMD", model = "random", method = NULL) {
 #          rma(b_j, sei = se_j, method = "FE")$QE  (= RevMan's random-effects test);
 #  mixed:  QM of rma(yi, sei, mods = ~ factor(group), method = "DL"), one common
 #          tau^2 -- metafor's usual test, NOT what RevMan reports.
-mh_revman_subgroup <- function(data, group, measure = "SMD") {
+mh_revman_subgroup <- function(data, group, measure = "SMD", model = "random") {
   es <- mh_revman_es(data, measure)
   g <- factor(as.character(group), levels = unique(as.character(group)))
   df <- data.frame(.mh_yi = es$yi, .mh_sei = es$sei, .mh_g = g)
@@ -71,6 +71,14 @@ mh_revman_subgroup <- function(data, group, measure = "SMD") {
   b_fe <- sapply(per, function(p) as.numeric(p$fe$beta)); s_fe <- sapply(per, function(p) as.numeric(p$fe$se))
   sep_re <- metafor::rma(yi = b_re, sei = s_re, method = "FE")
   sep_fe <- metafor::rma(yi = b_fe, sei = s_fe, method = "FE")
+  # what RevMan prints on the forest plot: the total over all studies (one analysis, ignoring
+  # the subgroups), whose weights are the studies' displayed weights, and per subgroup its
+  # heterogeneity (IV Q around the FE estimate), its Z test and its weight (sum of its studies')
+  total <- mh_revman(data, measure, model)
+  fit_of <- function(p) if (model == "fixed") p$fe else p$re
+  sub_q <- sapply(per, function(p) p$fe$QE)
+  sub_k <- sapply(per, function(p) p$fe$k)
+  sub_df <- sub_k - 1
   list(levels = levels(g),
        chi2_fixed = fe_reg$QM, chi2_fixed_sep = sep_fe$QE,
        chi2_random = sep_re$QE, df = length(levels(g)) - 1,
@@ -79,5 +87,15 @@ mh_revman_subgroup <- function(data, group, measure = "SMD") {
        estimate_random = b_re, se_random = s_re,
        tau2_random = sapply(per, function(p) p$re$tau2),
        estimate_fixed = b_fe, se_fixed = s_fe,
-       k = sapply(per, function(p) p$re$k))
+       k = sapply(per, function(p) p$re$k),
+       yi = total$yi, sei = total$sei, weights = total$weights,
+       sub_chi2 = sub_q, sub_df = sub_df,
+       sub_p_chi2 = ifelse(sub_df > 0, sapply(per, function(p) p$fe$QEp), NA_real_),
+       sub_i2 = ifelse(sub_df > 0, pmax(0, (sub_q - sub_df) / sub_q) * 100, NA_real_),
+       sub_z = sapply(per, function(p) as.numeric(fit_of(p)$zval)),
+       sub_p = sapply(per, function(p) as.numeric(fit_of(p)$pval)),
+       sub_weight = sapply(levels(g), function(l) sum(total$weights[g == l])),
+       total_estimate = total$estimate, total_se = total$se, total_ci_lb = total$ci_lb, total_ci_ub = total$ci_ub,
+       total_z = total$z, total_p = total$p, total_chi2 = total$chi2, total_df = total$df,
+       total_p_chi2 = total$p_chi2, total_i2 = total$i2, total_tau2 = total$tau2)
 }

@@ -7,6 +7,16 @@
 # study, variance and user-weight columns travel under names that start with
 # ".mh_", which no moderator can take.
 
+# measure (non-empty): the effect sizes from the arm columns m1i ... n2i of `data`, by
+# metafor::escalc as the rma kind computes them (mh_escalc, metafor.R); else data$yi, data$vi.
+mh_robu_es <- function(data, measure = "", vtype = "LS") {
+  if (is.null(measure) || !nzchar(measure)) return(data)
+  es <- mh_escalc(data, measure, vtype)
+  data$yi <- es$yi
+  data$vi <- es$vi
+  data
+}
+
 mh_robu_frame <- function(data, mods, factors, levels) {
   md <- if (length(mods)) mh_frame(mods) else data.frame(row.names = seq_along(data$yi))
   for (f in factors) md[[f]] <- factor(md[[f]], levels = levels[[f]])
@@ -107,9 +117,10 @@ mh_robu_fields <- function(fit, data) {
 }
 
 mh_robu <- function(data, mods = list(), factors = character(0), levels = list(),
-                    modelweights = "CORR", rho = 0.8, small = TRUE, intercept = TRUE) {
+                    modelweights = "CORR", rho = 0.8, small = TRUE, intercept = TRUE, measure = "", vtype = "LS") {
+  data <- mh_robu_es(data, measure, vtype)
   r <- mh_robu_fit(data, mods, factors, levels, modelweights, rho, small, intercept)
-  mh_robu_fields(r$fit, data)
+  c(mh_robu_fields(r$fit, data), list(yi = as.numeric(data$yi), vi = as.numeric(data$vi)))
 }
 
 # sensitivity(): robumeta prints a character table (format(digits = 3)). The
@@ -118,7 +129,8 @@ mh_robu <- function(data, mods = list(), factors = character(0), levels = list()
 # printed table is returned too, and a refit whose formatted values differ from
 # the printed ones raises a warning (so it is reported, never hidden).
 mh_robu_sensitivity <- function(data, mods = list(), factors = character(0), levels = list(),
-                                small = TRUE, intercept = TRUE) {
+                                small = TRUE, intercept = TRUE, measure = "", vtype = "LS") {
+  data <- mh_robu_es(data, measure, vtype)
   base <- mh_robu_fit(data, mods, factors, levels, "CORR", 0.8, small, intercept)
   printed <- NULL
   utils::capture.output(printed <- robumeta::sensitivity(base$fit))
@@ -135,7 +147,7 @@ mh_robu_sensitivity <- function(data, mods = list(), factors = character(0), lev
     res[[i]] <- list(rho = grid[i], b_r = mh_num(f$reg_table$b.r), SE = mh_num(f$reg_table$SE),
                      tau_sq = mh_num(f$mod_info$tau.sq), printed = shown)
   }
-  list(labels = as.character(base$fit$reg_table$labels), grid = res)
+  list(labels = as.character(base$fit$reg_table$labels), grid = res, yi = as.numeric(data$yi), vi = as.numeric(data$vi))
 }
 
 # R's format(x, digits = 3, justify = "centre"), as sensitivity() prints it:
@@ -144,7 +156,8 @@ mh_format_sensitivity <- function(x) trimws(format(as.numeric(x), digits = 3, ju
 
 # clubSandwich on a robu fit: CR2 + Satterthwaite coef_test and conf_int.
 mh_robu_clubsandwich <- function(data, mods = list(), factors = character(0), levels = list(),
-                                 modelweights = "CORR", rho = 0.8, small = TRUE, intercept = TRUE) {
+                                 modelweights = "CORR", rho = 0.8, small = TRUE, intercept = TRUE, measure = "", vtype = "LS") {
+  data <- mh_robu_es(data, measure, vtype)
   r <- mh_robu_fit(data, mods, factors, levels, modelweights, rho, small, intercept)
   fit <- r$fit
   ct <- clubSandwich::coef_test(fit, vcov = "CR2", test = "Satterthwaite")
@@ -157,5 +170,7 @@ mh_robu_clubsandwich <- function(data, mods = list(), factors = character(0), le
   out$CI_L <- as.numeric(ci$CI_L)
   out$CI_U <- as.numeric(ci$CI_U)
   out$VR_r <- as.numeric(clubSandwich::vcovCR(fit, type = "CR2"))
+  out$yi <- as.numeric(data$yi)
+  out$vi <- as.numeric(data$vi)
   out
 }

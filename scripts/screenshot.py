@@ -5,7 +5,7 @@
 
 Without SPEC it verifies two analyses of the bundled Normand (1999) data
 (MD with REML, with its prediction interval and Egger's test, so the funnel
-plot appears; SMD with DerSimonian-Laird, which shows RevMan 5's SMD
+plot appears; SMD with DerSimonian-Laird, which notes RevMan 5's SMD
 convention beside metafor's) through both engines for real, writes the HTML
 report and photographs it in headless Chromium. With SPEC files or folders it
 reports those instead. Also writes the HTML next to the PNG (``--keep-html``).
@@ -26,6 +26,9 @@ name = "normand1999"
 data = "data.csv"
 slab = "source"
 source = "Normand S-LT (1999). Statistics in Medicine 18(3):321-359, Table I (length of stay); metadat::dat.normand1999"
+
+[defaults]
+favours = ["Favours specialist care", "Favours routine care"]
 
 [[analysis]]
 id = "normand1999-MD-REML"
@@ -63,7 +66,8 @@ def main(argv=None) -> int:
         html.write(run, page, title="metaharness verify")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        browser.screenshot(page, out, width=args.width, height=args.height)
+        # "#open-all": the page's script unpacks every analysis's plots (agreeing ones are stored compressed)
+        browser.screenshot(page, out, width=args.width, height=args.height, fragment="open-all", script_ms=10000)
         if args.keep_html:
             shutil.copy(page, out.with_suffix(".html"))
     print(f"wrote {out} ({len(run.analyses)} analyses, all agree: {run.ok})")

@@ -90,11 +90,17 @@ def test_dom_has_every_analysis_with_its_plot_and_tables(chromium, report):
     c = Counter()
     c.feed(dom)
     assert c.classes.get("analysis") == N_ANALYSES
-    assert c.classes.get("forest") == N_ANALYSES  # one forest plot per analysis
-    assert c.classes.get("pooled") == N_ANALYSES  # engines side by side
-    assert c.classes.get("quantities") == N_ANALYSES
+    assert c.classes.get("pooled") == N_ANALYSES  # engines side by side, always in the page
+    assert c.classes.get("forest") is None and c.classes.get("lazy") == N_ANALYSES  # all agree: plots on demand
     assert c.classes.get("overview") == 1 and c.classes.get("worst") == 1 and c.classes.get("engines") == 1
-    assert all(s.startswith("data:image/svg+xml;base64,") for s in c.img_src)
+    # opened (#open-all), the page's script unpacks every analysis's plots and tables
+    dom = browser.dump_dom(report, fragment="open-all", script_ms=10000)
+    c = Counter()
+    c.feed(dom)
+    assert c.classes.get("forest") == N_ANALYSES  # one forest plot per analysis
+    assert c.classes.get("forest-plot") == N_ANALYSES  # ... each an inline SVG
+    assert c.classes.get("quantities") == N_ANALYSES
+    assert c.tags.get("svg", 0) >= N_ANALYSES and not c.img_src
     # every study row of the overview links to its section
     assert len(re.findall(r'<a href="#a-browserdemo-', dom)) >= N_ANALYSES
     # the SMD analyses with DL carry RevMan 5's convention as a reference row
@@ -104,21 +110,21 @@ def test_dom_has_every_analysis_with_its_plot_and_tables(chromium, report):
 def test_screenshot_shows_rendered_plots(chromium, report, tmp_path):
     from PIL import Image
 
-    shot = browser.screenshot(report, tmp_path / "shot.png", width=1280, height=3200)
+    shot = browser.screenshot(report, tmp_path / "shot.png", width=1280, height=5000, fragment="open-all", script_ms=10000)
     img = np.asarray(Image.open(shot).convert("RGB"))
-    assert img.shape[:2] == (3200, 1280)
+    assert img.shape[:2] == (5000, 1280)
     blank = (img.min(axis=-1) > 245).mean()
     assert blank < 0.9  # the page is not empty
     blue, orange = colour_pixels(img, COLOURS["python"]), colour_pixels(img, COLOURS["r"])
-    # Control: the same page with its images removed (the tables still carry a few coloured words).
+    # Control: the same page with its plots removed (the tables still carry a few coloured words).
     text = report.read_text()
     bare = tmp_path / "bare.html"
-    bare.write_text(re.sub(r'src="data:image/[^"]+"', 'src=""', text))
-    ctrl = np.asarray(Image.open(browser.screenshot(bare, tmp_path / "bare.png", width=1280, height=3200)).convert("RGB"))
+    bare.write_text(re.sub(r'data-z="[^"]+"', 'data-z="eJwDAAAAAAE="', text))  # zlib of the empty string
+    ctrl = np.asarray(Image.open(browser.screenshot(bare, tmp_path / "bare.png", width=1280, height=5000, fragment="open-all", script_ms=10000)).convert("RGB"))
     blue0, orange0 = colour_pixels(ctrl, COLOURS["python"]), colour_pixels(ctrl, COLOURS["r"])
-    assert blue > blue0 + 1500 and orange > orange0 + 1500, (blue, blue0, orange, orange0)
+    assert blue > blue0 + 2000 and orange > orange0 + 2000, (blue, blue0, orange, orange0)
     # the plots are where the images are: some 200-pixel band holds both colours in quantity
-    bands = [(colour_pixels(img[y : y + 200], COLOURS["python"]), colour_pixels(img[y : y + 200], COLOURS["r"])) for y in range(0, 3000, 100)]
+    bands = [(colour_pixels(img[y : y + 200], COLOURS["python"]), colour_pixels(img[y : y + 200], COLOURS["r"])) for y in range(0, 4800, 100)]
     assert any(b > 300 and o > 300 for b, o in bands), bands
 
 

@@ -232,3 +232,57 @@ def test_a_long_title_widens_the_plot_rather_than_being_cut_off():
     # the title's advance in bold DejaVu Sans at 10 pt, from matplotlib's font metrics, fits inside the SVG
     title_pt = TextToPath().get_text_width_height_descent(title, FontProperties(family="DejaVu Sans", weight="bold", size=10), ismath=False)[0]
     assert width(long) > width(short) and width(long) >= 0.08 * 72 + title_pt
+
+
+# ---- fit.forest() from the Python API -----------------------------------------------------------
+YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
+VI = [0.03, 0.02, 0.05, 0.01, 0.04, 0.025]
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+@pytest.mark.r
+def test_fit_forest_draws_the_fit_as_metafor_computes_it(r_engine):
+    """fit.forest(): a matplotlib Figure through the shared forest module; the pooled row and the
+    lines under it carry R's numbers (metafor rma.uni, REML, run here), printed as RevMan prints them."""
+    import harness
+    from matplotlib.figure import Figure
+
+    fit = harness.rma(YI, VI, method="REML", slab=list("ABCDEF"))
+    fig = fit.forest(measure="SMD", favours=("Favours A", "Favours B"))
+    assert isinstance(fig, Figure)
+    texts = _texts(fig)
+    r = r_engine.call("mh_rma", data={"yi": YI, "vi": VI}, measure="GEN", method="REML").value
+    b, lb, ub = (float(np.asarray(r[k]).ravel()[0]) for k in ("beta", "ci_lb", "ci_ub"))
+    assert f"{b:.2f} [{lb:.2f}, {ub:.2f}]" in texts and "Total (95% CI)" in texts
+    tau2, qe, qep, i2 = (float(np.asarray(r[k]).ravel()[0]) for k in ("tau2", "QE", "QEp", "I2"))
+    assert F.heterogeneity_text(tau2, qe, 5, qep, i2) in texts
+    z, p = (float(np.asarray(r[k]).ravel()[0]) for k in ("zval", "pval"))
+    assert F.overall_text(z, p) in texts
+    assert {"A", "F", "Favours A", "Favours B", "prediction interval", "Std. Mean Difference"} <= set(texts)
+    # a fixed-effect model: no Tau², no prediction interval; a Knapp-Hartung test prints t with df = k - 1
+    fe = _texts(harness.rma(YI, VI, method="FE").forest())
+    assert any(t.startswith("Heterogeneity: Chi² = ") for t in fe) and "prediction interval" not in fe
+    kh = _texts(harness.rma(YI, VI, method="REML", test="knha").forest())
+    assert any(t.startswith("Test for overall effect: t = ") and ", df = 5 (" in t for t in kh)
+    # log ratios: drawn exponentiated on a log axis
+    lg = _texts(harness.rma(YI, VI, method="REML").forest(log_scale=True, measure="RR"))
+    assert f"{math.exp(b):.2f} [{math.exp(lb):.2f}, {math.exp(ub):.2f}]" in lg and "Risk Ratio" in lg
+
+
+def test_robu_forest_draws_the_pooled_estimate_or_the_coefficients():
+    import warnings
+
+    import harness
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = harness.robu(YI, VI, [1, 1, 2, 3, 3, 4])
+        reg = harness.robu(YI, VI, [1, 1, 2, 3, 3, 4], mods=np.array([1.0, 2, 1, 3, 2, 1]), coef_names=["dose"])
+    texts = _texts(fit.forest(YI, VI, slab=list("abcdef")))
+    assert "Total (95% CI)" in texts and "a" in texts
+    assert any(t.startswith("Test for overall effect: t = ") for t in texts) and any(t.startswith("Heterogeneity: Tau² = ") for t in texts)
+    coef = _texts(reg.forest())
+    assert "Coefficient" in coef and "dose" in coef

@@ -56,7 +56,7 @@ def replace_cell(csv, line, col, value):
     (replace_cell(GEN_CSV, 5, "vi", "0"), HEAD + GEN, 5, "vi", "a sampling variance must be > 0"),
     (replace_cell(TWO_CSV, 2, "sd1i", "-2"), HEAD + TWO, 2, "sd1i", "a standard deviation must be > 0"),
     (replace_cell(TWO_CSV, 2, "sd2i", "0"), HEAD + TWO, 2, "sd2i", "a standard deviation must be > 0"),
-    (replace_cell(TWO_CSV, 3, "n1i", "1"), HEAD + TWO, 3, "n1i", "a sample size (a standard deviation needs at least 2) must be >= 2"),
+    (replace_cell(TWO_CSV, 3, "n1i", "1"), HEAD + TWO, 3, "n1i", "'1' is out of range: a sample size must be >= 2 (a standard deviation needs at least two observations per arm)"),
     (replace_cell(TWO_CSV, 3, "n2i", "0"), HEAD + TWO, 3, "n2i", "must be >= 2"),
     # duplicated labels, empty label
     (replace_cell(GEN_CSV, 4, "study", "A"), HEAD + GEN, 4, "study", "duplicated study label 'A' (first on line 2)"),

@@ -251,6 +251,15 @@ def test_plot_data_coefficients_for_meta_regression_and_robumeta_names():
 # ---- HTML ---------------------------------------------------------------------------------------
 
 
+def unpacked(page: str) -> str:
+    """The page with every on-demand block unpacked (what the page's script does when a reader opens it)."""
+    import base64
+    import zlib
+
+    blobs = re.findall(r'data-z="([^"]*)"', page)
+    return page + "".join(zlib.decompress(base64.b64decode(b)).decode("utf-8") for b in blobs)
+
+
 def test_html_is_self_contained_with_a_forest_plot_per_analysis(tmp_path):
     run = FakeRun([agreeing(), differing(), failing()])
     for a in run.analyses:
@@ -260,12 +269,66 @@ def test_html_is_self_contained_with_a_forest_plot_per_analysis(tmp_path):
     html_report.write(run, path)
     text = path.read_text()
     assert text.count('<section class="analysis"') == 3
-    assert text.count('class="plot forest"') == 3  # the failed one shows what Python computed, R absent
-    assert "data:image/svg+xml;base64," in text
+    # needing attention first (an engine error, then a difference), then the agreeing one
+    order = [m for m in re.findall(r'<section class="analysis" id="a-([^"]+)"', text)]
+    assert order == ["demo-error", html_report._anchor(LONG)[2:], "demo-MD-DL"]
+    # plots inline where something differs; compressed, on demand, where all agree
+    assert text.count('class="plot forest"') == 2 and text.count('<details class="lazy" data-z=') == 1
+    full = unpacked(text)
+    assert full.count('class="plot forest"') == 3  # the failed one shows what Python computed, R absent
+    assert full.count("<svg") == 3 and "Total (95% CI)" in full
     assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing fetched from the network
-    assert "<script" not in text
+    assert not re.search(r"<script[^>]+src=", text)  # the one script is inline
     assert 'class="v-differ"' in text and "RevMan&#x27;s I2 truncates at zero" in text
     assert "singular design" in text
+
+
+def test_html_headline_counts_explained_and_never_claims_all_agree():
+    explained = agreeing("demo-ex")
+    explained.records.append(rec("I2", 12.5, 13.75, "explained", "a documented convention"))
+    doc = FakeRun([agreeing(), explained]).to_dict()
+    doc["interrupted"] = False
+    page = html_report.render(doc)
+    assert "2 analyses: 1 agree, 1 explained" in page and "All 2 analyses agree" not in page
+    assert "interrupted" not in page.split("<script>")[0].lower()  # no "interrupted: False"
+    assert "All 1 analyses agree" in html_report.render(FakeRun([agreeing()]).to_dict())
+    doc["interrupted"] = True
+    assert "The run was interrupted" in html_report.render(doc)
+    bad = html_report.render(FakeRun([agreeing(), differing()]).to_dict())
+    assert "1 of 2 analyses need attention (1 differ); 1 agree, 0 explained." in bad
+
+
+def test_html_options_line_lists_only_options_that_apply():
+    a = agreeing()
+    a.options = {"measure": "GEN", "yi": "yi", "vi": "v", "m1i": "m1i", "sd1i": "sd1i", "vtype": "LS", "method": "DL", "threshold": 1e-12,
+                 "maxiter": 1000, "confint_tol": 1e-12, "extras": [], "intercept": True, "mods": [], "level": 95.0}
+    page = html_report.render(FakeRun([a]).to_dict())
+    opts = re.search(r'<p class="opts">(.*?)</p>', page).group(1)
+    assert "measure <code>GEN</code>" in opts and "vi <code>v</code>" in opts and "method <code>DL</code>" in opts
+    for gone in ("m1i", "sd1i", "vtype", "threshold", "maxiter", "confint_tol", "extras", "intercept", "mods", "yi <code>"):
+        assert gone not in opts, gone  # arm columns of a yi/vi analysis, DL's iteration controls, empty lists, defaults named as their role
+    a.options.update(method="REML", extras=["confint"])
+    opts = re.search(r'<p class="opts">(.*?)</p>', html_report.render(FakeRun([a]).to_dict())).group(1)
+    assert "threshold" in opts and "maxiter" in opts and "confint_tol" in opts
+
+
+def test_html_pooled_table_has_p_tau2_and_i2_of_both_engines():
+    a = agreeing()
+    a.records += [rec("zval", -1.3, -1.3), rec("pval", 0.1936, 0.1936), rec("QE", 3.2, 3.2), rec("QEp", 0.2019, 0.2019), rec("I2", 37.5, 37.5),
+                  rec("k", 3, 3), rec("p", 1, 1)]
+    spec = SimpleNamespace(options=a.options, dataset=None, slab=None, get=a.options.get)
+    a.plot = plot_data("rma", spec, a.records)
+    page = html_report.render(FakeRun([a]).to_dict())
+    table = re.search(r'<table class="pooled">(.*?)</table>', page).group(1)
+    assert "<th>p</th>" in table and "<th>τ²</th>" in table and "<th>I² (%)</th>" in table
+    assert table.count("0.1936") == 2 and table.count("37.5") == 2 and table.count("Z = -1.3") == 2
+    # the overview row carries the pooled estimate [CI], tau^2 and I^2 (once: the engines agree at 4 digits)
+    row = re.search(r'<table class="overview">.*?</table>', page, re.S).group(0)
+    assert "-0.2 [-0.5, 0.1]" in row and "0.01" in row and "37.5" in row
+    # the forest's lines under the diamond, in RevMan's format: DL, Tau², Chi² with df = k - 1
+    full = unpacked(page)
+    assert "Heterogeneity: Tau² = 0.01; Chi² = 3.20, df = 2 (P = 0.20); I² = 38%" in full
+    assert "Test for overall effect: Z = 1.30 (P = 0.19)" in full
 
 
 # ---- end to end through R ------------------------------------------------------------------------
@@ -319,7 +382,7 @@ def test_cli_writes_json_html_junit_and_json_matches_its_schema(tmp_path, demo_f
     assert ref["estimate"] == pytest.approx(plot["pooled"][1]["estimate"], rel=1e-12)
     root = ET.parse(out["xml"]).getroot()
     assert len(root.findall(".//testcase")) == 3 and root.get("failures") == "0"
-    html = out["html"].read_text()
+    html = unpacked(out["html"].read_text())
     assert html.count('class="plot forest"') == 3
 
 
@@ -335,3 +398,37 @@ def test_audit_documents_render_findings_and_junit_cases_per_outcome(tmp_path):
     assert cases["ptg"].find("skipped") is not None and cases["fcr"].find("failure") is None
     page = html_report.render(doc)
     assert '<table class="findings">' in page and 'class="v-inconsistent"' in page and "1 inconsistent findings" in page
+
+
+BUBBLE_CSV = """study,yi,vi,dose,arm
+A,0.10,0.010,1,x
+B,0.25,0.020,2,y
+C,0.32,0.015,3,x
+D,0.48,0.030,4,y
+E,0.55,0.012,5,x
+F,0.61,0.025,6,y
+"""
+
+
+def test_bubble_plot_for_a_meta_regression_on_one_continuous_moderator(tmp_path, r_engine):
+    from harness.verify import verify
+
+    (tmp_path / "data.csv").write_text(BUBBLE_CSV)
+    (tmp_path / "spec.toml").write_text('[dataset]\ndata = "data.csv"\nslab = "study"\nsource = "made-up numbers"\n'
+                                        '[[analysis]]\nid = "dose"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["dose"]\nmethod = "REML"\n'
+                                        '[[analysis]]\nid = "arm"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["arm"]\nmethod = "REML"\n'
+                                        '[[analysis]]\nid = "two"\nmeasure = "GEN"\nyi = "yi"\nvi = "vi"\nmods = ["dose", "arm"]\nmethod = "REML"\n')
+    run = verify([tmp_path / "spec.toml"], engine_factory=lambda: r_engine)
+    assert run.ok
+    by = {a.id: a for a in run.analyses}
+    b = by["dose"].plot["bubble"]
+    assert b["moderator"] == "dose" and b["x"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    beta = {r.name: r for r in by["dose"].records}
+    assert b["line"]["r"]["b1"] == beta["beta[dose]"].r and b["line"]["python"]["b0"] == beta["beta[intrcpt]"].python
+    assert by["arm"].plot["bubble"] is None and by["two"].plot["bubble"] is None  # a factor, or two moderators: no bubble plot
+    page = unpacked(html_report.render(run.to_dict()))
+    assert page.count('class="plot bubble"') == 1
+    sec = page[page.index('<figure class="plot bubble"'):]
+    sec = sec[: sec.index("</figure>")]
+    assert "fitted line (Python)" in sec and "fitted line (metafor)" in sec and ">dose</text>" in sec
+    assert sec.count("<circle") >= 6  # one per study (and the legend's)

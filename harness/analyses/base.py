@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from ..compare.tolerance import CLOSED, Tolerance
 from ..core.design import redundant_columns  # noqa: F401  (kinds import it from here)
 from ..errors import InputError
@@ -55,6 +57,17 @@ class Key:
     requires: dict[str, tuple] | None = None
 
 
+def _check_favours(value):
+    if len(value) != 2 or not all(v.strip() for v in value):
+        return 'must be two labels, left and right of the line of no effect, e.g. ["Favours exercise", "Favours usual care"]'
+    return None
+
+
+#: the forest plot's labels under the axis (RevMan's "Favours ..."); every kind takes it
+FAVOURS = Key(list, default=[], check=_check_favours,
+              help='forest plot labels under the axis, left and right of no effect, e.g. ["Favours exercise", "Favours usual care"]')
+
+
 @dataclass
 class Outcome:
     """What one engine produced for one analysis.
@@ -84,6 +97,28 @@ class AnalysisKind:
         defaults). Called by :func:`harness.spec.load_fixture` before
         :meth:`check`, for every expanded analysis; nothing has run yet.
         """
+
+    def columns_used(self, opts: dict, dataset) -> list[str]:
+        """The data columns an analysis uses ([dataset] ``na = "omit"`` drops the studies with an
+        empty or NA cell in any of them): the values of its column-name keys that are columns of the
+        file. Kinds whose inputs depend on other options (e.g. ``measure``) leave out the others."""
+        cols: list[str] = []
+        for key, keyspec in self.keys.items():
+            if keyspec.check is not check_r_name or key not in opts or key in self.unused_keys(opts):
+                continue
+            vals = opts[key] if isinstance(opts[key], list) else [opts[key]]
+            cols += [v for v in vals if isinstance(v, str) and v in dataset.columns and v not in cols]
+        return cols
+
+    def unused_keys(self, opts: dict) -> set:
+        """Column keys that this analysis does not read (given its other options)."""
+        return set()
+
+    def shown_options(self, options: dict) -> dict:
+        """The options that apply to an analysis, for its report (the options line): empty values,
+        column roles given their own name (``m1i = "m1i"``) and options that do not apply to this
+        model left out. Kinds refine it."""
+        return {k: v for k, v in options.items() if v not in (None, [], {}, "") and v != k}  # v == k: a column of the role's own name
 
     def run_python(self, spec) -> Outcome:
         raise NotImplementedError
@@ -188,6 +223,40 @@ def version_context(spec) -> dict:
     ``clubSandwich`` (set by :func:`follow_engine`; absent without R)."""
     out = {"metafor": metafor_of(spec).version.text}  # the spec's, the engine's (follow_engine) or the default
     out.update(spec.get("r_versions") or {})
+    return out
+
+
+def is_categorical(ds, col) -> bool:
+    """A moderator column is categorical when any of its cells is not a number (as R's read.csv
+    makes a text column a factor); an empty or NA cell is an error naming it, with the ``na`` hint."""
+    cells = ds.text(col, what="a moderator value")
+    try:
+        [float(c) for c in cells]
+    except ValueError:
+        return True
+    return False
+
+
+def arm_inputs(spec, roles) -> dict:
+    """Arm-level columns by role, validated (errors name file, line and column): SDs > 0, sample
+    sizes >= 2, and positive means for the log ratio of means (measure ROM)."""
+    ds = spec.dataset
+    out = {}
+    for role in roles:
+        if role.startswith("sd"):
+            out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
+        elif role == "pi":
+            p = ds.numeric(spec[role], lower=-1, what="a two-sided p-value signed by the direction of the effect")
+            for i in np.flatnonzero((np.abs(p) > 1) | (p == 0)):
+                raise InputError(f"{p[i]:g} is out of range: a signed two-sided p-value must be in [-1, 0) or (0, 1]", ds.path, ds.line_of(i), spec[role])
+            out[role] = p
+        elif role.startswith("n"):
+            out[role] = ds.numeric(spec[role], lower=2, what="a sample size", why="a standard deviation needs at least two observations per arm")
+        else:
+            out[role] = ds.numeric(spec[role])
+    if spec.get("measure") == "ROM":
+        for role in ("m1i", "m2i"):
+            ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a mean (the log ratio of means needs positive means)")
     return out
 
 

@@ -23,7 +23,7 @@ from ..core.rma import rma_arrays
 from ..core.rve import SingularDesignError
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, metafor_of, check_r_name, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, metafor_of, check_r_name, require_columns, check_moderators, FAVOURS
 from .robu import categorical_design
 
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
@@ -52,7 +52,19 @@ class Cr2Kind(AnalysisKind):
         "threshold": Key(float, default=1e-12),
         "maxiter": Key(int, default=1000),
         "metafor": METAFOR_KEY,
+        "favours": FAVOURS,
     }
+
+    def shown_options(self, o):
+        """Options that apply: ``method`` and its iteration controls for rma.uni, ``sigma2`` for rma.mv, ``intercept`` when false."""
+        drop = set()
+        if o.get("model") == "rma.mv":
+            drop |= {"method"} | ({"threshold", "maxiter"} if o.get("sigma2") is not None else set())
+        elif o.get("method") not in ITERATIVE_METHODS:
+            drop |= {"threshold", "maxiter"}
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     def check(self, spec):
         require_columns(spec, ["yi", "vi", "cluster"])
@@ -65,10 +77,7 @@ class Cr2Kind(AnalysisKind):
 
     def inputs(self, spec):
         ds = spec.dataset
-        x = {"yi": ds.numeric(spec["yi"]), "vi": ds.numeric(spec["vi"], lower=0, what="a sampling variance"), "cluster": ds.text(spec["cluster"])}
-        for i, s in enumerate(x["cluster"]):
-            if s == "":
-                raise InputError("empty cluster identifier", ds.path, ds.line_of(i), spec["cluster"])
+        x = {"yi": ds.numeric(spec["yi"]), "vi": ds.numeric(spec["vi"], lower=0, what="a sampling variance"), "cluster": ds.text(spec["cluster"], what="a cluster identifier")}
         if spec.get("weights"):
             x["weights"] = ds.numeric(spec["weights"], lower=0, lower_inclusive=False, what="a weight")
         M, names, levels = categorical_design(spec, spec["mods"], spec["factors"], spec["intercept"])
@@ -132,7 +141,7 @@ class Cr2Kind(AnalysisKind):
         return Outcome(values=self._values(coef, r, wald, {"sigma2": float(s2)}), info={"fit": r})
 
     def _run_r_mv(self, spec, engine, x, mods, levels, wald):
-        call = engine.call("mh_cr2_mv", data={"yi": x["yi"], "vi": x["vi"], "cluster": np.array(x["cluster"], dtype=object)}, mods=mods, factors=np.array(list(spec["factors"]), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, sigma2=spec.get("sigma2"), intercept=spec["intercept"], level=spec["level"], wald=np.array(wald, dtype=object))
+        call = engine.call("mh_cr2_mv", data={"yi": x["yi"], "vi": x["vi"], "cluster": np.array(x["cluster"], dtype=object)}, mods=mods, factors=np.array(list(levels), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, sigma2=spec.get("sigma2"), intercept=spec["intercept"], level=spec["level"], wald=np.array(wald, dtype=object))
         if call.error is not None:
             return Outcome(error=call.error, warnings=call.warnings)
         v = call.value
@@ -145,7 +154,7 @@ class Cr2Kind(AnalysisKind):
 
     def run_r(self, spec, engine) -> Outcome:
         x, _, names, levels = self.inputs(spec)
-        mods = {m: (np.array(spec.dataset.text(m), dtype=object) if m in spec["factors"] else spec.dataset.numeric(m)) for m in spec["mods"]}
+        mods = {m: (np.array(spec.dataset.text(m), dtype=object) if m in levels else spec.dataset.numeric(m)) for m in spec["mods"]}
         data = {"yi": x["yi"], "vi": x["vi"], "cluster": np.array(x["cluster"], dtype=object)}
         if "weights" in x:
             data["weights"] = x["weights"]
@@ -153,7 +162,7 @@ class Cr2Kind(AnalysisKind):
         wald = [c for c in coef_py if c != "intrcpt"] if (spec["mods"] and len(coef_py) > 1) else []
         if spec["model"] == "rma.mv":
             return self._run_r_mv(spec, engine, x, mods, levels, wald)
-        call = engine.call("mh_cr2", data=data, mods=mods, factors=np.array(list(spec["factors"]), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, method=spec["method"], intercept=spec["intercept"], level=spec["level"], threshold=spec["threshold"], maxiter=spec["maxiter"], wald=np.array(wald, dtype=object))
+        call = engine.call("mh_cr2", data=data, mods=mods, factors=np.array(list(levels), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, method=spec["method"], intercept=spec["intercept"], level=spec["level"], threshold=spec["threshold"], maxiter=spec["maxiter"], wald=np.array(wald, dtype=object))
         if call.error is not None:
             return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": "did not converge" in call.error})
         v = call.value

@@ -29,7 +29,19 @@ Python (:mod:`harness.core.revman`) against their R twin (``r_scripts/revman.R``
       common Tau², DL) -- *not* what RevMan reports; shown so the difference
       is visible (Python computes it with :func:`harness.rma`);
     * ``estimate[g]``, ``se[g]``, ``tau2[g]``, ``k[g]``: each subgroup's pooled
-      result under the model.
+      result under the model, with its heterogeneity ``chi2[g]``, ``df[g]``,
+      ``p_chi2[g]``, ``i2[g]``, its test ``z[g]``, ``p[g]`` and its weight
+      ``weight[g]`` (percent of the total);
+    * ``yi[study]``, ``sei[study]``, ``weights[study]``: the studies as RevMan
+      displays a subgroup analysis (the weights those of the total analysis,
+      in percent: their sum over a subgroup is its weight);
+    * ``total.estimate``, ``total.se``, ``total.ci_lb``, ``total.ci_ub``,
+      ``total.z``, ``total.p``, ``total.chi2``, ``total.df``, ``total.p_chi2``,
+      ``total.i2``, ``total.tau2``: the total over all studies (RevMan's
+      "Total" row: one pooled analysis ignoring the subgroups).
+
+    Together they are everything RevMan prints on the subgroup analysis's
+    forest plot, drawn in its layout in the HTML report.
 """
 from __future__ import annotations
 
@@ -38,7 +50,7 @@ import numpy as np
 from ..api import univariate as api
 from ..core import revman
 from ..errors import InputError
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, version_context, check_r_name, require_columns
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, version_context, check_r_name, require_columns, FAVOURS
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 NOTE = ("RevMan's random-effects subgroup Chi² = metafor rma(b_j, sei=se_j, method='FE')$QE over per-subgroup DL fits; "
@@ -61,13 +73,19 @@ class RevManKind(AnalysisKind):
         "vi": Key(str, check=check_r_name, help="sampling variances (measure GEN)"),
         "r_convention": Key(str, default="revman", choices=("revman", "metafor"), expand=True, help="effect-size convention of the R side: RevMan's (twin) or metafor's escalc (differences explained)"),
         "metafor": METAFOR_KEY,
+        "favours": FAVOURS,
     }
+
+    def shown_options(self, o):
+        """Options that apply: the arm columns, or yi with sei/vi for measure GEN."""
+        drop = {"yi", "sei", "vi"} if o.get("measure") != "GEN" else set(TWO_GROUP)
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     def check(self, spec):
         if spec["measure"] == "GEN":
             if spec.get("yi") is None or (spec.get("vi") is None) == (spec.get("sei") is None):
                 raise InputError(f"analysis {spec.id}: measure GEN needs `yi` and exactly one of `vi`, `sei`", spec.fixture)
-            if spec["r_convention"] == "metafor":
+            if spec.get("r_convention") == "metafor":
                 raise InputError(f"analysis {spec.id}: r_convention 'metafor' needs raw columns (measure MD or SMD)", spec.fixture)
         else:
             require_columns(spec, TWO_GROUP)
@@ -159,7 +177,7 @@ class RevManSubgroupKind(RevManKind):
             raise InputError(f"analysis {spec.id}: the subgroup column {spec['group']!r} has fewer than two subgroups", spec.fixture)
 
     def groups(self, spec):
-        return np.array(spec.dataset.text(spec["group"]), dtype=object)
+        return np.array(spec.dataset.text(spec["group"], what="a subgroup"), dtype=object)
 
     def explain_context(self, spec):
         return {"kind": self.name, "measure": spec["measure"], "model": spec["model"], "conventions": ["revman", "revman"], **version_context(spec)}
@@ -176,32 +194,53 @@ class RevManSubgroupKind(RevManKind):
         me = api.rma(yi, sei**2, mods=dummies, method="DL")
         vals = {"subgroup_chi2": t.chi2, "subgroup_df": float(t.df), "subgroup_p": t.p, "subgroup_i2": t.i2,
                 "subgroup_chi2_fixed": tf.chi2, "subgroup_chi2_random": tr.chi2, "QM_mixed_common_tau2": float(me.QM)}
+        total = revman.pool(yi, sei, model)
+        # per study, as RevMan displays a subgroup analysis: weights of the total analysis, in percent
+        for lab, y, s, w in zip(spec.dataset.labels(spec.slab), yi, sei, total.weights):
+            vals[f"yi[{lab}]"], vals[f"sei[{lab}]"], vals[f"weights[{lab}]"] = float(y), float(s), float(w)
         for lab in labels:
             p = revman.pool(yi[g == lab], sei[g == lab], model)
             vals[f"estimate[{lab}]"], vals[f"se[{lab}]"], vals[f"tau2[{lab}]"], vals[f"k[{lab}]"] = p.estimate, p.se, p.tau2, float(p.k)
+            vals[f"chi2[{lab}]"], vals[f"df[{lab}]"], vals[f"p_chi2[{lab}]"], vals[f"i2[{lab}]"] = p.chi2, float(p.df), p.p_chi2, p.i2
+            vals[f"z[{lab}]"], vals[f"p[{lab}]"], vals[f"weight[{lab}]"] = p.z, p.p, float(total.weights[g == lab].sum())
+        for k in ("estimate", "se", "ci_lb", "ci_ub", "z", "p", "chi2", "p_chi2", "i2", "tau2"):
+            vals[f"total.{k}"] = float(getattr(total, k))
+        vals["total.df"] = float(total.df)
         return Outcome(values=vals, info={"note": NOTE})
 
     def run_r(self, spec, engine) -> Outcome:
         x = self.inputs(spec)
         g = self.groups(spec)
         measure = spec["measure"]
-        call = engine.call("mh_revman_subgroup", data=x, group=[str(s) for s in g], measure=measure)
+        model = spec["model"]
+        call = engine.call("mh_revman_subgroup", data=x, group=[str(s) for s in g], measure=measure, model=model)
         if call.error is not None:
             return Outcome(error=call.error, warnings=call.warnings)
         v = call.value
         f = lambda k: float(np.asarray(v[k], float).ravel()[0])  # noqa: E731
-        model = spec["model"]
         chi2 = f("chi2_random") if model == "random" else f("chi2_fixed")
         df = f("df")
         vals = {"subgroup_chi2": chi2, "subgroup_df": df,
                 "subgroup_p": f("p_random") if model == "random" else f("p_fixed"),
                 "subgroup_i2": max(0.0, (chi2 - df) / chi2) * 100 if chi2 > 0 else 0.0,
                 "subgroup_chi2_fixed": f("chi2_fixed"), "subgroup_chi2_random": f("chi2_random"), "QM_mixed_common_tau2": f("QM_mixed")}
+        for lab, y, s, w in zip(spec.dataset.labels(spec.slab), v["yi"], v["sei"], v["weights"]):
+            vals[f"yi[{lab}]"], vals[f"sei[{lab}]"], vals[f"weights[{lab}]"] = float(y), float(s), float(w)
         suffix = "random" if model == "random" else "fixed"
         tau2 = v["tau2_random"] if model == "random" else [0.0] * len(v["levels"])
-        for lab, b, s, t2, k in zip(v["levels"], v[f"estimate_{suffix}"], v[f"se_{suffix}"], tau2, v["k"]):
+        for i, (lab, b, s, t2, k) in enumerate(zip(v["levels"], v[f"estimate_{suffix}"], v[f"se_{suffix}"], tau2, v["k"])):
             vals[f"estimate[{lab}]"], vals[f"se[{lab}]"], vals[f"tau2[{lab}]"], vals[f"k[{lab}]"] = float(b), float(s), float(t2), float(k)
+            for q in ("chi2", "df", "p_chi2", "i2", "z", "p", "weight"):
+                vals[f"{q}[{lab}]"] = _num(v[f"sub_{q}"][i])
+        for q in ("estimate", "se", "ci_lb", "ci_ub", "z", "p", "chi2", "df", "p_chi2", "i2", "tau2"):
+            vals[f"total.{q}"] = _num(v[f"total_{q}"])
         return Outcome(values=vals, warnings=call.warnings, info={"note": NOTE})
+
+
+def _num(x) -> float:
+    """An R number (NA: NaN) as a float."""
+    a = np.asarray(x, dtype=float).ravel()
+    return float(a[0]) if a.size else float("nan")
 
 
 KIND = RevManKind()

@@ -39,7 +39,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical
 from . import tables
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
@@ -109,6 +109,7 @@ class RmaKind(AnalysisKind):
         "newmods": Key(list, default=[], help="predict at these moderator rows, each a comma-separated string of model-column values (intercept excluded)"),
         "confint_tol": Key(float, default=1e-12, help="uniroot tolerance of confint's Q-profile search, for both engines"),
         "metafor": METAFOR_KEY,
+        "favours": FAVOURS,
     }
 
     # ---- validation -----------------------------------------------------------
@@ -143,6 +144,24 @@ class RmaKind(AnalysisKind):
         for i, row in enumerate(spec["newmods"]):
             self._newmods_row(spec, row, i, design)
 
+    def shown_options(self, o):
+        """Options that apply: the input columns of the measure given, the iteration controls of
+        iterative estimators, confint's tolerance when confint runs, ``intercept`` when false."""
+        drop = set()
+        if o.get("measure") == "GEN":
+            drop |= set(TWO_GROUP) | {"ti", "vtype"}
+        else:
+            drop |= {"yi", "vi", "sei"}
+            if o.get("ti") or o.get("di") or o.get("pi"):
+                drop |= {"m1i", "sd1i", "m2i", "sd2i"}
+        if o.get("method") not in ITERATIVE_METHODS:
+            drop |= {"threshold", "maxiter"}
+        if "confint" not in (o.get("extras") or []):
+            drop.add("confint_tol")
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
+
     def inputs(self, spec):
         """Validated numeric inputs by role (errors name file, line and column)."""
         ds = spec.dataset
@@ -156,24 +175,7 @@ class RmaKind(AnalysisKind):
                 out["sei"] = ds.numeric(spec["sei"], lower=0, lower_inclusive=False, what="a standard error")
             return out
         alt = [a for a in SMD_ALT_INPUTS if spec.get(a)]
-        roles = (alt[0], "n1i", "n2i") if alt else TWO_GROUP
-        out = {}
-        for role in roles:
-            if role.startswith("sd"):
-                out[role] = ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a standard deviation")
-            elif role == "pi":
-                p = ds.numeric(spec[role], lower=-1, what="a two-sided p-value signed by the direction of the effect")
-                for i in np.flatnonzero((np.abs(p) > 1) | (p == 0)):
-                    raise InputError(f"{p[i]:g} is out of range: a signed two-sided p-value must be in [-1, 0) or (0, 1]", ds.path, ds.line_of(i), spec[role])
-                out[role] = p
-            elif role.startswith("n"):
-                out[role] = ds.numeric(spec[role], lower=2, what="a sample size (a standard deviation needs at least 2)")
-            else:
-                out[role] = ds.numeric(spec[role])
-        if spec["measure"] == "ROM":
-            for role in ("m1i", "m2i"):
-                ds.numeric(spec[role], lower=0, lower_inclusive=False, what="a mean (the log ratio of means needs positive means)")
-        return out
+        return arm_inputs(spec, (alt[0], "n1i", "n2i") if alt else TWO_GROUP)
 
     def user_weights(self, spec):
         if not spec.get("weights"):
@@ -183,15 +185,7 @@ class RmaKind(AnalysisKind):
     def _is_categorical(self, spec, col):
         if col in spec["factors"]:
             return True
-        cells = spec.dataset.text(col)
-        for i, c in enumerate(cells):
-            if c == "" or c.upper() in ("NA", "NAN"):
-                raise InputError("empty cell; a moderator value is expected", spec.dataset.path, spec.dataset.line_of(i), col)
-        try:
-            [float(c) for c in cells]
-        except ValueError:
-            return True
-        return False
+        return is_categorical(spec.dataset, col)
 
     def design(self, spec):
         """The moderator part of the model: ``{"X": (k, p), "names": [...],

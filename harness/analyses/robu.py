@@ -19,6 +19,18 @@ Options
     the R side is ``clubSandwich::coef_test``/``conf_int`` (CR2, Satterthwaite)
     on robumeta's fit instead of robumeta's own table: this shows where the two
     disagree, and :meth:`RobuKind.explain` says why.
+``measure = "SMD"`` (or MD, SMDH, ROM) with the arm columns ``m1i`` ... ``n2i``
+    the effect sizes are computed from arm-level data as the ``rma`` kind does
+    (Python :func:`harness.api.escalc`, R ``metafor::escalc`` with ``vtype``),
+    and their ``yi[row]``/``vi[row]`` are compared too; without ``measure``,
+    ``yi`` and ``vi`` are columns of effect sizes and sampling variances.
+``mods``
+    moderator columns; one with any non-number cell is categorical and is
+    dummy-coded as R's ``model.matrix`` does (as the ``rma`` kind does), as is
+    a numeric one listed in ``factors``.
+``slab``
+    the study label column for the report's forest plot (one label per row;
+    default [dataset] ``slab``, else "Study 3, effect 2" from ``studynum``).
 """
 from __future__ import annotations
 
@@ -27,25 +39,27 @@ import numpy as np
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
+TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+#: measures computed from arm-level columns (metafor escalc), as the rma kind takes them
+MEASURES = ("MD", "SMD", "SMDH", "ROM")
 
 
 def categorical_design(spec, mods, factors, intercept):
     """Moderator columns as R's ``model.matrix`` builds them: numeric columns as
-    they are; a factor gets treatment-coded dummies ``<name><level>`` (levels in
-    sorted code-point order, the first is the reference), except that the first
-    factor of a model without intercept gets one column per level."""
+    they are; a factor -- a moderator listed in ``factors``, or one with any
+    cell that is not a number -- gets treatment-coded dummies ``<name><level>``
+    (levels in sorted code-point order, the first is the reference), except
+    that the first factor of a model without intercept gets one column per
+    level. ``levels`` (returned) holds every factor's levels."""
     ds = spec.dataset
     cols, names, levels = [], [], {}
     full_first = not intercept
     for m in mods:
-        if m in factors:
-            vals = ds.text(m)
-            for i, s in enumerate(vals):
-                if s == "":
-                    raise InputError("empty cell; a category is expected", ds.path, ds.line_of(i), m)
+        if m in factors or is_categorical(ds, m):
+            vals = ds.text(m, what="a category")
             lev = sorted(set(vals))
             levels[m] = lev
             use = lev if full_first else lev[1:]
@@ -63,8 +77,12 @@ def categorical_design(spec, mods, factors, intercept):
 class RobuKind(AnalysisKind):
     name = "robu"
     keys = {
-        "yi": Key(str, default="yi", check=check_r_name, help="column of effect sizes"),
-        "vi": Key(str, default="vi", check=check_r_name, help="column of sampling variances (robumeta var.eff.size)"),
+        "yi": Key(str, default="yi", check=check_r_name, help="column of effect sizes (without measure)"),
+        "vi": Key(str, default="vi", check=check_r_name, help="column of sampling variances (robumeta var.eff.size; without measure)"),
+        "measure": Key(str, choices=MEASURES, expand=True, help="effect sizes from the arm columns m1i ... n2i (metafor escalc), as the rma kind computes them"),
+        "vtype": Key(str, default="LS", expand=True, help="metafor escalc `vtype` (with measure)"),
+        **{role: Key(str, default=role, check=check_r_name, help=f"column holding {role} (with measure)") for role in TWO_GROUP},
+        "slab": Key(str, check=check_r_name, help="study label column for the plots (one label per row; default [dataset] slab)"),
         "studynum": Key(str, required=True, check=check_r_name, help="study identifier column (robumeta studynum)"),
         "userweights": Key(str, check=check_r_name, help="column of user weights (modelweights becomes USER)"),
         "modelweights": Key(str, default="CORR", choices=("CORR", "HIER"), expand=True),
@@ -76,11 +94,30 @@ class RobuKind(AnalysisKind):
         "sensitivity": Key(bool, default=False, help="run sensitivity() over robumeta's rho grid (CORR, no user weights)"),
         "reference": Key(str, default="robumeta", choices=("robumeta", "clubSandwich"), expand=True, help="R side: robumeta's table, or clubSandwich CR2 on robumeta's fit"),
         "metafor": METAFOR_KEY,
+        "favours": FAVOURS,
     }
+
+    def unused_keys(self, o):
+        """Arm columns without ``measure``; ``yi``/``vi`` with it."""
+        return {"yi", "vi"} if o.get("measure") else set(TWO_GROUP)
+
+    def shown_options(self, o):
+        """Options that apply: ``rho`` for CORR weights only (not over sensitivity's grid), ``intercept`` when false,
+        the input columns of the measure given."""
+        drop = self.unused_keys(o) | (set() if o.get("measure") else {"vtype"})
+        if o.get("modelweights") != "CORR" or o.get("sensitivity") or o.get("userweights"):
+            drop.add("rho")
+        if o.get("userweights"):
+            drop.add("modelweights")
+        if not o.get("sensitivity"):
+            drop.add("sensitivity")
+        if o.get("intercept", True):
+            drop.add("intercept")
+        return {k: v for k, v in super().shown_options(o).items() if k not in drop}
 
     # ---- validation -----------------------------------------------------------
     def check(self, spec):
-        require_columns(spec, ["yi", "vi", "studynum"])
+        require_columns(spec, ["studynum", *(TWO_GROUP if spec.get("measure") else ("yi", "vi"))])
         if spec.get("userweights"):
             require_columns(spec, ["userweights"])
         check_moderators(spec)
@@ -94,14 +131,15 @@ class RobuKind(AnalysisKind):
 
     def inputs(self, spec):
         ds = spec.dataset
-        x = {
-            "yi": ds.numeric(spec["yi"]),
-            "vi": ds.numeric(spec["vi"], lower=0, lower_inclusive=False, what="a sampling variance"),
-            "study": ds.text(spec["studynum"]),
-        }
-        for i, s in enumerate(x["study"]):
-            if s == "":
-                raise InputError("empty study identifier", ds.path, ds.line_of(i), spec["studynum"])
+        if spec.get("measure"):
+            arms = arm_inputs(spec, TWO_GROUP)
+            es = _escalc(spec, arms)
+            x = {"yi": es.yi, "vi": es.vi, "arms": arms}
+        else:
+            x = {"yi": ds.numeric(spec["yi"]), "vi": ds.numeric(spec["vi"], lower=0, lower_inclusive=False, what="a sampling variance")}
+        x["study"] = ds.text(spec["studynum"], what="a study identifier")
+        if spec.get("slab"):
+            ds.labels(spec["slab"])  # one label per row: unique, none empty
         if spec.get("userweights"):
             x["uw"] = ds.numeric(spec["userweights"], lower=0, what="a weight")
         M, names, levels = categorical_design(spec, spec["mods"], spec["factors"], spec["intercept"])
@@ -119,10 +157,11 @@ class RobuKind(AnalysisKind):
         x, M, names, _ = self.inputs(spec)
         study, _ = self._study_ids(x["study"])
         kw = dict(mods=M, coef_names=names or None, intercept=spec["intercept"], small=spec["small"])
+        es_vals = self._effect_sizes(spec, x["yi"], x["vi"])
         try:
             if spec["sensitivity"]:
                 res = rve_api.sensitivity(x["yi"], x["vi"], study, **kw)
-                return Outcome(values=res.quantities(), info={"fit": res})
+                return Outcome(values={**es_vals, **res.quantities()}, info={"fit": res})
             import warnings
 
             with warnings.catch_warnings():
@@ -130,17 +169,40 @@ class RobuKind(AnalysisKind):
                 fit = rve_api.robu(x["yi"], x["vi"], study, modelweights=spec["modelweights"], rho=spec["rho"], userweights=x.get("uw"), **kw)
         except (rve_api.SingularDesignError, rve_api.UndefinedVarianceComponents) as e:
             return Outcome(error=str(e))
-        return Outcome(values=fit.quantities(), warnings=list(fit.warnings), info={"fit": fit})
+        return Outcome(values={**es_vals, **fit.quantities()}, warnings=list(fit.warnings), info={"fit": fit})
+
+    def row_labels(self, spec, study=None):
+        """One label per row, for the per-row quantities and the plots: ``slab`` (the key, else
+        [dataset] slab), else from the study identifiers ("Study 3, effect 2")."""
+        from ..reports.plotdata import cluster_labels
+
+        col = spec.get("slab") or spec.slab
+        if col:
+            return list(spec.dataset.labels(col))
+        return cluster_labels(study if study is not None else spec.dataset.text(spec["studynum"]))
+
+    def _effect_sizes(self, spec, yi, vi):
+        """``yi[row]``, ``vi[row]`` when they were computed from arm-level data (``measure``)."""
+        if not spec.get("measure"):
+            return {}
+        out = {}
+        for lab, y, v in zip(self.row_labels(spec), yi, vi):
+            out[f"yi[{lab}]"], out[f"vi[{lab}]"] = float(y), float(v)
+        return out
 
     def _r_args(self, spec, x, levels):
         study, numeric = self._study_ids(x["study"])
-        data = {"yi": x["yi"], "vi": x["vi"], "study": np.array(study) if numeric else np.array(study, dtype=object)}
+        if spec.get("measure"):
+            data = {**x["arms"], "study": np.array(study) if numeric else np.array(study, dtype=object)}
+        else:
+            data = {"yi": x["yi"], "vi": x["vi"], "study": np.array(study) if numeric else np.array(study, dtype=object)}
         if "uw" in x:
             data["uw"] = x["uw"]
         mods = {}
         for m in spec["mods"]:
-            mods[m] = np.array(spec.dataset.text(m), dtype=object) if m in spec["factors"] else spec.dataset.numeric(m)
-        return dict(data=data, mods=mods, factors=np.array(list(spec["factors"]), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, intercept=spec["intercept"], small=spec["small"])
+            mods[m] = np.array(spec.dataset.text(m), dtype=object) if m in levels else spec.dataset.numeric(m)
+        return dict(data=data, mods=mods, factors=np.array(list(levels), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()},
+                    intercept=spec["intercept"], small=spec["small"], measure=spec.get("measure") or "", vtype=spec["vtype"])
 
     def run_r(self, spec, engine) -> Outcome:
         x, _, _, levels = self.inputs(spec)
@@ -151,6 +213,9 @@ class RobuKind(AnalysisKind):
                 return Outcome(error=call.error, warnings=call.warnings)
             v = call.value
             vals = {}
+            if spec.get("measure"):
+                for lab, y, e in zip(self.row_labels(spec), v["yi"], v["vi"]):
+                    vals[f"yi[{lab}]"], vals[f"vi[{lab}]"] = float(y), float(e)
             for g in v["grid"]:
                 r = g["rho"][0]
                 for lab, b, s in zip(v["labels"], g["b_r"], g["SE"]):
@@ -166,6 +231,9 @@ class RobuKind(AnalysisKind):
         v = call.value
         labels = v["labels"]
         vals = {}
+        if spec.get("measure"):
+            for lab, y, e in zip(self.row_labels(spec), v["yi"], v["vi"]):
+                vals[f"yi[{lab}]"], vals[f"vi[{lab}]"] = float(y), float(e)
         for q in COEF_Q:
             for lab, a in zip(labels, v[q]):
                 vals[f"{q}[{lab}]"] = a
@@ -227,6 +295,13 @@ class RobuKind(AnalysisKind):
         from ..compare.explained import explain
 
         return explain({**self.explain_context(spec), "case": case}, record)
+
+
+def _escalc(spec, arms):
+    """Effect sizes from arm-level data, as the rma kind computes them (harness.api.escalc)."""
+    from ..api import univariate
+
+    return univariate.escalc(spec["measure"], vtype=spec["vtype"], **arms)
 
 
 KIND = RobuKind()

@@ -285,6 +285,16 @@ class RmaResult(_Printed):
             del p["pi_lb"], p["pi_ub"]
         return pd.DataFrame(p, index=pd.Index(index, name="row"))
 
+    def forest(self, *, measure: str = "", log_scale: bool = False, favours=None, title=None, digits: int = 2):
+        """The forest plot in RevMan's layout, a matplotlib Figure (the HTML report's code:
+        :func:`harness.reports.fitplots.rma_forest`): the studies, the pooled diamond with its
+        prediction interval (random effects), the heterogeneity and overall-effect lines.
+        ``log_scale=True`` for log ratios (drawn exponentiated on a log axis); ``favours`` the two
+        labels under the axis; ``fit.forest().savefig("forest.png", dpi=150)``."""
+        from ..reports.fitplots import rma_forest
+
+        return rma_forest(self, measure=measure, log_scale=log_scale, favours=favours, title=title, digits=digits)
+
     def confint(self, level=None, fixed=False, tol=CONFINT_TOL, maxiter=CONFINT_MAXITER) -> "ConfintResult":
         """metafor ``confint``: CI of tau^2 (and tau, I^2, H^2) by the Q-profile method
         (Viechtbauer 2007), or, for a ``method="GENQ"`` model, by the generalised Q

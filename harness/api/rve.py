@@ -162,6 +162,14 @@ class RobuResult(_Printed):
             out[f"e_r[{i + 1}]"] = float(e)
         return out
 
+    def forest(self, yi=None, vi=None, slab=None, *, measure: str = "", favours=None, title=None, digits: int = 2):
+        """A forest plot, a matplotlib Figure (:func:`harness.reports.fitplots.robu_forest`): with the
+        effect sizes ``yi``, ``vi`` (and labels ``slab``) of an intercept-only model, the studies and
+        the pooled estimate with its t test; otherwise the coefficients with their CIs."""
+        from ..reports.fitplots import robu_forest
+
+        return robu_forest(self, yi, vi, slab, measure=measure, favours=favours, title=title, digits=digits)
+
 
 def _formula(yname, names, intercept):
     """The model as R deparses ``mh_formula``'s call: ``y ~ a + b``, ``y ~ 1``, ``y ~ a - 1``."""

@@ -8,11 +8,24 @@ from tabulate import tabulate
 MARK = {"consistent": "consistent", "inconsistent": "INCONSISTENT", "cannot check": "cannot check"}
 
 
+def _table(rows, headers, width) -> str:
+    """A grid table of findings within ``width`` columns: the check and the reason wrap."""
+    wide = lambda j: max([len(headers[j]) + 2] + [len(r[j]) for r in rows])  # noqa: E731 (tabulate: a header and 2)
+    # simple_grid: "│ " + cells joined by " │ " + " │" -- 3 characters per column and 1
+    fixed = wide(0) + wide(1) + wide(3) + 3 * len(headers) + 1
+    check = min(wide(2), max(12, (width - fixed) // 3))
+    reason = max(20, width - fixed - check)
+    for r in rows:
+        r[2] = "\n".join(textwrap.wrap(r[2], check)) or r[2]
+        r[4] = "\n".join(textwrap.wrap(r[4], reason))
+    return tabulate(rows, headers=headers, tablefmt="simple_grid", disable_numparse=True)
+
+
 def render(result, width=100) -> str:
     p = result.publication
-    out = [f"### {p.path}", f"    {p.citation}"]
+    out = [f"### {p.path}", *textwrap.wrap(p.citation, width, initial_indent="    ", subsequent_indent="    ")]
     if p.software:
-        out.append(f"    software: {p.software}")
+        out += textwrap.wrap(f"software: {p.software}", width, initial_indent="    ", subsequent_indent="      ")
     if p.data_note:
         out += textwrap.wrap(p.data_note, width, initial_indent="    data: ", subsequent_indent="          ")
     if result.engine_note:
@@ -23,16 +36,18 @@ def render(result, width=100) -> str:
         ci = f" [{b.ci[0]}, {b.ci[1]}]" if b.ci else ""
         pv = f", p {b.get('p')}" if b.get("p") else ""
         out.append("")
-        out.append(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)")
+        out += textwrap.wrap(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)",
+                             width, subsequent_indent="   ")
         rows = []
         for f in fs:
             where = f.outcome[len(o.id):].lstrip("/") or "·"
-            rows.append((f.section, where, f.check, MARK[f.verdict], "\n".join(textwrap.wrap(f.reason, 70)) or ""))
-        out.append(tabulate(rows, headers=["section", "part", "check", "verdict", "reason"], tablefmt="simple_grid", disable_numparse=True))
+            rows.append([f.section, where, f.check, MARK[f.verdict], f.reason or ""])
+        out.append(_table(rows, ["section", "part", "check", "verdict", "reason"], width))
     c = result.counts()
     by = {sec: sum(1 for f in result.findings if f.verdict == "inconsistent" and f.section == sec) for sec in ("reported", "recomputed", "robustness")}
     detail = f" (reported numbers {by['reported']}, recomputation {by['recomputed']}, robustness {by['robustness']})" if c["inconsistent"] else ""
-    out.append(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check")
+    out += textwrap.wrap(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check",
+                         width, subsequent_indent="    ")
     return "\n".join(out)
 
 

@@ -3,7 +3,7 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit status).
 """
-from . import audit, doctor, fuzz, snapshot, verify
+from . import audit, doctor, fuzz, kinds, snapshot, verify
 
 #: the sub-commands, in the order ``--help`` lists them; add new modules here
-COMMANDS = [verify, doctor, snapshot, fuzz, audit]
+COMMANDS = [verify, kinds, doctor, snapshot, fuzz, audit]

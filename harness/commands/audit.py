@@ -64,6 +64,8 @@ def run(args) -> int:
     from ..audit.report import render, render_set
     from ..cochrane.presets import get_preset
     from ..reports.terminal import Progress
+    from ..reports.terminal import terminal_width
+    from ..errors import InputError
 
     get_preset(args.preset)  # an unknown preset is bad usage, before any file is read
     paths = expand(args.files)
@@ -82,7 +84,7 @@ def run(args) -> int:
         progress.close()
     aset = AuditSet(results)
     for r in results:
-        print(r.render(args.detail) if hasattr(r, "render") else render(r))
+        print(r.render(args.detail) if hasattr(r, "render") else render(r, width=terminal_width()))
         print()
     if len(results) > 1:
         print(render_set(aset))

@@ -26,7 +26,7 @@ Data model
 ``ForestGroup(title, studies, subtotal=None)``
     a subgroup: its title row, its studies, its subtotal diamond. A single
     group with ``title=None`` is a plot without subgroups.
-``ForestPlot(groups, overall=None, subgroup_test=None, measure="", log_scale=False, favours=None, column_headers=(), title=None, series=None, model="", level=95.0, digits=2, notes=())``
+``ForestPlot(groups, overall=None, subgroup_test=None, measure="", log_scale=False, favours=None, column_headers=(), title=None, series=None, model="", level=95.0, digits=2, notes=(), label_header="Study or Subgroup")``
     ``measure``: RevMan's name of the effect measure, or its code (``"MD"``
     is printed "Mean Difference"); ``model`` e.g. ``"IV, Random"`` for the
     header "Mean Difference / IV, Random, 95% CI"; ``favours`` =
@@ -36,7 +36,8 @@ Data model
     (:func:`subgroup_test_text`); ``series`` names what the numbers are
     (e.g. ``"RevMan"``: the legend of a two-series plot); ``digits`` the
     decimals of the printed estimates; ``notes`` footnote lines under the
-    plot. A ``column_headers`` entry may hold a newline (two header lines).
+    plot; ``label_header`` the first column's header. A ``column_headers``
+    entry may hold a newline (two header lines).
 
 Lists given for tuple fields are converted to tuples; non-finite numbers
 become ``None`` (nothing drawn, "Not estimable" printed).
@@ -179,6 +180,7 @@ class ForestPlot:
     level: float = 95.0
     digits: int = 2
     notes: tuple = ()
+    label_header: str = "Study or Subgroup"
 
     def __post_init__(self):
         _tuples(self, "groups", "favours", "column_headers", "notes")
@@ -240,10 +242,15 @@ def heterogeneity_text(tau2, chi2, df, p, i2) -> str:
     ``tau2=None`` for a fixed-effect analysis (RevMan prints no Tau² there);
     ``i2`` in percent; ``p=None`` leaves out "(P = ...)". No test (one study:
     ``chi2=None`` or ``df`` < 1): "Heterogeneity: Not applicable", as RevMan
-    prints it.
+    prints it. A model that reports Tau² and I² without a Chi² test (robust
+    variance estimation: ``chi2=None, df=None``) gets "Heterogeneity:
+    Tau² = 0.05; I² = 40%".
     """
+    if chi2 is None and df is None and (_ok(tau2) or _ok(i2)):
+        parts = ([f"Tau² = {_dec(tau2, 2)}"] if _ok(tau2) else []) + ([f"I² = {_i2(i2, False)}"] if _ok(i2) else [])
+        return f"Heterogeneity: {'; '.join(parts)}"
     if not _ok(chi2) or not _ok(df) or df < 1:
-        return "Heterogeneity: Not applicable" if not _ok(tau2) else f"Heterogeneity: Tau² = {_dec(tau2, 2)}"
+        return "Heterogeneity: Not applicable"
     head = f"Tau² = {_dec(tau2, 2)}; " if _ok(tau2) else ""
     ptxt = f" ({p_text(p)})" if _ok(p) else ""
     i2txt = f"; I² = {_i2(i2, False)}" if _ok(i2) else ""
@@ -303,7 +310,7 @@ LOG_SCALES = (
 
 
 @dataclass(frozen=True)
-class _Text:
+class Text:
     x: float
     y: float  # baseline
     s: str
@@ -311,10 +318,11 @@ class _Text:
     bold: bool = False
     colour: str = "#000000"
     size: float = SIZE
+    rotate: float = 0.0  # degrees, counter-clockwise (an axis title)
 
 
 @dataclass(frozen=True)
-class _Line:
+class Line:
     x1: float
     y1: float
     x2: float
@@ -325,7 +333,7 @@ class _Line:
 
 
 @dataclass(frozen=True)
-class _Rect:
+class Rect:
     x: float
     y: float
     w: float
@@ -334,51 +342,62 @@ class _Rect:
 
 
 @dataclass(frozen=True)
-class _Poly:
+class Poly:
     points: tuple
     fill: str
     edge: str | None = None
     lw: float = 0.0
+    behind: bool = False  # drawn below the lines (a CI band), not above them (a diamond, an arrow)
 
 
 @dataclass(frozen=True)
-class _Circle:
+class Circle:
     x: float
     y: float
     r: float
     fill: str
     edge: str
     lw: float
+    alpha: float = 1.0
 
 
-class _Canvas:
+class Canvas:
     def __init__(self):
         self.items: list = []
         self.width = 0.0
         self.height = 0.0
 
-    def text(self, x, y_centre, s, anchor="start", bold=False, colour="#000000", size=SIZE, valign="centre"):
-        """A text (one line per newline); ``y_centre`` the middle of the first line's digits, or its top."""
-        lines = str(s).split("\n")
+    def text(self, x, y_centre, s, anchor="start", bold=False, colour="#000000", size=SIZE, valign="centre", rotate=0.0):
+        """A text (one line per newline); ``y_centre`` the middle of the first line's digits, or its top.
+        Control characters (a mis-encoded label) are shown as U+FFFD, never written into the SVG."""
+        s = _CONTROL.sub("\ufffd", str(s))
+        lines = s.split("\n")
         up = 0.36 * size / 72 if valign == "centre" else 0.76 * size / 72
+        if rotate:  # a vertical axis title: the baseline to the right of x
+            self.items.append(Text(x + up, y_centre, str(s), anchor, bold, colour, size, rotate))
+            return
         for i, line in enumerate(lines):
-            self.items.append(_Text(x, y_centre + up + i * 1.18 * size / 72, line, anchor, bold, colour, size))
+            self.items.append(Text(x, y_centre + up + i * 1.18 * size / 72, line, anchor, bold, colour, size))
 
     def add(self, item):
         self.items.append(item)
 
 
-class _Widths:
+_CONTROL = __import__("re").compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+class TextWidths:
     """Text widths in inches from the font's advance widths (matplotlib's metrics of DejaVu Sans), per character, cached."""
 
     _cache: dict = {}
 
     def __init__(self):
         self.props = None
+        self._strings: dict = {}
 
     def _char(self, ch, bold):
         key = (ch, bold)
-        w = _Widths._cache.get(key)
+        w = TextWidths._cache.get(key)
         if w is None:
             from matplotlib.font_manager import FontProperties
             from matplotlib.textpath import TextToPath
@@ -386,15 +405,34 @@ class _Widths:
             if self.props is None:
                 self.props = {b: FontProperties(family=FAMILY, size=SIZE, weight="bold" if b else "normal") for b in (False, True)}
                 self.t2p = TextToPath()
-            # "x" + ch + "x" minus "xx": the advance of ch, whitespace included
-            w3 = self.t2p.get_text_width_height_descent("x" + ch + "x", self.props[bold], ismath=False)[0]
+            # "x" + ch + "x" minus "xx": the advance of ch, whitespace included (a glyph the font
+            # lacks is drawn by the viewer's fallback font: its width here is the font's missing-glyph box)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                w3 = self.t2p.get_text_width_height_descent("x" + ch + "x", self.props[bold], ismath=False)[0]
             w2 = self.t2p.get_text_width_height_descent("xx", self.props[bold], ismath=False)[0]
             w = (w3 - w2) / 72.0 / SIZE  # per point of font size
-            _Widths._cache[key] = w
+            TextWidths._cache[key] = w
         return w
 
     def __call__(self, s, bold=False, size=SIZE) -> float:
-        return max((sum(self._char(c, bold) for c in line) * size for line in str(s).split("\n")), default=0.0)
+        key = (s, bold)
+        w = self._strings.get(key)
+        if w is None:
+            w = 0.0
+            for line in str(s).split("\n"):
+                t = 0.0
+                for c in line:
+                    a = _TextWidthsCache.get((c, bold))
+                    t += a if a is not None else self._char(c, bold)
+                w = max(w, t)
+            self._strings[key] = w
+        return w * size
+
+
+_TextWidthsCache = TextWidths._cache
 
 
 def _clip(s: str, n: int = MAX_LABEL) -> str:
@@ -487,15 +525,15 @@ def _text_rows(items, attrs, labels):
     return out
 
 
-def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, differ_rtol: float | None = 1e-6) -> _Canvas:
+def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, differ_rtol: float | None = 1e-6) -> Canvas:
     """The plot as drawing primitives in inches (y downwards), for :func:`draw` and :func:`to_svg`."""
     if other is not None:
         _check_shape(plot, other)
         labels = tuple(labels) if labels else (plot.series or "RevMan", other.series or "recomputed")
     series = [plot] if other is None else [plot, other]
     two = other is not None
-    W = _Widths()
-    cv = _Canvas()
+    W = TextWidths()
+    cv = Canvas()
     digits = plot.digits
     ci_label = f"{plot.level:g}% CI"
     model = f"{plot.model}, " if plot.model else ""
@@ -523,7 +561,7 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     indent = 0.06 if any(g.title is not None for g in plot.groups) else 0.0
     pooled_rows = [r[1][0] for r in rows if r[0] == "pooled"]
     label_w = max([W(_clip(s.label)) + indent for s in plot.studies] + [W(d.label, True) for d in pooled_rows]
-                  + [W("Study or Subgroup", True), 0.9])
+                  + [W(plot.label_header, True), 0.9])
     ncol = max([len(s.columns) for s in plot.studies] + [len(d.columns) for d in pooled_rows] + [len(plot.column_headers)])
     col_w = []
     for j in range(ncol):
@@ -532,14 +570,14 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
         head = plot.column_headers[j] if j < len(plot.column_headers) else ""
         col_w.append(max(cells + [W(head, True), 0.2]))
     has_w = [any(s.weight is not None for s in p.studies) or any(d.weight is not None for d in p.diamonds) for p in series]
-    w_head = [("Weight\n" + labels[i]) if two else "Weight" for i in range(len(series))]
+    w_head = ["Weight" for _ in series]  # two series: told apart by colour, named in the legend and the estimate headers
     weight_w = [max(W(w_head[i], True), W("100.0%", True)) if has_w[i] else 0.0 for i in range(len(series))]
     est_head = [f"{labels[0]}\n{model}{ci_label}", f"{labels[1]}\n{ci_label}"] if two else [f"{measure_name(plot.measure)}\n{model}{ci_label}"]
     est_w = []
     for i, p in enumerate(series):
         ests = [W(_est_text(s, digits)) for s in p.studies] + [W(_est_text(r[1][i], digits), True) for r in rows if r[0] == "pooled"]
         est_w.append(max(ests + [W(est_head[i], True)]))
-    text_w = max([W(r[1][1]) + 0.06 for r in rows if r[0] == "text"] + [W(n, size=7.5) for n in plot.notes] + [0.0])
+    text_w = max([W(r[1][1]) + 0.06 for r in rows if r[0] == "text"] + [0.0])  # notes go under the axis: the width at the end
     x_label = 0.08
     x = x_label + label_w + GAP
     x_cols = []
@@ -587,7 +625,7 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     def head(x_, s, anchor="start", colour="#000000"):
         n = s.count("\n")
         cv.text(x_, y_head + (1 - n) * 1.18 * SIZE / 72, s, anchor=anchor, bold=True, colour=colour, valign="top")
-    head(x_label, "Study or Subgroup")
+    head(x_label, plot.label_header)
     for j, xr in enumerate(x_cols):
         if j < len(plot.column_headers):
             head(xr, plot.column_headers[j], "end")
@@ -597,7 +635,7 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     for i, xe in enumerate(x_est):
         head(xe, est_head[i], "start", SERIES_COLOURS[i] if two else "#000000")
     head(x_panel + PANEL / 2, panel_head, "middle")
-    cv.add(_Line(x_label, y0 - 0.04, cv.width - 0.08, y0 - 0.04, lw=0.6))
+    cv.add(Line(x_label, y0 - 0.04, cv.width - 0.08, y0 - 0.04, lw=0.6))
 
     # ---- rows ------------------------------------------------------------------------------------
     dy = [0.0] if not two else [-0.045, 0.045]
@@ -632,10 +670,10 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
                 ub, ucl = clip(e.ci_ub)
                 line_col = colour if two else "#000000"
                 if lb is not None and ub is not None:
-                    cv.add(_Line(X(lb), yy, X(ub), yy, line_col, 0.8))
+                    cv.add(Line(X(lb), yy, X(ub), yy, line_col, 0.8))
                     for v, cl, sign in ((lb, lcl, -1), (ub, ucl, 1)):
                         if cl:
-                            cv.add(_Poly(((X(v) + sign * 0.06, yy), (X(v), yy - 0.035), (X(v), yy + 0.035)), line_col))
+                            cv.add(Poly(((X(v) + sign * 0.06, yy), (X(v), yy - 0.035), (X(v), yy + 0.035)), line_col))
                 est, out = clip(e.estimate)
                 if est is None or out:
                     continue
@@ -643,15 +681,15 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
                     side = 0.05 + 0.075 * math.sqrt(max(e.weight, 0.0) / maxw) if e.weight is not None and weights else 0.08
                     if two:
                         side = min(side, 0.085)
-                    cv.add(_Rect(X(est) - side / 2, yy - side / 2, side, side, colour))
+                    cv.add(Rect(X(est) - side / 2, yy - side / 2, side, side, colour))
                 else:
-                    cv.add(_Circle(X(est), yy, 0.03, "#ffffff", colour, 1.0))
+                    cv.add(Circle(X(est), yy, 0.03, "#ffffff", colour, 1.0))
 
     # ---- the line of no effect, the axis, its ticks, the favours labels ---------------------------
-    cv.add(_Line(X(0.0), y0, X(0.0), y_axis, lw=0.6))
-    cv.add(_Line(X(-m), y_axis, X(m), y_axis, lw=0.6))
+    cv.add(Line(X(0.0), y0, X(0.0), y_axis, lw=0.6))
+    cv.add(Line(X(-m), y_axis, X(m), y_axis, lw=0.6))
     for t, lab in ticks:
-        cv.add(_Line(X(t), y_axis, X(t), y_axis + 0.04, lw=0.6))
+        cv.add(Line(X(t), y_axis, X(t), y_axis + 0.04, lw=0.6))
         cv.text(X(t), y_axis + 0.05, lab, anchor="middle", valign="top")
     yb = y_axis + 0.24
     if plot.favours:
@@ -665,13 +703,13 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
         if two:
             for i, name in enumerate(labels):
                 if i == 0:
-                    cv.add(_Rect(lx, yl - 0.035, 0.07, 0.07, SERIES_COLOURS[0]))
+                    cv.add(Rect(lx, yl - 0.035, 0.07, 0.07, SERIES_COLOURS[0]))
                 else:
-                    cv.add(_Circle(lx + 0.035, yl, 0.03, "#ffffff", SERIES_COLOURS[1], 1.0))
+                    cv.add(Circle(lx + 0.035, yl, 0.03, "#ffffff", SERIES_COLOURS[1], 1.0))
                 cv.text(lx + 0.12, yl, name)
                 lx += 0.12 + W(name) + 0.25
         if any_pi:
-            cv.add(_Line(lx, yl, lx + 0.3, yl, GREY, 0.9, (3.0, 2.0)))
+            cv.add(Line(lx, yl, lx + 0.3, yl, GREY, 0.9, (3.0, 2.0)))
             cv.text(lx + 0.36, yl, "prediction interval")
         yb = yl + 0.12
     notes = list(plot.notes)
@@ -690,7 +728,7 @@ def _diamond(cv, d, yy, i, two, X, clip):
         pl, _ = clip(d.pi_lb)
         pu, _ = clip(d.pi_ub)
         if pl is not None and pu is not None:
-            cv.add(_Line(X(pl), yy, X(pu), yy, SERIES_COLOURS[i] if two else GREY, 0.9, (3.0, 2.0)))
+            cv.add(Line(X(pl), yy, X(pu), yy, SERIES_COLOURS[i] if two else GREY, 0.9, (3.0, 2.0)))
     lb, _ = clip(d.ci_lb)
     ub, _ = clip(d.ci_ub)
     e, _ = clip(d.estimate)
@@ -699,9 +737,9 @@ def _diamond(cv, d, yy, i, two, X, clip):
     h = 0.04 if two else 0.055
     pts = ((X(lb), yy), (X(e), yy - h), (X(ub), yy), (X(e), yy + h))
     if i == 0:
-        cv.add(_Poly(pts, SERIES_COLOURS[0] if two else "#000000"))
+        cv.add(Poly(pts, SERIES_COLOURS[0] if two else "#000000"))
     else:
-        cv.add(_Poly(pts, "#ffffff", SERIES_COLOURS[1], 1.0))
+        cv.add(Poly(pts, "#ffffff", SERIES_COLOURS[1], 1.0))
 
 
 # ---- renderers -------------------------------------------------------------------------------------
@@ -711,12 +749,16 @@ def draw(plot: ForestPlot, other: ForestPlot | None = None, labels=None, differ_
     ``other``: a second series of the same shape, drawn beside the first (see
     the module docstring); ``labels`` names the two series in the legend.
     """
+    return canvas_figure(layout(plot, other, labels, differ_rtol))
+
+
+def canvas_figure(cv: Canvas):
+    """A matplotlib Figure of drawing primitives (inches, y downwards)."""
     import matplotlib
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import Circle, Polygon, Rectangle
+    from matplotlib.patches import Circle as MplCircle, Polygon, Rectangle
 
-    cv = layout(plot, other, labels, differ_rtol)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "metaharness", "font.family": FAMILY}):
         fig = Figure(figsize=(cv.width, cv.height))
         ax = fig.add_axes((0, 0, 1, 1))
@@ -725,17 +767,17 @@ def draw(plot: ForestPlot, other: ForestPlot | None = None, labels=None, differ_
         ax.set_axis_off()
         lines: dict = {}
         for it in cv.items:
-            if isinstance(it, _Text):
+            if isinstance(it, Text):
                 ax.text(it.x, it.y, it.s, ha={"start": "left", "middle": "center", "end": "right"}[it.anchor], va="baseline",
-                        fontsize=it.size, fontweight="bold" if it.bold else "normal", color=it.colour, clip_on=False)
-            elif isinstance(it, _Line):
+                        fontsize=it.size, fontweight="bold" if it.bold else "normal", color=it.colour, clip_on=False, rotation=it.rotate, rotation_mode="anchor")
+            elif isinstance(it, Line):
                 lines.setdefault((it.colour, it.lw, it.dash), []).append([(it.x1, it.y1), (it.x2, it.y2)])
-            elif isinstance(it, _Rect):
+            elif isinstance(it, Rect):
                 ax.add_patch(Rectangle((it.x, it.y), it.w, it.h, facecolor=it.fill, edgecolor="none", zorder=3, clip_on=False))
-            elif isinstance(it, _Poly):
-                ax.add_patch(Polygon(it.points, closed=True, facecolor=it.fill, edgecolor=it.edge or "none", lw=it.lw, zorder=4, clip_on=False))
-            elif isinstance(it, _Circle):
-                ax.add_patch(Circle((it.x, it.y), it.r, facecolor=it.fill, edgecolor=it.edge, lw=it.lw, zorder=5, clip_on=False))
+            elif isinstance(it, Poly):
+                ax.add_patch(Polygon(it.points, closed=True, facecolor=it.fill, edgecolor=it.edge or "none", lw=it.lw, zorder=1 if it.behind else 4, clip_on=False))
+            elif isinstance(it, Circle):
+                ax.add_patch(MplCircle((it.x, it.y), it.r, facecolor=it.fill, edgecolor=it.edge, lw=it.lw, zorder=5, clip_on=False, alpha=it.alpha))
         for (colour, lw, dash), segs in lines.items():
             ls = (0, dash) if dash else "solid"
             ax.add_collection(LineCollection(segs, colors=colour, linewidths=lw, linestyles=[ls], capstyle="butt", zorder=2, clip_on=False))
@@ -750,7 +792,7 @@ def _n(v: float) -> str:
     return "0" if s == "-0" else s
 
 
-def _svg(cv: _Canvas) -> str:
+def canvas_svg(cv: Canvas) -> str:
     P = 72.0  # points per inch
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="forest-plot" width="{_n(cv.width * P)}pt" height="{_n(cv.height * P)}pt" '
            f'viewBox="0 0 {_n(cv.width * P)} {_n(cv.height * P)}" font-family="{FAMILY}, Verdana, sans-serif" font-size="{SIZE:g}">',
@@ -758,11 +800,14 @@ def _svg(cv: _Canvas) -> str:
     lines: dict = {}
     rects: dict = {}
     for it in cv.items:
-        if isinstance(it, _Line):
+        if isinstance(it, Poly) and it.behind:
+            out.append(_poly_svg(it, P))
+    for it in cv.items:
+        if isinstance(it, Line):
             x1, y1, x2, y2 = (_n(v * P) for v in (it.x1, it.y1, it.x2, it.y2))
             seg = f"M{x1} {y1}" + (f"H{x2}" if y1 == y2 else f"V{y2}" if x1 == x2 else f"L{x2} {y2}")
             lines.setdefault((it.colour, it.lw, it.dash), []).append(seg)
-        elif isinstance(it, _Rect):
+        elif isinstance(it, Rect):
             rects.setdefault(it.fill, []).append(f"M{_n(it.x * P)} {_n(it.y * P)}h{_n(it.w * P)}v{_n(it.h * P)}h-{_n(it.w * P)}z")
     for (colour, lw, dash), segs in lines.items():
         da = f' stroke-dasharray="{_n(dash[0])} {_n(dash[1])}"' if dash else ""
@@ -770,14 +815,13 @@ def _svg(cv: _Canvas) -> str:
     for fill, paths in rects.items():
         out.append(f'<path d="{"".join(paths)}" fill="{fill}"/>')
     for it in cv.items:
-        if isinstance(it, _Poly):
-            d = "M" + "L".join(f"{_n(x * P)} {_n(y * P)}" for x, y in it.points) + "Z"
-            stroke = f' stroke="{it.edge}" stroke-width="{it.lw:g}"' if it.edge else ""
-            out.append(f'<path d="{d}" fill="{it.fill}"{stroke}/>')
-        elif isinstance(it, _Circle):
-            out.append(f'<circle cx="{_n(it.x * P)}" cy="{_n(it.y * P)}" r="{_n(it.r * P)}" fill="{it.fill}" stroke="{it.edge}" stroke-width="{it.lw:g}"/>')
+        if isinstance(it, Poly) and not it.behind:
+            out.append(_poly_svg(it, P))
+        elif isinstance(it, Circle):
+            op = f' fill-opacity="{it.alpha:g}"' if it.alpha != 1 else ""
+            out.append(f'<circle cx="{_n(it.x * P)}" cy="{_n(it.y * P)}" r="{_n(it.r * P)}" fill="{it.fill}"{op} stroke="{it.edge}" stroke-width="{it.lw:g}"/>')
     for it in cv.items:
-        if isinstance(it, _Text) and it.s:
+        if isinstance(it, Text) and it.s:
             attrs = f'x="{_n(it.x * P)}" y="{_n(it.y * P)}"'
             if it.anchor != "start":
                 attrs += f' text-anchor="{it.anchor}"'
@@ -787,9 +831,17 @@ def _svg(cv: _Canvas) -> str:
                 attrs += f' fill="{it.colour}"'
             if it.size != SIZE:
                 attrs += f' font-size="{it.size:g}"'
+            if it.rotate:
+                attrs += f' transform="rotate({-it.rotate:g} {_n(it.x * P)} {_n(it.y * P)})"'
             out.append(f"<text {attrs}>{escape(it.s, quote=False)}</text>")
     out.append("</svg>")
     return "".join(out)
+
+
+def _poly_svg(it: Poly, P: float) -> str:
+    d = "M" + "L".join(f"{_n(x * P)} {_n(y * P)}" for x, y in it.points) + "Z"
+    stroke = f' stroke="{it.edge}" stroke-width="{it.lw:g}"' if it.edge else ""
+    return f'<path d="{d}" fill="{it.fill}"{stroke}/>'
 
 
 def compact_svg(svg: str) -> str:
@@ -809,7 +861,7 @@ def compact_svg(svg: str) -> str:
 def to_svg(fig_or_plot, other: ForestPlot | None = None, labels=None, differ_rtol: float | None = 1e-6) -> str:
     """Compact SVG text: of a :class:`ForestPlot` (written directly, see "Rendering" above), or of any matplotlib Figure."""
     if isinstance(fig_or_plot, ForestPlot):
-        return _svg(layout(fig_or_plot, other, labels, differ_rtol))
+        return canvas_svg(layout(fig_or_plot, other, labels, differ_rtol))
     import io
 
     import matplotlib

@@ -1,34 +1,53 @@
-"""HTML report: one self-contained file (inline CSS, plots embedded as data URIs; no network).
+"""HTML report: one self-contained file (inline CSS, inline SVG plots; no network).
 
 :func:`render` takes the JSON document of a run (``result.to_dict()``, the
 schema of :mod:`harness.reports.json`) so any command whose result has that
 shape (``verify``, and ``audit``/``fuzz`` results with ``analyses``) renders
 the same way, and a saved JSON file can be rendered again later.
 
-Layout: a summary (engines and versions, counts by verdict, the worst
-differences, one line per analysis with a link), then per analysis its
-options, errors and warnings, the forest plot (both engines side by side,
-:mod:`harness.reports.plots`), a coefficient plot for meta-regressions, a
-funnel plot where publication-bias tests ran, the pooled estimates of every
-engine side by side (Python, the R package, RevMan 5's convention where it
-applies), the explanation of each explained difference, the per-quantity table
-(non-agreeing rows highlighted; folded when everything agrees) and any other
-table the kind reports (e.g. an audit's ``findings``).
+Layout: a summary (the headline "N agree, M explained" or what needs
+attention, counts, engines and versions, the largest differences, one row per
+analysis with both engines' pooled estimate [CI], tau^2 and I^2 and a link),
+then one section per analysis -- those that need attention first, then the
+explained ones, then the rest -- with the options that apply to it, errors,
+warnings and dropped studies, the pooled estimates of every engine side by
+side (estimate, CI, p, tau^2, I^2), the explanation of each explained
+difference, and its plots and quantity table: the forest plot in RevMan's
+layout (:mod:`harness.reports.forest`: Python and the R package as two
+series; RevMan subgroup analyses with their subgroups, subtotals and the test
+for subgroup differences), the coefficients of a meta-regression, a bubble
+plot for a meta-regression on one continuous moderator, a funnel plot where
+publication-bias tests ran (:mod:`harness.reports.plots`).
+
+Size. The plots are compact inline SVG (text stays text: searchable,
+selectable). For analyses that need attention or are explained, the plots
+and the quantity table are in the page; for the others -- all agree, the
+bulk of a large run -- they are stored compressed (zlib, base64) in the
+page and unpacked by a few lines of script when the reader opens them
+(``DecompressionStream``: Chromium 80, Firefox 113, Safari 16.4), or all
+at once through the link ``#open-all``. Every analysis stays in the page
+and reachable from the summary; the JSON report has every record. The
+bundled fixtures' report: 67 MB before this layout (one base64 matplotlib
+SVG per plot, every table inline), under 10 MB now.
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import math
+import zlib
 from html import escape
 from pathlib import Path
 
-from . import plots
-from .plotdata import from_analysis_dict
+from . import forest, plots
+from .plotdata import forests, from_analysis_dict, pooled_numbers
 
 OK = ("agree", "explained", "consistent", "pass", "ok")
 BAD = ("differ", "missing", "engine-error", "warning", "inconsistent", "error", "fail")
 #: keys of an analysis entry that have their own rendering (others become generic tables)
-KNOWN = {"id", "kind", "fixture", "verdict", "options", "python_error", "r_error", "python_warnings", "r_warnings", "max_rel_diff", "seconds", "plot", "quantities"}
+KNOWN = {"id", "kind", "fixture", "verdict", "options", "python_error", "r_error", "python_warnings", "r_warnings", "max_rel_diff", "seconds", "plot", "quantities", "dropped"}
+#: order of the analysis sections: what needs attention first, then explained, then agreeing
+SECTION_ORDER = {"engine-error": 0, "differ": 1, "missing": 2, "warning": 3, "explained": 5, "agree": 6}
 
 CSS = """
 :root { --ok:#2e7d32; --okbg:#e8f5e9; --bad:#c62828; --badbg:#fdecea; --ex:#8a6d00; --exbg:#fff8e1;
@@ -38,13 +57,14 @@ body { font: 14px/1.45 -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-ser
        margin:0; background:#f6f8fa; }
 header { background:#1f2a37; color:#fff; padding:18px 28px; }
 header h1 { margin:0; font-size:22px; } header p { margin:4px 0 0; color:#c9d1d9; font-size:13px; }
-main { max-width: 1180px; margin: 0 auto; padding: 18px 28px 60px; }
+main { max-width: 1240px; margin: 0 auto; padding: 18px 28px 60px; }
 section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:16px 20px; margin:18px 0; }
 h2 { margin:0 0 10px; font-size:18px; } h3 { margin:18px 0 8px; font-size:15px; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
 th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:left; vertical-align:top; }
 th { background:#f0f3f6; font-weight:600; }
-td.num { text-align:right; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space:nowrap; }
+td.num, table.q td, table.overview td.n { text-align:right; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space:nowrap; }
+table.q td:first-child, table.q td:last-child { text-align:left; font-family:inherit; }
 tr.v-differ td, tr.v-missing td, tr.v-engine-error td, tr.v-warning td, tr.v-inconsistent td { background: var(--badbg); }
 tr.v-explained td { background: var(--exbg); }
 .badge { display:inline-block; padding:1px 9px; border-radius:10px; font-size:12px; font-weight:600;
@@ -55,11 +75,12 @@ tr.v-explained td { background: var(--exbg); }
 .b-mut { color:var(--mut); background:#eef1f4; border-color:#d9dee5; }
 .banner { padding:10px 14px; border-radius:6px; font-weight:600; margin:4px 0 12px; }
 .banner.ok { background:var(--okbg); color:var(--ok); } .banner.bad { background:var(--badbg); color:var(--bad); }
+.banner.ex { background:var(--exbg); color:var(--ex); }
 .counts { display:flex; flex-wrap:wrap; gap:10px; margin: 8px 0; }
 .count { border:1px solid var(--line); border-radius:6px; padding:6px 12px; min-width:92px; background:#fbfcfd; }
 .count b { display:block; font-size:20px; } .count span { color:var(--mut); font-size:12px; }
 .opts { color:var(--mut); font-size:12.5px; } .opts code { background:#f0f3f6; padding:0 4px; border-radius:3px; color:#1b1f24; }
-figure { margin: 10px 0; } figure img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:4px; background:#fff; }
+figure { margin: 10px 0; overflow-x:auto; } figure svg, figure img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:4px; background:#fff; }
 figcaption { color:var(--mut); font-size:12px; }
 .err { background:var(--badbg); color:var(--bad); padding:8px 12px; border-radius:6px; margin:6px 0; white-space:pre-wrap; }
 .warn { background:var(--exbg); color:var(--ex); padding:8px 12px; border-radius:6px; margin:6px 0; white-space:pre-wrap; }
@@ -67,6 +88,33 @@ figcaption { color:var(--mut); font-size:12px; }
 details > summary { cursor:pointer; font-weight:600; margin: 10px 0 4px; }
 a { color:#0b57d0; text-decoration:none; } a:hover { text-decoration:underline; }
 .note { color:var(--mut); font-size:12.5px; }
+.two span { display:block; } .two .r { color:var(--r); } .two .py { color:var(--py); }
+"""
+
+#: unpacks an analysis's compressed plots and tables when its <details> opens (or all, for #open-all)
+SCRIPT = """
+(function () {
+  var can = typeof DecompressionStream === "function";
+  function unpack(d) {
+    if (d.getAttribute("data-done")) return;
+    d.setAttribute("data-done", "1");
+    var box = d.querySelector(".lazy-body");
+    if (!can) { box.innerHTML = '<div class="warn">This browser cannot unpack the plots (it lacks DecompressionStream: use Chromium 80, Firefox 113, Safari 16.4 or later), or read the JSON report.</div>'; return; }
+    var bin = Uint8Array.from(atob(d.getAttribute("data-z")), function (c) { return c.charCodeAt(0); });
+    new Response(new Blob([bin]).stream().pipeThrough(new DecompressionStream("deflate"))).text()
+      .then(function (t) { box.innerHTML = t; d.setAttribute("data-unpacked", "1"); });
+  }
+  document.addEventListener("toggle", function (e) { var d = e.target; if (d.open && d.getAttribute && d.getAttribute("data-z")) unpack(d); }, true);
+  function reveal() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (!id) return;
+    var root = id === "open-all" ? document : document.getElementById(id);
+    if (!root) return;
+    root.querySelectorAll("details[data-z]").forEach(function (d) { d.open = true; unpack(d); });
+  }
+  window.addEventListener("hashchange", reveal);
+  reveal();
+})();
 """
 
 
@@ -129,23 +177,68 @@ def _kv_table(d: dict, cls="kv") -> str:
     return f'<table class="{cls}">{rows}</table>'
 
 
+
 # ---- sections ------------------------------------------------------------------------
-def _summary(doc: dict, title: str) -> str:
-    analyses = doc.get("analyses") or []
+def _analysis_counts(analyses) -> dict:
+    c: dict = {}
+    for a in analyses:
+        v = str(a.get("verdict"))
+        c[v] = c.get(v, 0) + 1
+    return c
+
+
+def headline(analyses) -> tuple[str, str]:
+    """(css class, text) of the summary's first line: "N analyses: A agree, E explained", or what needs attention.
+
+    Never "All N analyses agree" when some are explained."""
+    n = len(analyses)
+    c = _analysis_counts(analyses)
+    bad = {k: v for k, v in c.items() if k not in OK}
+    if bad:
+        parts = ", ".join(f"{v} {k}" for k, v in sorted(bad.items(), key=lambda kv: SECTION_ORDER.get(kv[0], 4)))
+        return "bad", f"{sum(bad.values())} of {n} analyses need attention ({parts}); {c.get('agree', 0)} agree, {c.get('explained', 0)} explained."
+    if c.get("explained"):
+        return "ex", f"{n} analyses: {c.get('agree', 0)} agree, {c['explained']} explained (each explained difference is listed with its reason)."
+    return "ok", f"All {n} analyses agree."
+
+
+def _fmt(x, digits=4) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return escape(x)
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    return f"{x:.{digits}g}"
+
+
+def _est_ci(p) -> str:
+    if not p or p.get("estimate") is None:
+        return "—"
+    return f"{_fmt(p.get('estimate'))} [{_fmt(p.get('ci_lb'))}, {_fmt(p.get('ci_ub'))}]"
+
+
+def _two(py, r) -> str:
+    if py == r:
+        return f'<span class="both">{py}</span>'
+    return f'<span class="py">{py}</span><span class="r">{r}</span>'
+
+
+def _summary(doc: dict, title: str, analyses, plot_of) -> str:
     s = doc.get("summary") or {}
-    n_bad = sum(1 for a in analyses if a.get("verdict") not in OK)
     out = ['<section id="summary"><h2>Summary</h2>']
     if analyses:
-        if n_bad:
-            out.append(f'<div class="banner bad">{n_bad} of {len(analyses)} analyses need attention (differences, missing quantities, engine errors or warnings).</div>')
-        else:
-            out.append(f'<div class="banner ok">All {len(analyses)} analyses agree (explained differences are listed with their reasons).</div>')
+        cls, text = headline(analyses)
+        out.append(f'<div class="banner {cls}">{escape(text)}</div>')
+    if doc.get("interrupted"):
+        out.append('<div class="err">The run was interrupted: this report covers the analyses that finished.</div>')
     if doc.get("r_unavailable"):
         out.append(f'<div class="err">R engine unavailable: {escape(str(doc["r_unavailable"]))}</div>')
     if s:
         out.append('<div class="counts">')
         for k, v in s.items():
-            out.append(f'<div class="count"><b>{_num(v)}</b><span>{escape(str(k))}</span></div>')
+            out.append(f'<div class="count"><b>{_num(v)}</b><span>{escape("quantities " + k if k not in ("analyses", "quantities") else k)}</span></div>')
         out.append("</div>")
     eng = doc.get("engines") or {}
     if eng:
@@ -165,9 +258,13 @@ def _summary(doc: dict, title: str) -> str:
         lst = " · ".join(escape(str(b.get("behaviour"))) for b in applied) or "none of the changes since 3.8-1"
         out.append(f'<p class="conventions">Python side: metafor <code>{escape(str(conv["metafor"]))}</code> conventions ({escape(why)}{escape(tested)}). '
                    f'Release-dependent behaviours in effect: {lst}.</p>')
+    if doc.get("engine_faults"):
+        out.append(_generic("R worker crashes and timeouts", doc["engine_faults"]))
     worst = []
     for a in analyses:
         for q in a.get("quantities") or []:
+            if not isinstance(q.get("r"), (int, float)) or abs(q["r"]) < 1e-8:
+                continue  # zero up to rounding: atol decides, a relative difference means nothing (as in the terminal)
             rd = q.get("rel_diff")
             if isinstance(rd, (int, float)):
                 worst.append((rd, a, q))
@@ -175,7 +272,7 @@ def _summary(doc: dict, title: str) -> str:
                 worst.append((math.inf, a, q))
     worst.sort(key=lambda t: -t[0])
     if worst:
-        out.append('<h3>Largest differences</h3><table class="worst"><tr><th>analysis</th><th>quantity</th><th>Python</th><th>R</th><th>rel diff</th><th>tolerance</th><th>verdict</th></tr>')
+        out.append('<h3>Largest relative differences</h3><p class="note">Among values with |R| ≥ 1e-8 (below that a value is zero up to rounding and the absolute tolerance decides).</p><table class="worst"><tr><th>analysis</th><th>quantity</th><th>Python</th><th>R</th><th>rel diff</th><th>tolerance</th><th>verdict</th></tr>')
         for rd, a, q in worst[:10]:
             tol = q.get("tolerance") or {}
             tol_s = f"rtol {_num(tol.get('rtol'), 2)}, atol {_num(tol.get('atol'), 2)}" if tol else "—"
@@ -185,17 +282,26 @@ def _summary(doc: dict, title: str) -> str:
             )
         out.append("</table>")
     if analyses:
-        out.append('<h3>Analyses</h3><table class="overview"><tr><th>analysis</th><th>kind</th><th>quantities</th><th>verdict</th><th>largest rel diff</th><th>in</th></tr>')
+        out.append('<h3>Analyses</h3><p class="note">Needing attention first, then explained, then agreeing. Pooled estimates, τ² and I²: '
+                   '<span class="eng-python">Python</span> above <span class="eng-r">R</span> where they differ at 4 significant digits, once where they do not. '
+                   'Each analysis links to its section; <a href="#open-all">open every analysis\'s plots and tables</a> (a large run takes a moment).</p>')
+        out.append('<table class="overview"><tr><th>analysis</th><th>kind</th><th>verdict</th><th>pooled estimate [CI]</th><th>τ²</th><th>I² (%)</th><th>largest rel diff</th><th>in</th></tr>')
         for a in analyses:
             qs = a.get("quantities") or []
             w = max((q for q in qs if isinstance(q.get("rel_diff"), (int, float))), key=lambda q: q["rel_diff"], default=None)
+            nums = pooled_numbers(plot_of.get(id(a)), qs)
+            py, rr = ({"estimate": v[0], "ci_lb": v[1], "ci_ub": v[2]} for v in (nums["python"], nums["r"]))
+            est = _two(_est_ci(py), _est_ci(rr))
+            t2 = _two(_fmt(nums["python"][3]), _fmt(nums["r"][3]))
+            i2 = _two(_fmt(nums["python"][4]), _fmt(nums["r"][4]))
             out.append(
                 f'<tr class="v-{escape(str(a.get("verdict")))}"><td><a href="#{_anchor(a.get("id"))}">{escape(str(a.get("id")))}</a></td><td>{escape(str(a.get("kind", "")))}</td>'
-                f'<td class="num">{len(qs)}</td><td>{_badge(a.get("verdict"))}</td><td class="num">{_num(w["rel_diff"], 2) if w else "—"}</td><td>{escape(w["name"]) if w else ""}</td></tr>'
+                f'<td>{_badge(a.get("verdict"))}</td><td class="n two">{est}</td><td class="n two">{t2}</td><td class="n two">{i2}</td>'
+                f'<td class="n">{_num(w["rel_diff"], 2) if w else "—"}</td><td>{escape(w["name"]) if w else ""}</td></tr>'
             )
         out.append("</table>")
     for k, v in doc.items():
-        if k in ("schema", "engines", "r_unavailable", "conventions", "summary", "analyses", "files"):
+        if k in ("schema", "engines", "r_unavailable", "conventions", "summary", "analyses", "files", "interrupted", "engine_faults"):
             continue
         out.append(_generic(k, v))
     files = doc.get("files") or []
@@ -238,32 +344,43 @@ def _generic(name, v, depth=0) -> str:
     return f"<p><b>{escape(str(name))}</b>: {escape(str(v))}</p>"
 
 
-def _figure(fig, cls, alt, caption, fmt) -> str:
-    uri = plots.data_uri(fig, fmt)
-    return f'<figure><img class="plot {cls}" alt="{escape(alt)}" src="{uri}"><figcaption>{escape(caption)}</figcaption></figure>'
-
 
 def _pooled_table(plot) -> str:
+    """Each engine's pooled estimate side by side: estimate, CI, p, tau^2, I^2 (and the prediction interval, reference rows)."""
     rows = list(plot.get("pooled") or []) + list(plot.get("reference") or [])
-    if not rows:
-        return ""
-    has_pi = any(r.get("pi_lb") is not None for r in rows)
+    coefs = plot.get("coefficients") or []
     lvl = plot.get("level", 95)
-    head = f"<tr><th>engine</th><th>model</th><th>estimate</th><th>{_num(lvl)}% CI</th>" + ("<th>prediction interval</th>" if has_pi else "") + "</tr>"
-    body = []
-    for r in rows:
-        eng = r.get("engine", "")
-        cls = {"python": "eng-python", "r": "eng-r"}.get(eng, "eng-ref")
-        model = plot.get("model", "") if eng in ("python", "r") else "reference"
-        pi = f'<td class="num">[{_num(r.get("pi_lb"), 6)}, {_num(r.get("pi_ub"), 6)}]</td>' if has_pi else ""
-        body.append(f'<tr><td class="{cls}">{escape(str(r.get("label", eng)))}</td><td>{escape(str(model))}</td><td class="num">{_num(r.get("estimate"))}</td><td class="num">[{_num(r.get("ci_lb"))}, {_num(r.get("ci_ub"))}]</td>{pi}</tr>')
-    py = next((r for r in rows if r.get("engine") == "python"), None)
-    rr = next((r for r in rows if r.get("engine") == "r"), None)
-    if py and rr and py.get("estimate") is not None and rr.get("estimate") is not None:
-        d = abs(py["estimate"] - rr["estimate"])
-        body.append(f'<tr><td colspan="2" class="note">|Python − R|</td><td class="num">{_num(d, 2)}</td><td></td>' + ("<td></td>" if has_pi else "") + "</tr>")
-    notes = "".join(f'<p class="note">{escape(str(r.get("label")))}: {escape(str(r["note"]))}</p>' for r in rows if r.get("note"))
-    return f'<h3>Pooled estimates, engines side by side</h3><table class="pooled">{head}{"".join(body)}</table>{notes}'
+    if not rows and not coefs:
+        return ""
+    out = []
+    if rows:
+        has_pi = any(r.get("pi_lb") is not None for r in rows)
+        head = (f"<tr><th>engine</th><th>model</th><th>estimate</th><th>{_num(lvl)}% CI</th><th>test</th><th>p</th><th>τ²</th><th>I² (%)</th>"
+                + ("<th>prediction interval</th>" if has_pi else "") + "</tr>")
+        body = []
+        for r in rows:
+            eng = r.get("engine", "")
+            cls = {"python": "eng-python", "r": "eng-r"}.get(eng, "eng-ref")
+            model = plot.get("model", "") if eng in ("python", "r") else "reference"
+            test = f"{r.get('stat') or 'Z'} = {_num(r.get('value'), 6)}" + (f", df = {_num(r.get('test_df'), 6)}" if r.get("test_df") is not None else "") if r.get("value") is not None else "—"
+            pi = f'<td class="num">[{_num(r.get("pi_lb"), 6)}, {_num(r.get("pi_ub"), 6)}]</td>' if has_pi else ""
+            body.append(f'<tr><td class="{cls}">{escape(str(r.get("label", eng)))}</td><td>{escape(str(model))}</td><td class="num">{_num(r.get("estimate"))}</td>'
+                        f'<td class="num">[{_num(r.get("ci_lb"))}, {_num(r.get("ci_ub"))}]</td><td class="num">{test}</td><td class="num">{_num(r.get("p"), 6)}</td>'
+                        f'<td class="num">{_num(r.get("tau2"), 6)}</td><td class="num">{_num(r.get("i2"), 6)}</td>{pi}</tr>')
+        py = next((r for r in rows if r.get("engine") == "python"), None)
+        rr = next((r for r in rows if r.get("engine") == "r"), None)
+        if py and rr and py.get("estimate") is not None and rr.get("estimate") is not None:
+            d = abs(py["estimate"] - rr["estimate"])
+            body.append(f'<tr><td colspan="2" class="note">|Python − R|, estimate</td><td class="num">{_num(d, 2)}</td><td colspan="{6 if has_pi else 5}"></td></tr>')
+        notes = "".join(f'<p class="note">{escape(str(r.get("label")))}: {escape(str(r["note"]))}</p>' for r in rows if r.get("note"))
+        out.append(f'<h3>Pooled estimates, engines side by side</h3><table class="pooled">{head}{"".join(body)}</table>{notes}')
+    if coefs:
+        eng = plot.get("engines") or {}
+        head = f'<tr><th>coefficient</th><th class="eng-python">{escape(eng.get("python", "Python"))}</th><th class="eng-r">{escape(eng.get("r", "R"))}</th><th>p (Python)</th><th>p (R)</th></tr>'
+        body = "".join(f'<tr><td>{escape(str(c["name"]))}</td><td class="num">{_est_ci(c.get("python"))}</td><td class="num">{_est_ci(c.get("r"))}</td>'
+                       f'<td class="num">{_num((c.get("python") or {}).get("p"), 4)}</td><td class="num">{_num((c.get("r") or {}).get("p"), 4)}</td></tr>' for c in coefs)
+        out.append(f'<h3>Model coefficients, engines side by side ({_num(lvl)}% CI)</h3><table class="pooled coefs">{head}{body}</table>')
+    return "".join(out)
 
 
 RANK = {"agree": 0, "explained": 1, "warning": 2, "missing": 3, "differ": 4, "engine-error": 5}
@@ -295,6 +412,7 @@ def _grouped(qs, limit):
 
 
 def _quantity_table(qs, limit=150) -> str:
+    """Every quantity (indexed families summarised beyond ``limit`` rows); numbers right-aligned by the table's CSS."""
     head = "<tr><th>quantity</th><th>Python</th><th>R</th><th>abs diff</th><th>rel diff</th><th>tolerance</th><th>verdict</th></tr>"
     body = []
     rows, grouped = _grouped(qs, limit)
@@ -305,73 +423,89 @@ def _quantity_table(qs, limit=150) -> str:
             rel = [m.get("rel_diff") for m in members if isinstance(m.get("rel_diff"), (int, float))]
             ab = [m.get("abs_diff") for m in members if isinstance(m.get("abs_diff"), (int, float))]
             n_ok = sum(1 for m in members if m.get("verdict") == "agree")
-            body.append(
-                f'<tr class="fam v-{escape(worst_v)}"><td>{escape(base)}[…] <span class="note">({len(members)}; {n_ok} agree)</span></td><td class="num">…</td><td class="num">…</td>'
-                f'<td class="num">max {_num(max(ab) if ab else None, 2)}</td><td class="num">max {_num(max(rel) if rel else None, 2)}</td><td class="num"></td><td>{_badge(worst_v)}</td></tr>'
-            )
+            body.append(f'<tr class="fam v-{escape(worst_v)}"><td>{escape(base)}[…] ({len(members)}; {n_ok} agree)</td><td>…</td><td>…</td>'
+                        f'<td>max {_num(max(ab) if ab else None, 2)}</td><td>max {_num(max(rel) if rel else None, 2)}</td><td></td><td>{_badge(worst_v)}</td></tr>')
             continue
         tol = q.get("tolerance") or {}
         tol_s = f"{_num(tol.get('rtol'), 2)} / {_num(tol.get('atol'), 2)}" if tol else "—"
         v = str(q.get("verdict"))
-        body.append(
-            f'<tr class="v-{escape(v)}"><td>{escape(str(q.get("name")))}</td><td class="num">{_num(q.get("python"))}</td><td class="num">{_num(q.get("r"))}</td>'
-            f'<td class="num">{_num(q.get("abs_diff"), 2)}</td><td class="num">{_num(q.get("rel_diff"), 2)}</td><td class="num">{tol_s}</td><td>{_badge(v)}</td></tr>'
-        )
+        cls = "" if v == "agree" else f' class="v-{escape(v)}"'
+        badge = "agree" if v == "agree" else _badge(v)
+        body.append(f'<tr{cls}><td>{escape(str(q.get("name")))}</td><td>{_num(q.get("python"))}</td><td>{_num(q.get("r"))}</td>'
+                    f'<td>{_num(q.get("abs_diff"), 2)}</td><td>{_num(q.get("rel_diff"), 2)}</td><td>{tol_s}</td><td>{badge}</td></tr>')
     note = '<p class="note">Indexed quantities (per study, per coefficient, ...) are summarised per family with their largest differences; every one that does not agree is listed. The JSON report has every record.</p>' if grouped else ""
-    return f'{note}<table class="quantities">{head}{"".join(body)}</table>'
+    return f'{note}<table class="quantities q">{head}{"".join(body)}</table>'
 
 
-def figures(plot: dict | None, aid: str, fmt: str = "svg", max_study_rows: int = 50) -> str:
-    """The HTML of one analysis's plots (forest, coefficients, funnel); runs in worker processes too."""
+def _figure(content: str, cls: str, caption: str) -> str:
+    return f'<figure class="plot {cls}">{content}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def _image(cv, cls, caption, fmt) -> str:
+    """A plot as inline SVG (default) or as a PNG image (``fmt="png"``, 110 dpi)."""
+    if fmt == "png":
+        import io
+
+        buf = io.BytesIO()
+        forest.canvas_figure(cv).savefig(buf, format="png", dpi=110)
+        content = f'<img alt="{escape(caption)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}">'
+    else:
+        content = forest.canvas_svg(cv)
+    return _figure(content, cls, caption)
+
+
+def figures(plot: dict | None, aid: str, fmt: str = "svg") -> str:
+    """The HTML of one analysis's plots: forest (RevMan's layout), coefficients, bubble, funnel."""
     if not plot:
         return ""
     if plot.get("error"):
         return f'<div class="warn">plot unavailable: {escape(plot["error"])}</div>'
     out = []
     try:
-        if plot.get("studies") or plot.get("pooled"):
-            p, n = plot, len(plot.get("studies") or [])
-            caption = f"Forest plot: {plot.get('model', '')}; Python (blue, filled squares sized by weight) and {plot.get('engines', {}).get('r', 'R')} (orange, open circles) side by side"
-            if any(x.get("from_data") for x in plot.get("studies") or []):
-                caption += "; the study effects (grey) are the data both engines received, this kind compares no per-study number"
-            if n > max_study_rows:
-                p = dict(plot, studies=plot["studies"][:max_study_rows])
-                caption += f"; the first {max_study_rows} of {n} studies are drawn (every study is in the quantity table and the JSON)"
-            out.append(_figure(plots.forest(p), "forest", f"forest plot of {aid}", caption + ".", fmt))
-        if plot.get("coefficients"):
-            out.append(_figure(plots.coefficients(plot), "coefficients", f"coefficients of {aid}", "Meta-regression coefficients with their CIs, both engines.", fmt))
+        fp = forests(plot)
+        if fp is not None:
+            a, b, labels = fp
+            if plot.get("groups"):
+                cap = "Forest plot in RevMan's layout: the studies under each subgroup, subtotals, the total and the test for subgroup differences"
+            else:
+                cap = f"Forest plot: {plot.get('model', '')}"
+            if b is not None:
+                sized = " sized by weight" if any(st.weight is not None for st in a.studies) else ""
+                cap += f"; {labels[0]} (blue, filled squares{sized}) and {labels[1]} (orange, open circles) side by side"
+            out.append(_image(forest.layout(a, b, labels), "forest", cap + ".", fmt))
+        coef = plots.coefficients(plot)
+        if coef is not None:
+            out.append(_image(coef, "coefficients", "Meta-regression coefficients with their CIs, both engines.", fmt))
+        bub = plots.bubble(plot)
+        if bub is not None:
+            out.append(_image(bub, "bubble", f"Bubble plot (metafor's regplot): effect against {plot['bubble']['moderator']}, each engine's fitted line.", fmt))
         if plot.get("funnel") and plot.get("studies"):
-            out.append(_figure(plots.funnel(plot), "funnel", f"funnel plot of {aid}", "Funnel plot (publication-bias tests were run): effect against standard error, with the pooled estimate's pseudo 95% CI.", fmt))
+            out.append(_image(plots.funnel(plot), "funnel", "Funnel plot (publication-bias tests were run): effect against standard error, with the pooled estimate's pseudo 95% CI.", fmt))
     except Exception as e:  # noqa: BLE001 - shown in the report, never hides the tables
         out.append(f'<div class="warn">plot failed: {escape(type(e).__name__)}: {escape(str(e))}</div>')
     return "\n".join(out)
 
 
-def _figures_job(args):
-    return figures(*args)
+def shown_options(kind: str, options: dict) -> dict:
+    """The options that apply to an analysis (its kind decides; e.g. no arm columns for yi/vi input)."""
+    try:
+        from ..analyses import KINDS
+
+        k = KINDS.get(kind)
+    except Exception:  # noqa: BLE001 - a report of another kind of run: show what is there
+        k = None
+    if k is not None:
+        return k.shown_options(options)
+    return {key: v for key, v in options.items() if v not in (None, [], {}, "")}
 
 
-def _all_figures(analyses, fmt, max_study_rows, workers):
-    """Plots of every analysis; in ``workers`` spawned processes when there are many."""
-    jobs = [(from_analysis_dict(a), str(a.get("id")), fmt, max_study_rows) for a in analyses]
-    if workers > 1 and len(jobs) > 16:
-        try:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-                return list(ex.map(_figures_job, jobs, chunksize=8)), jobs
-        except (OSError, RuntimeError, ImportError):  # no processes here: draw them in this one
-            pass
-    return [figures(*j) for j in jobs], jobs
-
-
-def _analysis(a: dict, figs: str, plot: dict | None) -> str:
+def _analysis(a: dict, fmt: str, plot: dict | None) -> str:
     aid = str(a.get("id"))
-    out = [f'<section class="analysis" id="{_anchor(aid)}"><h2>{escape(aid)} {_badge(a.get("verdict"))}</h2>']
-    opts = a.get("options") or {}
+    verdict = str(a.get("verdict"))
+    out = [f'<section class="analysis" id="{_anchor(aid)}"><h2>{escape(aid)} {_badge(verdict)}</h2>']
+    opts = shown_options(str(a.get("kind", "")), a.get("options") or {})
     bits = [f"kind <code>{escape(str(a.get('kind', '')))}</code>", f"fixture <code>{escape(_short_path(a.get('fixture', '')))}</code>"]
-    bits += [f"{escape(str(k))} <code>{escape(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</code>" for k, v in opts.items() if v not in (None, [], "")]
+    bits += [f"{escape(str(k))} <code>{escape(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</code>" for k, v in opts.items()]
     out.append(f'<p class="opts">{" · ".join(bits)}</p>')
     for side, key in (("Python", "python_error"), ("R", "r_error")):
         if a.get(key):
@@ -379,25 +513,33 @@ def _analysis(a: dict, figs: str, plot: dict | None) -> str:
     for side, key in (("Python", "python_warnings"), ("R", "r_warnings")):
         for w in a.get(key) or []:
             out.append(f'<div class="warn">{side} warning: {escape(str(w))}</div>')
-    if figs:
-        out.append(figs)
+    for d in a.get("dropped") or []:
+        out.append(f'<div class="warn">dropped study {escape(repr(d.get("study")))} (line {escape(str(d.get("line")))}): {escape(str(d.get("reason")))}</div>')
     if plot and not plot.get("error"):
         out.append(_pooled_table(plot))
     qs = a.get("quantities") or []
     expl = [q for q in qs if q.get("verdict") == "explained" or (q.get("verdict") not in ("agree",) and q.get("explanation"))]
     if expl:
-        out.append("<h3>Explanations</h3><ul class=\"explanations\">")
+        # one item per distinct explanation, naming every quantity it covers
+        groups: dict = {}
         for q in expl:
-            out.append(f"<li><b>{escape(str(q.get('name')))}</b> {_badge(q.get('verdict'))}: {escape(str(q.get('explanation') or ''))}</li>")
+            groups.setdefault((str(q.get("verdict")), str(q.get("explanation") or "")), []).append(str(q.get("name")))
+        out.append("<h3>Explanations</h3><ul class=\"explanations\">")
+        for (v, text), names in groups.items():
+            out.append(f"<li><b>{escape(', '.join(names))}</b> {_badge(v)}: {escape(text)}</li>")
         out.append("</ul>")
     for k, v in a.items():
         if k not in KNOWN:
             out.append(_generic(k, v))
-    if qs:
-        n_bad = sum(1 for q in qs if q.get("verdict") != "agree")
-        open_ = " open" if n_bad else ""
-        label = f"All {len(qs)} quantities" + (f" ({n_bad} not agreeing)" if n_bad else " (all agree)")
-        out.append(f"<details{open_}><summary>{label}</summary>{_quantity_table(qs)}</details>")
+    n_bad = sum(1 for q in qs if q.get("verdict") != "agree")
+    label = f"All {len(qs)} quantities" + (f" ({n_bad} not agreeing)" if n_bad else " (all agree)")
+    body = figures(plot, aid, fmt) + (f"<h3>{label}</h3>{_quantity_table(qs)}" if qs else "")
+    if verdict == "agree" and body:
+        z = base64.b64encode(zlib.compress(body.encode("utf-8"), 9)).decode("ascii")
+        what = "plots and " if plot else ""
+        out.append(f'<details class="lazy" data-z="{z}"><summary>{what}{label[0].lower() + label[1:]}</summary><div class="lazy-body"></div></details>')
+    elif body:
+        out.append(body)
     out.append("</section>")
     return "\n".join(out)
 
@@ -430,14 +572,10 @@ def _short_path(p) -> str:
         return str(p)
 
 
-def render(doc: dict, title: str = "metaharness report", fmt: str = "svg", max_study_rows: int = 50, workers: int = 1) -> str:
-    """The whole report as one HTML string (no external resources).
-
-    ``workers`` > 1 draws the plots in that many spawned processes (the
-    command line does; a script that asks for it needs the usual
-    ``if __name__ == "__main__":`` guard, as for any spawned multiprocessing).
-    """
+def render(doc: dict, title: str = "metaharness report", fmt: str = "svg") -> str:
+    """The whole report as one HTML string (no external resources)."""
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    analyses = sorted(doc.get("analyses") or [], key=lambda a: SECTION_ORDER.get(str(a.get("verdict")), 4))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -445,18 +583,20 @@ def render(doc: dict, title: str = "metaharness report", fmt: str = "svg", max_s
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f'<header><h1>{escape(title)}</h1><p>Generated {now} · JSON schema {escape(str(doc.get("schema", "—")))} · Python core vs R (metafor / robumeta / clubSandwich)</p></header>',
         "<main>",
-        _summary(doc, title),
     ]
+    plot_of = {id(a): from_analysis_dict(a) for a in analyses}
+    parts.append(_summary(doc, title, analyses, plot_of))
     for f in doc.get("files") or []:
         parts.append(_file_section(f))
-    analyses = doc.get("analyses") or []
-    figs, jobs = _all_figures(analyses, fmt, max_study_rows, workers)
-    for a, f, j in zip(analyses, figs, jobs):
-        parts.append(_analysis(a, f, j[0]))
-    parts.append("</main></body></html>")
+    for a in analyses:
+        parts.append(_analysis(a, fmt, plot_of[id(a)]))
+    parts.append("</main>")
+    if any(a.get("verdict") == "agree" for a in analyses):
+        parts.append(f"<script>{SCRIPT}</script>")
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write(run_or_doc, path, title: str = "metaharness report", fmt: str = "svg", workers: int = 1) -> None:
+def write(run_or_doc, path, title: str = "metaharness report", fmt: str = "svg") -> None:
     doc = run_or_doc if isinstance(run_or_doc, dict) else run_or_doc.to_dict()
-    Path(path).write_text(render(doc, title=title, fmt=fmt, workers=workers), encoding="utf-8")
+    Path(path).write_text(render(doc, title=title, fmt=fmt), encoding="utf-8")

@@ -28,7 +28,6 @@ command may keep its own ``--json`` or ``--detail``):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -80,7 +79,8 @@ def print_terminal(result, args, stream=None) -> None:
     """Print the terminal report of a verify-shaped result (``analyses`` of AnalysisComparison)."""
     stream = stream if stream is not None else sys.stdout
     color = terminal.use_color(stream, getattr(args, "color", "auto"))
-    print(terminal.render(result, detail=bool(getattr(args, "detail", False)), color=color), file=stream)
+    width = terminal.terminal_width(stream)
+    print(terminal.render(result, detail=bool(getattr(args, "detail", False)), color=color, width=width), file=stream)
 
 
 def write_reports(result, args, title: str = "metaharness report", json: bool = True) -> list[Path]:
@@ -106,8 +106,7 @@ def write_reports(result, args, title: str = "metaharness report", json: bool = 
         json_report.write(get_doc(), args.json)
         written.append(Path(args.json))
     if getattr(args, "html", None):
-        workers = min(2, os.cpu_count() or 1)  # the plots of many analyses are drawn in parallel
-        html_report.write(get_doc(), args.html, title=title, fmt=getattr(args, "plots", "svg") or "svg", workers=workers)
+        html_report.write(get_doc(), args.html, title=title, fmt=getattr(args, "plots", "svg") or "svg")
         written.append(Path(args.html))
     if getattr(args, "junit", None):
         junit_report.write(get_doc(), args.junit, name=title)

@@ -1,10 +1,13 @@
-"""Terminal report: compact tables (tabulate) that fit a 100-column terminal.
+"""Terminal report: compact tables (tabulate) that fit the terminal (100 columns off a terminal).
 
-By default one summary line per analysis (a table: analysis, kind, number of
-quantities, verdict, largest relative difference and where); the full
-per-quantity table follows for every analysis that does not agree, and for
-all of them with ``detail=True``. Explanations of explained differences and
-the engines' errors and warnings are printed under the analysis's table.
+By default one summary row per analysis (a table: analysis, kind, verdict,
+each engine's pooled estimate [CI], tau^2 and I^2 -- printed once where the
+engines agree at the digits shown, on a row per engine where they do not --
+and the largest relative difference); long analysis ids wrap within their
+column, so every row stays distinguishable. The full per-quantity table
+follows for every analysis that does not agree, and for all of them with
+``detail=True``. Explanations of explained differences, the engines' errors
+and warnings and dropped studies are printed under the analysis's table.
 
 Colour (verdicts green/yellow/red) only when asked for: :func:`use_color`
 decides from the stream (a terminal), ``NO_COLOR`` (https://no-color.org: any
@@ -23,6 +26,23 @@ import time
 from tabulate import tabulate
 
 WIDTH = 100
+#: significant digits of the pooled estimates in the summary table
+DIGITS = 4
+
+
+def terminal_width(stream=None, default: int = WIDTH) -> int:
+    """Columns to fill: the terminal's width on a terminal (``COLUMNS`` wins), else ``default``;
+    kept between 60 and 250."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit():
+        return max(60, min(250, int(cols)))
+    stream = stream if stream is not None else sys.stdout
+    try:
+        if stream.isatty():
+            return max(60, min(250, os.get_terminal_size(stream.fileno()).columns))
+    except (AttributeError, ValueError, OSError):
+        pass
+    return default
 
 GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 VERDICT_COLOUR = {"agree": GREEN, "explained": YELLOW, "differ": RED, "missing": RED, "engine-error": RED, "warning": YELLOW}
@@ -100,17 +120,65 @@ def analysis_table(a, color=False, width=WIDTH, records=None) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
+def pooled_numbers(a) -> dict:
+    """Each engine's pooled estimate, CI, tau^2 and I^2 of an analysis (:func:`harness.reports.plotdata.pooled_numbers`)."""
+    from .plotdata import pooled_numbers as numbers
+
+    return numbers(getattr(a, "plot", None), a.records)
+
+
+def _est(v, digits=DIGITS) -> str:
+    est, lb, ub = v[:3]
+    if est is None:
+        return "—"
+    return f"{fmt(est, digits)} [{fmt(lb, digits)}, {fmt(ub, digits)}]"
+
+
 def summary_table(run, color=False, width=WIDTH) -> str:
-    """One line per analysis: id, kind, quantities, verdict, largest relative difference and where."""
+    """One row per analysis: id, kind, verdict, both engines' pooled estimate [CI], tau^2, I^2, largest relative difference.
+
+    The engines' numbers are printed once (engines "both") where they agree
+    at the digits shown, else on a row each ("Py", then "R"); analysis ids wrap
+    within their column to fit ``width`` (on a narrow terminal the kind
+    column goes, then a digit)."""
+    longest = max((len(a.id) for a in run.analyses), default=0)
+    for digits, with_kind, need in ((DIGITS, True, 24), (DIGITS - 1, True, 20), (DIGITS - 1, False, 0)):
+        rows, headers = _summary_rows(run, digits, with_kind)
+        # tabulate makes a column at least its header + 2 wide and puts 2 spaces between columns
+        others = [max([len(h) + 2] + [len(str(r[j])) for r in rows]) for j, h in enumerate(headers) if j]
+        room = width - sum(others) - 2 * (len(headers) - 1)
+        if room >= min(need, longest):
+            break
+    room = max(room, 10)
+    rows = [(_wrap_id(r[0], room), *r[1:]) for r in rows]
+    vcol = headers.index("verdict")
+    if color:
+        rows = [tuple(verdict(c, True) if j == vcol and c else c for j, c in enumerate(r)) for r in rows]
+    align = tuple("right" if h in ("estimate [CI]", "τ²", "I² %", "rel diff") else "left" for h in headers)
+    return tabulate(rows, headers=headers, disable_numparse=True, colalign=align)
+
+
+def _summary_rows(run, digits, with_kind):
     rows = []
     for a in run.analyses:
         w = a.worst()
-        rows.append((a.id, a.kind, str(len(a.records)), a.verdict, fmt(w.rel_diff, 2) if w else "—", clip(w.name, 24) if w else ""))
-    headers = ["analysis", "kind", "n", "verdict", "max rel diff", "in"]
-    rows = _fit(rows, headers, 0, width)
-    if color:
-        rows = [(r[0], r[1], r[2], verdict(r[3], True), *r[4:]) for r in rows]
-    return tabulate(rows, headers=headers, disable_numparse=True)
+        cells = {side: (_est(v, digits), fmt(v[3], digits), fmt(v[4], digits)) for side, v in pooled_numbers(a).items()}
+        rel = fmt(w.rel_diff, 2) if w else "—"
+        kind = (a.kind,) if with_kind else ()
+        if cells["python"] == cells["r"]:
+            rows.append((a.id, *kind, a.verdict, "both", *cells["python"], rel))
+        else:
+            rows.append((a.id, *kind, a.verdict, "Py", *cells["python"], rel))
+            rows.append(("", *("",) * len(kind), "", "R", *cells["r"], ""))
+    headers = ["analysis", *(["kind"] if with_kind else []), "verdict", "eng.", "estimate [CI]", "τ²", "I² %", "rel diff"]
+    return rows, headers
+
+
+def _wrap_id(aid: str, room: int) -> str:
+    """An analysis id in lines of at most ``room`` characters, broken after a hyphen where it can be."""
+    if len(aid) <= room:
+        return aid
+    return "\n".join(textwrap.wrap(aid, room, break_on_hyphens=True, break_long_words=True))
 
 
 def _notes(a, width):
@@ -161,21 +229,22 @@ def render(run, detail=False, color=False, width=WIDTH, max_rows=40) -> str:
             out.append(f"   {len(a.records)} quantities not compared (the engine failed)")
         else:
             bad = [r for r in a.records if r.verdict != "agree"]
-            out.append(analysis_table(a, color, width, records=bad[:max_rows]))
+            if bad:  # an analysis shown for its dropped studies may agree everywhere: no empty table
+                out.append(analysis_table(a, color, width, records=bad[:max_rows]))
             more = len(bad) - max_rows
             n_ok = len(a.records) - len(bad)
             tail = []
             if more > 0:
                 tail.append(f"{more} more not agreeing (--json has every record)")
             if n_ok:
-                tail.append(f"{n_ok} other quantities agree (--detail shows them)")
+                tail.append(f"{n_ok} {'other ' if bad else ''}quantities agree (--detail shows them)")
             if tail:
                 out.append("   " + "; ".join(tail))
         out.append("")
     vl = versions_line(run)
     if vl:
         out.append(vl)
-    out.append(summary_line(run, color))
+    out.append(summary_line(run, color, width))
     return "\n".join(out)
 
 
@@ -207,7 +276,7 @@ def _worst(run, verdict):
     return best
 
 
-def summary_line(run, color=False) -> str:
+def summary_line(run, color=False, width=WIDTH) -> str:
     """Counts, then the largest relative difference among agreeing quantities (and,
     separately, among explained ones, whose size is expected)."""
     c = run.counts()
@@ -224,9 +293,9 @@ def summary_line(run, color=False) -> str:
     if expl:
         extra.append(f"where explained {fmt(expl.rel_diff, 2)} ({expl.name})")
     tail = "; ".join(extra)
-    if tail and len(line) + 2 + len(tail) <= WIDTH:
+    if tail and len(line) + 2 + len(tail) <= width:
         line = f"{line}; {tail}"
-    elif tail:  # keep 100 columns: the differences on a line of their own, counts last
+    elif tail:  # keep within the width: the differences on a line of their own, counts last
         line = f"{tail}\n{line}"
     if color:
         line = _c(line, GREEN if run.ok else RED, True)
