@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from ..api import univariate as api
-from ..compare.tolerance import CLOSED, ITERATIVE
+from ..compare.tolerance import CLOSED, ITERATIVE, rounding_bound
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2
 from ..core.influence import leave1out_arrays
@@ -36,7 +36,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators
+from .base import AnalysisKind, Key, Outcome, check_r_name, redundant_columns, require_columns, check_moderators, weighted_condition
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 MEASURE_CHOICES = ("MD", "SMD", "SMDH", "ROM", "GEN")
@@ -73,6 +73,7 @@ EVTOL = 1e-7
 
 class RmaKind(AnalysisKind):
     name = "rma"
+    nonconvergence_messages = NONCONVERGENCE_MESSAGES
     keys = {
         "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given"),
         **{role: _col(role) for role in TWO_GROUP},
@@ -362,8 +363,7 @@ class RmaKind(AnalysisKind):
             confint_tol=spec["confint_tol"],
         )
         if call.error is not None:
-            nonconv = any(m in call.error for m in NONCONVERGENCE_MESSAGES)
-            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": nonconv})
+            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": self.r_nonconvergence(call.error)})
         v = call.value
         es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"], ci_bounds=(np.asarray(v["ci_lb_i"], float), np.asarray(v["ci_ub_i"], float)))
         fit = rma_result_from_r(v, spec, slab)
@@ -443,7 +443,7 @@ class RmaKind(AnalysisKind):
         if record.rel_diff is None or not spec["mods"]:
             return None
         kappa = self._condition(spec)
-        bound = kappa**2 * np.finfo(float).eps
+        bound = rounding_bound(kappa)
         if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
             return (f"ill-conditioned model matrix (condition number of W^1/2 X = {kappa:.2g}): metafor forms "
                     f"P = W - WX(X'WX)^-1X'W explicitly and loses up to kappa^2*eps = {bound:.1g} relative; "
@@ -463,8 +463,11 @@ class RmaKind(AnalysisKind):
             # the columns both engines fit: redundant ones are dropped first (as in run_python)
             redundant = redundant_columns(X, list(d["names"]))
             X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
-            cache[spec.id] = float(np.linalg.cond(X / np.sqrt(es.vi)[:, None]))
+            cache[spec.id] = weighted_condition(X, es.vi)
         return cache[spec.id]
+
+    def condition_number(self, spec):
+        return self._condition(spec)
 
     # ---- tolerances -------------------------------------------------------------
     def tolerance_class(self, spec, quantity):

@@ -27,7 +27,7 @@ import numpy as np
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators
+from .base import AnalysisKind, Key, Outcome, check_moderators, check_r_name, design_with_intercept, require_columns, weighted_condition
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
 
@@ -201,6 +201,10 @@ class RobuKind(AnalysisKind):
     # ---- tolerances / explanations ---------------------------------------------
     def tolerance_class(self, spec, quantity):
         return CLOSED
+
+    def condition_number(self, spec):
+        x, M, _, _ = self.inputs(spec)
+        return weighted_condition(design_with_intercept(M, spec["intercept"], len(x["yi"])), x["vi"])
 
     def explain(self, spec, record):
         if spec["reference"] != "clubSandwich":

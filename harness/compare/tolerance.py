@@ -5,7 +5,11 @@ A value ``py`` agrees with the R value ``r`` when
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+#: machine epsilon of an IEEE double (numpy.finfo(float).eps), without importing numpy
+EPS = 2.0**-52
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,27 @@ CLOSED = Tolerance(rtol=1e-10, atol=1e-13)
 #: threshold times the contraction factor; 1e-8 relative holds with margin.
 #: atol 1e-10 covers a tau^2 at the boundary (metafor leaves ~1e-13 there).
 ITERATIVE = Tolerance(rtol=1e-8, atol=1e-10)
+
+
+def rounding_bound(kappa: float) -> float:
+    """Relative rounding error a design of condition number ``kappa`` can amplify: kappa^2 * eps.
+
+    Quantities built from the normal equations, or from the inverse of X'WX however it is
+    computed, carry a relative error of order kappa^2 eps (Higham, *Accuracy and Stability of
+    Numerical Algorithms*, 2nd ed., 2002, sections 20.4-20.5), kappa being the condition number of
+    W^1/2 X: metafor's P matrix (rma.uni), robumeta's and clubSandwich's solve(X'WX), and the
+    covariance matrix (X'WX)^-1 of every model here.
+    """
+    return kappa * kappa * EPS
+
+
+def conditioned(tol: Tolerance, kappa: float | None) -> Tolerance:
+    """``tol`` widened to what rounding in a design of condition number ``kappa`` can move.
+
+    rtol becomes ``max(tol.rtol, kappa^2 eps)``; a well-conditioned design (kappa ~ 10,
+    kappa^2 eps ~ 2e-14) keeps ``tol`` as it is. No ``kappa`` (a model without a design
+    matrix) or a non-finite one (a singular design: no number is meaningful) keeps ``tol``.
+    """
+    if kappa is None or not math.isfinite(kappa):
+        return tol
+    return Tolerance(max(tol.rtol, rounding_bound(kappa)), tol.atol)
