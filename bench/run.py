@@ -186,6 +186,58 @@ def bench_overhead(engine, n, target):
     }
 
 
+def _wall(cmd, rounds):
+    """Median wall time of ``rounds`` fresh processes running ``cmd`` (one warm-up run first: disk cache)."""
+    subprocess.run(cmd, capture_output=True, cwd=ROOT)
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, cwd=ROOT)
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def bench_startup(rounds, target):
+    """Start-up of the command line against ``python -c "import numpy"``, measured in the same run."""
+    cli = [sys.executable, "-m", "harness"]
+    t_numpy = _wall([sys.executable, "-c", "import numpy"], rounds)
+    t = {what: _wall(cli + args, rounds) for what, args in
+         (("--help", ["--help"]), ("--version", ["--version"]), ("argument error", ["verify", "--no-such-option"]))}
+    worst = max(t, key=t.get)
+    return {
+        "case": "start-up: metaharness --help, --version, an argument error (worst of the three)",
+        "python": t[worst], "r": None,
+        "ratio": f"{t[worst] / t_numpy:.2f} × import numpy",
+        "target": target,
+        "note": f"import numpy {fmt_t(t_numpy)}; " + ", ".join(f"{k} {fmt_t(v)}" for k, v in t.items()) + f"; median of {rounds} fresh processes",
+    }
+
+
+def bench_python_only(rounds, target):
+    """``verify --python-only`` of one small fixture: wall time beyond the Python core's own work."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "run.json"
+        cmd = [sys.executable, "-m", "harness", "verify", "--python-only", "--no-progress", "--json", str(out),
+               str(ROOT / "fixtures" / "normand1999" / "spec.toml")]
+        walls, works = [], []
+        for _ in range(rounds + 1):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, cwd=d)
+            walls.append(time.perf_counter() - t0)
+            works.append(sum(a["seconds"]["python"] for a in json.loads(out.read_text())["analyses"]))
+        n = len(json.loads(out.read_text())["analyses"])
+    wall, work = statistics.median(walls[1:]), statistics.median(works[1:])
+    return {
+        "case": f"verify --python-only normand1999 ({n} analyses): time beyond the Python core's work",
+        "python": wall - work, "r": None, "ratio": "—", "target": target,
+        "note": f"wall {fmt_t(wall)} = Python core {fmt_t(work)} + start-up, fixture and snapshot reading, comparison, printing; "
+                f"median of {rounds} fresh processes",
+    }
+
+
 def fmt_t(t):
     if t is None:
         return "—"
@@ -220,6 +272,8 @@ def main(argv=None):
     fuzz_n = args.fuzz_n if args.fuzz_n is not None else (50 if q else 200)
     if fuzz_n:
         rows.append(bench_overhead(engine, fuzz_n, "≤ 10 %"))
+    rows.append(bench_startup(5 if q else 15, "≤ 3× import numpy"))
+    rows.append(bench_python_only(3 if q else 9, "well under 1 s"))
     mem = bench_memory(10_000 if q else 100_000, 20)
     table = []
     for r in rows:

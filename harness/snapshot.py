@@ -178,8 +178,8 @@ def write(run, out_dir) -> list[Path]:
     return paths
 
 
-def load_dir(d) -> dict[str, dict]:
-    """Snapshot documents in folder ``d`` by file stem."""
+def load_dir(d, names=None) -> dict[str, dict]:
+    """Snapshot documents in folder ``d`` by file stem (only the stems in ``names``, when given)."""
     from .errors import InputError
 
     d = Path(d)
@@ -187,6 +187,8 @@ def load_dir(d) -> dict[str, dict]:
         raise InputError("no such snapshot folder", d)
     out = {}
     for p in sorted(d.glob("*.json")):
+        if names is not None and p.stem not in names:
+            continue
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -304,9 +306,9 @@ def check(run, snap_dir, paths_run=None) -> SnapshotCheck:
     against that fixture's snapshot alone. Each value is checked with its
     quantity's tolerance (:func:`value_tolerances`); see the module docstring.
     """
-    snaps = load_dir(snap_dir)
-    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
     now = from_run(run)
+    snaps = load_dir(snap_dir, names=set(now))
+    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
     tolerances = {(snapshot_name(Path(a.fixture)), a.id): value_tolerances(a)[0] for a in run.analyses}
     for name, doc in now.items():
         snap = snaps.get(name)
@@ -400,11 +402,18 @@ class StoredR:
 
     def __init__(self, snap_dir):
         self.directory = Path(snap_dir)
-        self.docs = load_dir(self.directory)
+        self._docs: dict[str, dict | None] = {}
+        load_dir(self.directory, names=())  # the folder exists (else a clear InputError now)
+
+    def _doc(self, name):
+        if name not in self._docs:  # one file per fixture, read when its first analysis runs
+            self._docs[name] = load_dir(self.directory, names={name}).get(name)
+        return self._docs[name]
 
     def versions(self) -> dict:
         r_keys = ("R", "metafor", "robumeta", "clubSandwich", "metadat")
-        vers = next((d.get("versions", {}) for d in self.docs.values()), {})
+        first = next(iter(sorted(self.directory.glob("*.json"))), None)
+        vers = (self._doc(first.stem) or {}).get("versions", {}) if first else {}
         return {**{k: vers[k] for k in r_keys if k in vers}, "stored_in": str(self.directory)}
 
     def outcome(self, spec):
@@ -412,7 +421,7 @@ class StoredR:
         from .analyses.base import Outcome
 
         name = snapshot_name(Path(spec.fixture))
-        doc = self.docs.get(name)
+        doc = self._doc(name)
         a = (doc or {}).get("analyses", {}).get(spec.id)
         if a is None:
             where = self.directory / f"{name}.json"

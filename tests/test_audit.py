@@ -259,3 +259,17 @@ def test_unstated_model_rules_out_the_other_candidate(tmp_path, r_engine, publis
     assert t[("los-dl", "MD with pooled-SD variance, DL (R metafor)")].verdict == "consistent"
     f = t[("los-dl", "MD with pooled-SD variance, FE (R metafor)")]
     assert f.verdict == "cannot check" and "matched by DL" in f.reason
+
+
+@pytest.mark.parametrize("width", [80, 100, 150])
+def test_audit_table_fits_the_terminal(published, width):
+    """The rendered audit fits the width it is given (the terminal's, 100 when piped); wider terminals
+    get wider tables, and no text is lost in the wrapping (the file's path, first line, is not wrapped)."""
+    from harness.audit.report import render
+
+    res = audit_publication(load_published(published / "seed-telemedicine-psychooncology-2026.toml"))
+    text = render(res, width=width)
+    assert max(len(line) for line in text.splitlines()[1:]) <= width
+    flat = " ".join(text.split()).replace("│", " ")
+    for f in res.findings[:5]:
+        assert all(word in flat for word in f.reason.split()), f.reason

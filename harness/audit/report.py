@@ -8,11 +8,39 @@ from tabulate import tabulate
 MARK = {"consistent": "consistent", "inconsistent": "INCONSISTENT", "cannot check": "cannot check"}
 
 
-def render(result, width=100) -> str:
+def terminal_width() -> int:
+    """Columns of the terminal (``$COLUMNS``, else the terminal's size), 100 when not a terminal; at least 80."""
+    import shutil
+
+    return max(80, shutil.get_terminal_size((100, 24)).columns)
+
+
+def grid(rows, headers, width, wrap) -> str:
+    """A ``simple_grid`` table at most ``width`` columns wide (when the unwrapped columns leave room):
+    the columns in ``wrap`` share the room the others leave and are wrapped into it; the last of
+    them takes what the first ones do not need."""
+    n = len(headers)
+    natural = [max([len(h) + 2] + [len(x) for r in rows for x in (str(r[j]).splitlines() or [""])]) for j, h in enumerate(headers)]
+    room = width - (3 * n + 1) - sum(natural[j] for j in range(n) if j not in wrap)  # "│ a │ b │": 3 per column + 1
+    widths = {}
+    for j in wrap[:-1]:  # e.g. the check name: its natural width, at most a third of the room
+        widths[j] = max(len(headers[j]) + 2, min(natural[j], room // 3, room - 20))
+        room -= widths[j]
+    widths[wrap[-1]] = max(len(headers[wrap[-1]]) + 2, 20, min(natural[wrap[-1]], room))
+
+    def cell(j, v):
+        return "\n".join(textwrap.wrap(str(v), widths[j])) if j in widths else v
+
+    return tabulate([[cell(j, v) for j, v in enumerate(r)] for r in rows], headers=headers, tablefmt="simple_grid", disable_numparse=True)
+
+
+def render(result, width=None) -> str:
+    """One table per outcome, fitting ``width`` columns (default: the terminal's, 100 when piped)."""
+    width = width or terminal_width()
     p = result.publication
-    out = [f"### {p.path}", f"    {p.citation}"]
+    out = [f"### {p.path}", *textwrap.wrap(p.citation, width, initial_indent="    ", subsequent_indent="    ")]
     if p.software:
-        out.append(f"    software: {p.software}")
+        out += textwrap.wrap(p.software, width, initial_indent="    software: ", subsequent_indent="              ")
     if p.data_note:
         out += textwrap.wrap(p.data_note, width, initial_indent="    data: ", subsequent_indent="          ")
     if result.engine_note:
@@ -23,14 +51,16 @@ def render(result, width=100) -> str:
         ci = f" [{b.ci[0]}, {b.ci[1]}]" if b.ci else ""
         pv = f", p {b.get('p')}" if b.get("p") else ""
         out.append("")
-        out.append(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)")
+        out += textwrap.wrap(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}"
+                             f"{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)", width, subsequent_indent="   ")
         rows = []
         for f in fs:
             where = f.outcome[len(o.id):].lstrip("/") or "·"
-            rows.append((f.section, where, f.check, MARK[f.verdict], "\n".join(textwrap.wrap(f.reason, 70)) or ""))
-        out.append(tabulate(rows, headers=["section", "part", "check", "verdict", "reason"], tablefmt="simple_grid", disable_numparse=True))
+            rows.append((f.section, where, f.check, MARK[f.verdict], f.reason or ""))
+        out.append(grid(rows, ["section", "part", "check", "verdict", "reason"], width, wrap=(2, 4)))
     c = result.counts()
     by = {sec: sum(1 for f in result.findings if f.verdict == "inconsistent" and f.section == sec) for sec in ("reported", "recomputed", "robustness")}
     detail = f" (reported numbers {by['reported']}, recomputation {by['recomputed']}, robustness {by['robustness']})" if c["inconsistent"] else ""
-    out.append(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check")
+    out += textwrap.wrap(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, "
+                         f"{c['cannot check']} cannot check", width, subsequent_indent="  ")
     return "\n".join(out)
