@@ -273,3 +273,18 @@ def test_audit_table_fits_the_terminal(published, width):
     flat = " ".join(text.split()).replace("│", " ")
     for f in res.findings[:5]:
         assert all(word in flat for word in f.reason.split()), f.reason
+
+
+@pytest.mark.r
+def test_review_table_fits_the_terminal():
+    """The re-verified review's table (RevMan 5 files) fits the width too."""
+    from pathlib import Path
+
+    from harness.cochrane.report import render
+    from harness.cochrane.reverify import audit_review
+
+    res = audit_review(Path(__file__).resolve().parent / "data" / "cochrane" / "handmade.rm5")
+    for width in (100, 140):
+        lines = render(res, width=width).splitlines()
+        assert max(len(line) for line in lines[1:]) <= width
+        assert any("CMP-001.07" in line for line in lines)

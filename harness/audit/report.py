@@ -22,11 +22,13 @@ def grid(rows, headers, width, wrap) -> str:
     n = len(headers)
     natural = [max([len(h) + 2] + [len(x) for r in rows for x in (str(r[j]).splitlines() or [""])]) for j, h in enumerate(headers)]
     room = width - (3 * n + 1) - sum(natural[j] for j in range(n) if j not in wrap)  # "│ a │ b │": 3 per column + 1
+    last = wrap[-1]
+    last_min = max(len(headers[last]) + 2, 20)  # tabulate pads a header by 2
     widths = {}
     for j in wrap[:-1]:  # e.g. the check name: its natural width, at most a third of the room
-        widths[j] = max(len(headers[j]) + 2, min(natural[j], room // 3, room - 20))
+        widths[j] = max(len(headers[j]) + 2, min(natural[j], room // 3, room - last_min))
         room -= widths[j]
-    widths[wrap[-1]] = max(len(headers[wrap[-1]]) + 2, 20, min(natural[wrap[-1]], room))
+    widths[last] = max(last_min, min(natural[last], room))
 
     def cell(j, v):
         return "\n".join(textwrap.wrap(str(v), widths[j])) if j in widths else v
