@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scipy import optimize, stats
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
 
@@ -503,8 +503,10 @@ def brent_root(f, lower, upper, tol, maxiter):
     R's zeroin stops when half the bracket is below ``2 eps |x| + tol/2``;
     scipy's brentq stops below ``(xtol + rtol |x|)/2``, so xtol = tol and
     rtol = 4 eps give the same rule. Returns (root, converged)."""
+    from scipy.optimize import brentq  # imported where used: scipy.optimize is slow to import
+
     try:
-        root, res = optimize.brentq(f, lower, upper, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=int(maxiter), full_output=True, disp=False)
+        root, res = brentq(f, lower, upper, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=int(maxiter), full_output=True, disp=False)
     except (ValueError, RuntimeError):
         return np.nan, False
     return root, bool(res.converged)
