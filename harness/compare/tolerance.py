@@ -53,6 +53,6 @@ def conditioned(tol: Tolerance, kappa: float | None) -> Tolerance:
     kappa^2 eps ~ 2e-14) keeps ``tol`` as it is. No ``kappa`` (a model without a design
     matrix) or a non-finite one (a singular design: no number is meaningful) keeps ``tol``.
     """
-    if kappa is None or not math.isfinite(kappa):
+    if kappa is None or not math.isfinite(kappa) or rounding_bound(kappa) <= tol.rtol:
         return tol
-    return Tolerance(max(tol.rtol, rounding_bound(kappa)), tol.atol)
+    return Tolerance(rounding_bound(kappa), tol.atol)
