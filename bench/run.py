@@ -219,6 +219,58 @@ def bench_scaling(engine, n, one, two, target):
     }
 
 
+def _wall(cmd, rounds):
+    """Median wall time of ``rounds`` fresh processes running ``cmd`` (one warm-up run first: disk cache)."""
+    subprocess.run(cmd, capture_output=True, cwd=ROOT)
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, cwd=ROOT)
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def bench_startup(rounds, target):
+    """Start-up of the command line against ``python -c "import numpy"``, measured in the same run."""
+    cli = [sys.executable, "-m", "harness"]
+    t_numpy = _wall([sys.executable, "-c", "import numpy"], rounds)
+    t = {what: _wall(cli + args, rounds) for what, args in
+         (("--help", ["--help"]), ("--version", ["--version"]), ("argument error", ["verify", "--no-such-option"]))}
+    worst = max(t, key=t.get)
+    return {
+        "case": "start-up: metaharness --help, --version, an argument error (worst of the three)",
+        "python": t[worst], "r": None,
+        "ratio": f"{t[worst] / t_numpy:.2f} × import numpy",
+        "target": target,
+        "note": f"import numpy {fmt_t(t_numpy)}; " + ", ".join(f"{k} {fmt_t(v)}" for k, v in t.items()) + f"; median of {rounds} fresh processes",
+    }
+
+
+def bench_python_only(rounds, target):
+    """``verify --python-only`` of one small fixture: what a fresh process costs beyond the same
+    command run again in a warm process (every module imported, the data read once): start-up,
+    imports, no R."""
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    argv = ["verify", "--python-only", "--no-progress", str(ROOT / "fixtures" / "normand1999" / "spec.toml")]
+
+    def warm():
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(argv)
+
+    t_warm = median_time(warm, 1, rounds=rounds)
+    t_cold = _wall([sys.executable, "-m", "harness", *argv], rounds)
+    return {
+        "case": "verify --python-only normand1999 (165 analyses): a fresh process beyond the same run in a warm one",
+        "python": t_cold - t_warm, "r": None, "ratio": "—", "target": target,
+        "note": f"fresh process {fmt_t(t_cold)}, warm {fmt_t(t_warm)} (the Python core, the comparison with the stored R values, "
+                f"the snapshot check, printing); median of {rounds}",
+    }
+
+
 def fmt_t(t):
     if t is None:
         return "—"
@@ -255,6 +307,8 @@ def main(argv=None):
         one = bench_overhead(engine, fuzz_n, 1, "≤ 5 % of R")
         two = bench_overhead(engine, fuzz_n, 2, "≤ 5 % of R")
         rows += [one, two, bench_scaling(engine, fuzz_n, one, two, "≥ 85 %")]
+    rows.append(bench_startup(5 if q else 15, "≤ 3× import numpy"))
+    rows.append(bench_python_only(3 if q else 9, "well under 1 s"))
     mem = bench_memory(10_000 if q else 100_000, 20)
     table = []
     for r in rows:

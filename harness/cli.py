@@ -3,12 +3,17 @@
 Exit status: 0 everything agrees (or the engines run, for doctor); 1 any
 difference, engine error or unavailable engine; 2 bad usage or bad input;
 3 an internal error (a bug: one line, the traceback with METAHARNESS_DEBUG=1).
+
+Start-up stays light: this module and the commands' ``add_arguments`` import
+only argparse and the harness's own light modules; numpy, scipy, pandas,
+matplotlib and rpy2 are imported by the commands' ``run`` (tests/test_startup.py).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import __version__
 from .errors import InputError
 
 
@@ -16,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import COMMANDS
 
     p = argparse.ArgumentParser(prog="metaharness", description="Verify a Python meta-analysis core against R (metafor, robumeta), number by number.")
+    p.add_argument("--version", action="version", version=f"metaharness {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for mod in COMMANDS:
         sp = sub.add_parser(mod.NAME, help=mod.HELP, description=(mod.__doc__ or "").strip().splitlines()[0])

@@ -57,7 +57,7 @@ R_FIXTURES = ("r_engine", "agreement")
 def pytest_addoption(parser):
     group = parser.getgroup("metaharness")
     group.addoption("--require-r", action="store_true", default=False, help="fail (instead of skip) tests that need R when R cannot run")
-    group.addoption("--snapshot-dir", default=None, help="folder of `metaharness snapshot` files for the `agreement` fixture (default: ini `metaharness_snapshots`, else ./snapshots)")
+    group.addoption("--snapshot-dir", default=None, help="folder of `metaharness snapshot` files for the `agreement` fixture (default: ini `metaharness_snapshots`, else ./snapshots, else the bundled snapshots)")
     group.addoption("--expect-r", default=None, metavar="NAME=VERSION,...",
                     help="start R before the tests and end the run unless its versions are these, e.g. "
                          "metafor=5.0-1,robumeta=2.1,clubSandwich=0.6.0 (keys: R, metafor, robumeta, clubSandwich, metadat, python, rpy2, rpy2-rinterface)")
@@ -443,8 +443,14 @@ class Agreement:
         return call.value
 
     def snapshot_dir(self) -> Path:
+        """``--snapshot-dir``, else ini ``metaharness_snapshots``, else ``<rootdir>/snapshots`` when
+        that folder exists, else the snapshots bundled with metaharness (:func:`harness.snapshot.default_dir`)."""
+        from harness.snapshot import DEFAULT_DIR, default_dir
+
         cfg = self._request.config
-        d = cfg.getoption("--snapshot-dir") or cfg.getini("metaharness_snapshots") or "snapshots"
+        d = cfg.getoption("--snapshot-dir") or cfg.getini("metaharness_snapshots") or DEFAULT_DIR
+        if d == DEFAULT_DIR:
+            return default_dir(Path(cfg.rootpath))
         p = Path(d)
         return p if p.is_absolute() else Path(cfg.rootpath) / p
 

@@ -26,6 +26,24 @@ change: a value of either engine that moved (before/after), a quantity that
 appeared or disappeared, an error or warnings that changed, an analysis no
 longer run. Analyses that are not in the snapshot yet (fixtures added since)
 are listed as "not in snapshot" and are not changes.
+
+**What counts as a change.** Snapshots are compared on other machines, and
+there the last bits of a number move: OpenBLAS picks its kernels by CPU
+(``OPENBLAS_CORETYPE`` Haswell, Sandybridge, Prescott, ... sum and fuse in
+different orders), so a snapshot checked bit for bit tests the CPU, not the
+code. A value has *changed* only when it moved by more than the precision the
+harness claims for it anyway: the comparison layer's tolerance for that
+quantity (its class -- closed-form 1e-10, iterated 1e-8, the kind's own classes
+and the spec's overrides -- exactly as ``verify`` compares the two engines),
+widened to the rounding the design can amplify, kappa^2 eps relative with kappa
+the condition number of W^1/2 X (:func:`harness.compare.tolerance.conditioned`;
+on hackshaw1998 with ``year`` kappa = 9e5, elsewhere kappa^2 eps is far below
+1e-10 and changes nothing). A formula, default or convergence rule that changes
+moves numbers by far more. Values that differ at all but within that are
+listed apart, as information (:attr:`SnapshotCheck.moved`), never as failures.
+
+``metaharness verify --python-only`` compares the Python core with the R values
+stored in the snapshots instead of running R (:class:`StoredR`).
 """
 from __future__ import annotations
 
@@ -34,17 +52,17 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare.tolerance import Tolerance
+from .compare.tolerance import CLOSED, Tolerance, conditioned
 
 SCHEMA = 1
+#: where ``metaharness snapshot`` writes by default, and where snapshots are looked for first
+DEFAULT_DIR = "snapshots"
 ENGINES = ("python", "r")
 #: versions recorded in every snapshot (from ``verify``'s engines block)
 VERSION_KEYS = ("R", "metafor", "robumeta", "clubSandwich", "metadat", "metaharness", "python", "rpy2", "rpy2-rinterface", "numpy", "scipy", "pandas")
-#: a value "changed" when |after - before| > atol + rtol |before|. The engines are
-#: deterministic on one machine (same build: byte-identical numbers); 1e-12
-#: leaves room for last-bit differences between BLAS builds or CPUs while any
-#: change of a formula, a default or a convergence rule is far larger.
-SNAPSHOT_TOL = Tolerance(rtol=1e-12, atol=1e-15)
+#: the tolerance of a value the current run compared with no tolerance (an engine failed, so
+#: its record carries none): the closed-form class, the strictest of the comparison layer
+FALLBACK_TOL = CLOSED
 #: record names that are not quantities
 _PSEUDO = ("warnings",)
 
@@ -58,6 +76,17 @@ def _enc(x):
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return x
+
+
+def default_dir(base=None) -> Path:
+    """``<base>/snapshots`` (default: the working directory) when that folder exists, else the
+    snapshots bundled with metaharness (:func:`harness.resources.snapshots`)."""
+    here = Path.cwd() if base is None else Path(base)
+    if (here / DEFAULT_DIR).is_dir():
+        return here / DEFAULT_DIR
+    from .resources import snapshots
+
+    return snapshots()
 
 
 def _dec(x):
@@ -149,8 +178,8 @@ def write(run, out_dir) -> list[Path]:
     return paths
 
 
-def load_dir(d) -> dict[str, dict]:
-    """Snapshot documents in folder ``d`` by file stem."""
+def load_dir(d, names=None) -> dict[str, dict]:
+    """Snapshot documents in folder ``d`` by file stem (only the stems in ``names``, when given)."""
     from .errors import InputError
 
     d = Path(d)
@@ -158,6 +187,8 @@ def load_dir(d) -> dict[str, dict]:
         raise InputError("no such snapshot folder", d)
     out = {}
     for p in sorted(d.glob("*.json")):
+        if names is not None and p.stem not in names:
+            continue
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -179,6 +210,8 @@ class Change:
     quantity: str = ""
     before: object = None
     after: object = None
+    #: for a value: the tolerance it was checked with (class tolerance, widened by conditioning)
+    tolerance: Tolerance | None = None
 
     @property
     def abs_diff(self):
@@ -202,6 +235,9 @@ class Change:
 class SnapshotCheck:
     directory: str
     changes: list[Change] = field(default_factory=list)
+    #: values that differ from the snapshot but within their tolerance: rounding (another CPU or
+    #: BLAS build), information only
+    moved: list[Change] = field(default_factory=list)
     not_in_snapshot: list[str] = field(default_factory=list)  # analyses run now, absent from the snapshot
     compared: int = 0  # values compared
     versions_before: dict = field(default_factory=dict)
@@ -222,10 +258,27 @@ class SnapshotCheck:
             "compared": self.compared,
             "not_in_snapshot": self.not_in_snapshot,
             "version_changes": {k: list(v) for k, v in self.version_changes().items()},
-            "changes": [{"fixture": c.fixture, "analysis": c.analysis, "engine": c.engine, "what": c.what, "quantity": c.quantity,
-                         "before": c.before if not isinstance(c.before, float) else _enc(c.before),
-                         "after": c.after if not isinstance(c.after, float) else _enc(c.after)} for c in self.changes],
+            "changes": [_change_dict(c) for c in self.changes],
+            "moved": {"count": len(self.moved), "largest": [_change_dict(c) for c in largest_moves(self.moved, 20)]},
         }
+
+
+def _change_dict(c: Change) -> dict:
+    out = {"fixture": c.fixture, "analysis": c.analysis, "engine": c.engine, "what": c.what, "quantity": c.quantity,
+           "before": c.before if not isinstance(c.before, float) else _enc(c.before),
+           "after": c.after if not isinstance(c.after, float) else _enc(c.after)}
+    if c.tolerance is not None:
+        out["tolerance"] = {"rtol": c.tolerance.rtol, "atol": c.tolerance.atol}
+    return out
+
+
+def largest_moves(moved, n):
+    """The ``n`` moves largest relative to what their tolerance allows."""
+    def share(c):
+        t = c.tolerance or FALLBACK_TOL
+        return (c.abs_diff or 0.0) / (t.atol + t.rtol * abs(float(c.before)))
+
+    return sorted(moved, key=share, reverse=True)[:n]
 
 
 def _changed(before, after, tol: Tolerance) -> bool:
@@ -236,15 +289,27 @@ def _changed(before, after, tol: Tolerance) -> bool:
     return not tol.allows(after, before)
 
 
-def check(run, snap_dir, tol: Tolerance = SNAPSHOT_TOL, paths_run=None) -> SnapshotCheck:
+def value_tolerances(a) -> tuple[dict[str, Tolerance], float | None]:
+    """Per quantity of an analysis of the run: the tolerance its snapshot values are checked with.
+
+    The record's own tolerance (what ``verify`` compared the engines with), widened by the
+    design's conditioning (:func:`harness.compare.tolerance.conditioned`); returns the map and kappa.
+    """
+    kappa = getattr(a, "condition", None)
+    return {rec.name: conditioned(rec.tolerance or FALLBACK_TOL, kappa) for rec in a.records}, kappa
+
+
+def check(run, snap_dir, paths_run=None) -> SnapshotCheck:
     """Compare a :class:`~harness.verify.VerifyRun` with the snapshots in ``snap_dir``.
 
     Only fixtures that were run are checked, so a run of one fixture is checked
-    against that fixture's snapshot alone.
+    against that fixture's snapshot alone. Each value is checked with its
+    quantity's tolerance (:func:`value_tolerances`); see the module docstring.
     """
-    snaps = load_dir(snap_dir)
-    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
     now = from_run(run)
+    snaps = load_dir(snap_dir, names=set(now))
+    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
+    tolerances = {(snapshot_name(Path(a.fixture)), a.id): value_tolerances(a)[0] for a in run.analyses}
     for name, doc in now.items():
         snap = snaps.get(name)
         fx = doc["fixture"]
@@ -257,6 +322,7 @@ def check(run, snap_dir, tol: Tolerance = SNAPSHOT_TOL, paths_run=None) -> Snaps
             if b is None:
                 res.not_in_snapshot.append(aid)
                 continue
+            tols = tolerances.get((name, aid), {})
             for eng in ENGINES:
                 before, after = b[eng], a[eng]
                 if (before.get("error") or None) != (after.get("error") or None):
@@ -270,8 +336,11 @@ def check(run, snap_dir, tol: Tolerance = SNAPSHOT_TOL, paths_run=None) -> Snaps
                         continue
                     res.compared += 1
                     xb, xa = _dec(x), _dec(av[q])
+                    tol = tols.get(q, FALLBACK_TOL)
                     if _changed(xb, xa, tol):
-                        res.changes.append(Change(fx, aid, eng, "value", q, xb, xa))
+                        res.changes.append(Change(fx, aid, eng, "value", q, xb, xa, tol))
+                    elif xb != xa and not (math.isnan(xb) and math.isnan(xa)):
+                        res.moved.append(Change(fx, aid, eng, "moved", q, xb, xa, tol))
                 for q, x in av.items():
                     if q not in bv:
                         res.changes.append(Change(fx, aid, eng, "added", q, None, _dec(x)))
@@ -279,6 +348,11 @@ def check(run, snap_dir, tol: Tolerance = SNAPSHOT_TOL, paths_run=None) -> Snaps
             if aid not in doc["analyses"]:
                 res.changes.append(Change(fx, aid, "", "not-run", "", "in snapshot", "no longer in the fixture"))
     return res
+
+
+def _short(fixture) -> str:
+    p = Path(fixture)
+    return p.parent.name if p.name == "spec.toml" else f"{p.parent.name}/{p.name}"
 
 
 def render(res: SnapshotCheck, limit: int = 200) -> str:
@@ -290,18 +364,69 @@ def render(res: SnapshotCheck, limit: int = 200) -> str:
     lines = [f"snapshot check against {res.directory}: {res.compared} values compared, {len(res.changes)} changes"]
     for k, (b, a) in res.version_changes().items():
         lines.append(f"  version of {k}: {b} at the snapshot, {a} now")
-    if res.changes:
-        rows = []
-        for c in res.changes[:limit]:
-            def show(x):
-                return fmt(x, 17) if isinstance(x, float) else ("—" if x is None else str(x)[:80])
 
-            rel = c.rel_diff
-            rows.append((c.analysis, c.engine or "—", c.what, c.quantity or "—", show(c.before), show(c.after), fmt(c.abs_diff, 3), fmt(rel, 3)))
-        lines.append(tabulate(rows, headers=["analysis", "engine", "change", "quantity", "before", "after", "abs diff", "rel diff"], disable_numparse=True))
+    def show(x):
+        return fmt(x, 17) if isinstance(x, float) else ("—" if x is None else str(x)[:80])
+
+    def table(changes):
+        rows = [(c.analysis, c.engine or "—", c.what, c.quantity or "—", show(c.before), show(c.after), fmt(c.abs_diff, 3),
+                 fmt(c.rel_diff, 3), "—" if c.tolerance is None else fmt(c.tolerance.rtol, 2)) for c in changes]
+        return tabulate(rows, headers=["analysis", "engine", "change", "quantity", "before", "after", "abs diff", "rel diff", "rtol"],
+                        disable_numparse=True)
+
+    if res.changes:
+        lines.append(table(res.changes[:limit]))
         if len(res.changes) > limit:
             lines.append(f"... and {len(res.changes) - limit} more changes")
+    if res.moved:
+        fixtures = sorted({_short(c.fixture) for c in res.moved})
+        worst = max(res.moved, key=lambda c: c.rel_diff or 0.0)
+        lines.append(f"moved within tolerance (information, not a change: rounding of this CPU or BLAS build): {len(res.moved)} values "
+                     f"in {', '.join(fixtures)}; largest rel diff {fmt(worst.rel_diff, 2)} ({worst.analysis}, {worst.engine}, "
+                     f"{worst.quantity}; rtol there {fmt(worst.tolerance.rtol, 2)}); nearest their tolerance:")
+        lines.append(table(largest_moves(res.moved, 5)))
     if res.not_in_snapshot:
         lines.append(f"not in snapshot ({len(res.not_in_snapshot)} analyses, not checked; `make snapshots` adds them): "
                      + ", ".join(res.not_in_snapshot[:20]) + (" ..." if len(res.not_in_snapshot) > 20 else ""))
     return "\n".join(lines)
+
+
+class StoredR:
+    """R's outcomes read from snapshot files instead of a running R (``verify --python-only``).
+
+    ``outcome(spec)`` is what ``kind.run_r`` would have returned when the snapshot was taken:
+    its values, warnings and error. An analysis that is not in the snapshot gets an error
+    outcome (an engine-error: never agreement). ``versions()`` are the R side's versions at the
+    snapshot, with ``"stored_in"`` naming the folder.
+    """
+
+    def __init__(self, snap_dir):
+        self.directory = Path(snap_dir)
+        self._docs: dict[str, dict | None] = {}
+        load_dir(self.directory, names=())  # the folder exists (else a clear InputError now)
+
+    def _doc(self, name):
+        if name not in self._docs:  # one file per fixture, read when its first analysis runs
+            self._docs[name] = load_dir(self.directory, names={name}).get(name)
+        return self._docs[name]
+
+    def versions(self) -> dict:
+        r_keys = ("R", "metafor", "robumeta", "clubSandwich", "metadat")
+        first = next(iter(sorted(self.directory.glob("*.json"))), None)
+        vers = (self._doc(first.stem) or {}).get("versions", {}) if first else {}
+        return {**{k: vers[k] for k in r_keys if k in vers}, "stored_in": str(self.directory)}
+
+    def outcome(self, spec):
+        from .analyses import KINDS
+        from .analyses.base import Outcome
+
+        name = snapshot_name(Path(spec.fixture))
+        doc = self._doc(name)
+        a = (doc or {}).get("analyses", {}).get(spec.id)
+        if a is None:
+            where = self.directory / f"{name}.json"
+            return Outcome(error=f"no stored R values: {spec.id} is not in {where}" + ("" if doc else " (no such snapshot file)")
+                           + "; run R (verify without --python-only) or write a snapshot (`metaharness snapshot`)")
+        r = a["r"]
+        return Outcome(values={q: _dec(v) for q, v in r.get("values", {}).items()}, warnings=list(r.get("warnings") or []),
+                       error=r.get("error"), info={"nonconvergence": KINDS[spec.kind].r_nonconvergence(r.get("error")), "stored": True})

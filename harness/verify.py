@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import resources
 from .analyses import KINDS
 from .analyses.base import Outcome, follow_engine
 from .core.versions import VersionMismatch, conventions, follow
@@ -19,8 +20,8 @@ from .errors import EngineUnavailable, HarnessError
 from .reports.plotdata import plot_data
 from .spec import discover, load_fixture
 
-#: where the bundled fixtures live (repository layout)
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+#: the bundled fixtures (package data: harness.fixtures, the repository's fixtures/)
+FIXTURES = resources.fixtures()
 
 SCHEMA_VERSION = 1
 
@@ -83,8 +84,10 @@ def python_versions() -> dict:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
-    for pkg in ("metaharness", "numpy", "scipy", "pandas", "rpy2", "rpy2-rinterface"):
+    from . import __version__
+
+    out = {"python": platform.python_version(), "metaharness": __version__}
+    for pkg in ("numpy", "scipy", "pandas", "rpy2", "rpy2-rinterface"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -139,8 +142,22 @@ def run_engine(fn, *args) -> tuple[Outcome, float]:
     return out, time.perf_counter() - t0
 
 
-def verify(paths=None, engine_factory: Callable | None = None, progress: Callable | None = None) -> VerifyRun:
+def condition_of(kind, spec) -> float | None:
+    """The kind's condition number of the analysis's design (None when it has none or it cannot be formed)."""
+    import numpy as np
+
+    try:
+        return kind.condition_number(spec)
+    except (HarnessError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+
+
+def verify(paths=None, engine_factory: Callable | None = None, progress: Callable | None = None, r_side=None) -> VerifyRun:
     """Verify the analyses in ``paths`` (spec files or folders; default: bundled fixtures).
+
+    ``r_side``: instead of running R, take R's outcomes from stored values, an object with
+    ``outcome(spec) -> Outcome`` and ``versions() -> dict`` (:class:`harness.snapshot.StoredR`,
+    ``verify --python-only``); no R is started.
 
     Raises :class:`~harness.errors.InputError` for any bad spec or data file
     before anything runs.
@@ -149,13 +166,16 @@ def verify(paths=None, engine_factory: Callable | None = None, progress: Callabl
     fixtures = [load_fixture(f) for f in files]  # all input errors surface here, before any run
     run = VerifyRun(engines={"python": python_versions()})
     engine = None
-    if engine_factory is None:
-        from .engines.r import get_engine as engine_factory
-    try:
-        engine = engine_factory()
-        run.engines["r"] = engine.versions()
-    except EngineUnavailable as e:
-        run.r_unavailable = str(e)
+    if r_side is not None:
+        run.engines["r"] = r_side.versions()
+    else:
+        if engine_factory is None:
+            from .engines.r import get_engine as engine_factory
+        try:
+            engine = engine_factory()
+            run.engines["r"] = engine.versions()
+        except EngineUnavailable as e:
+            run.r_unavailable = str(e)
     run.conventions = python_conventions(run.engines.get("r"))
     specs = [a for fx in fixtures for a in fx.analyses]
     faults_before = len(getattr(engine, "faults", []))
@@ -170,12 +190,15 @@ def verify(paths=None, engine_factory: Callable | None = None, progress: Callabl
                 r, tr = Outcome(error="not run: version mismatch (see the Python side)", info={"version_mismatch": True}), 0.0
             else:
                 py, tpy = run_engine(kind.run_python, spec)
-                if engine is None:
+                if r_side is not None:
+                    r, tr = r_side.outcome(spec), 0.0
+                elif engine is None:
                     r, tr = Outcome(error=f"R engine unavailable: {run.r_unavailable}"), 0.0
                 else:
                     r, tr = run_engine(kind.run_r, spec, engine)
             cmp = compare_outcomes(kind, spec, py, r)
             cmp.seconds = {"python": tpy, "r": tr}
+            cmp.condition = condition_of(kind, spec)
             cmp.plot = plot_data(kind.name, spec, cmp.records, py.info, r.info)
             run.analyses.append(cmp)
             if progress:

@@ -259,3 +259,32 @@ def test_unstated_model_rules_out_the_other_candidate(tmp_path, r_engine, publis
     assert t[("los-dl", "MD with pooled-SD variance, DL (R metafor)")].verdict == "consistent"
     f = t[("los-dl", "MD with pooled-SD variance, FE (R metafor)")]
     assert f.verdict == "cannot check" and "matched by DL" in f.reason
+
+
+@pytest.mark.parametrize("width", [80, 100, 150])
+def test_audit_table_fits_the_terminal(published, width):
+    """The rendered audit fits the width it is given (the terminal's, 100 when piped); wider terminals
+    get wider tables, and no text is lost in the wrapping (the file's path, first line, is not wrapped)."""
+    from harness.audit.report import render
+
+    res = audit_publication(load_published(published / "seed-telemedicine-psychooncology-2026.toml"))
+    text = render(res, width=width)
+    assert max(len(line) for line in text.splitlines()[1:]) <= width
+    flat = " ".join(text.split()).replace("│", " ")
+    for f in res.findings[:5]:
+        assert all(word in flat for word in f.reason.split()), f.reason
+
+
+@pytest.mark.r
+def test_review_table_fits_the_terminal():
+    """The re-verified review's table (RevMan 5 files) fits the width too."""
+    from pathlib import Path
+
+    from harness.cochrane.report import render
+    from harness.cochrane.reverify import audit_review
+
+    res = audit_review(Path(__file__).resolve().parent / "data" / "cochrane" / "handmade.rm5")
+    for width in (100, 140):
+        lines = render(res, width=width).splitlines()
+        assert max(len(line) for line in lines[1:]) <= width
+        assert any("CMP-001.07" in line for line in lines)

@@ -1,6 +1,7 @@
 """Golden snapshots: the committed snapshots still hold, and a change is named with before/after values."""
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,104 @@ def test_committed_snapshots_hold():
     assert res.ok, snap.render(res)
     if res.not_in_snapshot:
         assert "not in snapshot" in snap.render(res)
+
+
+#: OpenBLAS core types whose kernels this machine runs (numpy's OpenBLAS is built with
+#: DYNAMIC_ARCH; Prescott runs its "Katmai" kernels). Each sums and fuses in its own order.
+CORE_TYPES = ("Haswell", "Sandybridge", "Prescott")
+#: the fixtures whose numbers move between kernels (ill-conditioned designs: hackshaw1998 with
+#: year, kappa 9e5; konstantopoulos2011 with unscaled year; RVE sums in assink2016, corrdat),
+#: plus one fixture of every kind
+MOVING = ["fixtures/hackshaw1998/spec.toml", "fixtures/konstantopoulos2011/spec.toml", "fixtures/konstantopoulos2011/cr2.spec.toml",
+          "fixtures/assink2016/spec.toml", "fixtures/assink2016/cr2.spec.toml", "fixtures/corrdat/spec.toml"]
+_UNDER_CORE = """
+import hashlib, json, sys
+from harness import snapshot as snap
+from harness.verify import verify
+run = verify(sys.argv[2:], r_side=snap.StoredR(sys.argv[1]))
+res = snap.check(run, sys.argv[1])
+values = json.dumps({a.id: [r.python for r in a.records] for a in run.analyses}, sort_keys=True)
+print(json.dumps({"ok": res.ok and run.ok, "compared": res.compared, "changes": len(res.changes), "moved": len(res.moved),
+                  "python_values": hashlib.sha256(values.encode()).hexdigest(), "report": snap.render(res)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def under_core_types():
+    """The Python core on the moving fixtures under each OpenBLAS core type, each in its own process,
+    checked against the committed snapshots (their R values and their Python values)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    fixtures = sorted(set(MOVING) | set(_smallest_fixture_per_kind().values()))
+    out = {}
+    for core in CORE_TYPES:
+        env = {**os.environ, "OPENBLAS_CORETYPE": core, "OPENBLAS_VERBOSE": "2"}
+        p = subprocess.run([sys.executable, "-c", _UNDER_CORE, str(SNAPSHOTS), *(str(root / f) for f in fixtures)],
+                           capture_output=True, text=True, env=env, timeout=900)
+        assert p.returncode == 0, p.stdout + p.stderr
+        kernels = {line.split(":", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("Core:")}
+        assert kernels and not any("not found" in line for line in p.stderr.splitlines()), f"OpenBLAS did not take {core}: {p.stderr}"
+        out[core] = {**json.loads(p.stdout.splitlines()[-1]), "kernels": kernels}
+    return out
+
+
+@pytest.mark.parametrize("core", CORE_TYPES)
+def test_snapshots_hold_under_openblas_core_type(under_core_types, core):
+    """Snapshots written on another machine hold under this core type: last bits move (listed as
+    information), no value moves beyond its tolerance."""
+    r = under_core_types[core]
+    assert r["compared"] > 10_000 and r["ok"] and r["changes"] == 0, r["report"]
+
+
+def test_core_types_run_different_kernels(under_core_types):
+    """The check above is not vacuous: the core types select different kernels, and the Python
+    values they give are not all bit-identical."""
+    kernels = [frozenset(r["kernels"]) for r in under_core_types.values()]
+    assert len(set(kernels)) == len(CORE_TYPES), kernels
+    assert len({r["python_values"] for r in under_core_types.values()}) > 1
+    assert any(r["moved"] for r in under_core_types.values())
+
+
+def _doctored(tmp_path, edits):
+    """Copies of the committed snapshots of normand1999 and hackshaw1998 with Python values moved:
+    ``edits`` maps (analysis, quantity) to a relative change."""
+    d = tmp_path / "snaps"
+    d.mkdir()
+    for name in ("normand1999", "hackshaw1998"):
+        doc = json.loads((SNAPSHOTS / f"{name}.json").read_text())
+        for (aid, q), rel in edits.items():
+            if aid in doc["analyses"]:
+                vals = doc["analyses"][aid]["python"]["values"]
+                vals[q] = vals[q] * (1 + rel)
+        (d / f"{name}.json").write_text(json.dumps(doc))
+    return d
+
+
+def test_a_real_change_still_fails(tmp_path):
+    """Tolerances follow the quantity's class and the design's conditioning; a change beyond them
+    is a change. normand1999 (intercept-only, kappa = 1): closed-form 1e-10, iterated (REML tau2) 1e-8.
+    hackshaw1998 design + year: kappa = 9e5, so kappa^2 eps = 1.8e-4 relative."""
+    edits = {("normand1999-MD-FE", "beta"): 1e-8,        # closed form, well conditioned: a change
+             ("normand1999-MD-DL", "beta"): 1e-12,       # rounding: moved only
+             ("normand1999-MD-REML", "tau2"): 1e-6,      # iterated: beyond 1e-8, a change
+             ("normand1999-MD-ML", "tau2"): 1e-9,        # iterated, within 1e-8: moved only
+             ("hackshaw1998-design-z-FE", "QE"): 1e-6,   # kappa^2 eps = 1.8e-4: moved only
+             ("hackshaw1998-design-z-FE", "beta[intrcpt]"): 1e-3}  # beyond kappa^2 eps: a change
+    d = _doctored(tmp_path, edits)
+    fixtures = [FIXTURES / "normand1999" / "spec.toml", FIXTURES / "hackshaw1998" / "spec.toml"]
+    run = verify(fixtures, r_side=snap.StoredR(SNAPSHOTS))
+    kappa = {a.id: a.condition for a in run.analyses}
+    assert kappa["normand1999-MD-FE"] == pytest.approx(1.0) and 5e5 < kappa["hackshaw1998-design-z-FE"] < 2e6
+    res = snap.check(run, d)
+    changed = {(c.analysis, c.quantity) for c in res.changes}
+    moved = {(c.analysis, c.quantity) for c in res.moved}
+    assert changed == {("normand1999-MD-FE", "beta"), ("normand1999-MD-REML", "tau2"), ("hackshaw1998-design-z-FE", "beta[intrcpt]")}, snap.render(res)
+    assert {("normand1999-MD-DL", "beta"), ("normand1999-MD-ML", "tau2"), ("hackshaw1998-design-z-FE", "QE")} <= moved
+    assert not res.ok
+    out = snap.render(res)
+    assert "moved within tolerance (information, not a change" in out
 
 
 def _fake_run(tmp_path, beta_py=1.5, beta_r=1.5, r_error=None, folder="demo"):

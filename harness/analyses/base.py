@@ -86,6 +86,13 @@ class Outcome:
 class AnalysisKind:
     name: str = ""
     keys: dict[str, Key] = {}
+    #: parts of R's error messages that mean the fit did not converge (see :meth:`r_nonconvergence`)
+    nonconvergence_messages: tuple[str, ...] = ()
+
+    def r_nonconvergence(self, error: str | None) -> bool:
+        """Whether R's error ``error`` says the fit did not converge (when Python says so too,
+        the engines agree on that outcome). Used by ``run_r`` and for stored R outcomes."""
+        return bool(error) and any(m in error for m in self.nonconvergence_messages)
 
     def check(self, spec) -> None:
         """Semantic checks against the dataset (columns exist, values valid)."""
@@ -151,6 +158,15 @@ class AnalysisKind:
         ``r.error`` is set, not both), or None: then the error is a disagreement."""
         return None
 
+    def condition_number(self, spec) -> float | None:
+        """Condition number of the analysis's weighted design matrix W^1/2 X, or None (no design).
+
+        Rounding in a design this ill-conditioned is amplified up to kappa^2 eps relative
+        (:func:`harness.compare.tolerance.rounding_bound`): the snapshot check allows that much
+        movement between machines, and kinds may explain engine differences within it.
+        """
+        return None
+
     def explain(self, spec, record) -> str | None:
         """A known, expected reason for a difference, or None.
 
@@ -160,6 +176,28 @@ class AnalysisKind:
         from ..compare.explained import explain
 
         return explain(self.explain_context(spec), record)
+
+
+def weighted_condition(X, vi) -> float:
+    """2-norm condition number of W^1/2 X with the inverse-variance weights W = diag(1/vi).
+
+    The tau^2 = 0 weights: a fitted model's weights rescale the rows by factors in (0, 1]
+    (vi / (vi + tau^2), or robumeta's per-study ones), which changes kappa by at most the
+    ratio of the largest to the smallest factor; the column scales (an unscaled ``year`` next
+    to the intercept) are what make kappa large.
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=float)
+    return float(np.linalg.cond(X / np.sqrt(np.asarray(vi, dtype=float))[:, None]))
+
+
+def design_with_intercept(M, intercept: bool, k: int):
+    """The model matrix: a column of ones (with ``intercept``) and the moderator columns ``M`` (k x m or None)."""
+    import numpy as np
+
+    cols = ([np.ones(k)] if intercept else []) + ([] if M is None else list(np.asarray(M, dtype=float).T))
+    return np.column_stack(cols)
 
 
 def _check_metafor(value):

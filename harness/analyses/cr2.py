@@ -23,8 +23,8 @@ from ..core.rma import rma_arrays
 from ..core.rve import SingularDesignError
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, metafor_of, check_r_name, require_columns, check_moderators, FAVOURS
-from .robu import categorical_design
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, metafor_of, check_r_name, require_columns, check_moderators, FAVOURS, design_with_intercept
+from .robu import RobuKind, categorical_design
 
 ITERATIVE_METHODS = ("ML", "REML", "EB", "PM", "PMM", "SJIT", "DLIT", "GENQM")
 COEF_Q = ("beta", "SE", "tstat", "df_Satt", "p_Satt", "CI_L", "CI_U")
@@ -37,6 +37,7 @@ OPTIMIZER = Tolerance(rtol=1e-5, atol=1e-8)
 
 class Cr2Kind(AnalysisKind):
     name = "cr2"
+    nonconvergence_messages = ("did not converge",)
     keys = {
         "yi": Key(str, default="yi", check=check_r_name),
         "vi": Key(str, default="vi", check=check_r_name),
@@ -85,10 +86,8 @@ class Cr2Kind(AnalysisKind):
 
     def run_python(self, spec) -> Outcome:
         x, M, names, _ = self.inputs(spec)
-        k = len(x["yi"])
-        cols = ([np.ones(k)] if spec["intercept"] else []) + ([] if M is None else list(M.T))
         coef = (["intrcpt"] if spec["intercept"] else []) + names
-        X = np.column_stack(cols)
+        X = design_with_intercept(M, spec["intercept"], len(x["yi"]))
         if spec["model"] == "rma.mv":
             return self._run_python_mv(spec, x, X, coef)
         method, _ = metafor_of(spec).rma_method(spec["method"], "z")  # "CO"/"VC" only where the release has them
@@ -164,7 +163,7 @@ class Cr2Kind(AnalysisKind):
             return self._run_r_mv(spec, engine, x, mods, levels, wald)
         call = engine.call("mh_cr2", data=data, mods=mods, factors=np.array(list(levels), dtype=object), levels={f: np.array(lv, dtype=object) for f, lv in levels.items()}, method=spec["method"], intercept=spec["intercept"], level=spec["level"], threshold=spec["threshold"], maxiter=spec["maxiter"], wald=np.array(wald, dtype=object))
         if call.error is not None:
-            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": "did not converge" in call.error})
+            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": self.r_nonconvergence(call.error)})
         v = call.value
         coef = v["coef_names"]
         vals = {"tau2": float(v["tau2"][0])}
@@ -179,6 +178,9 @@ class Cr2Kind(AnalysisKind):
             for q in WALD_Q:
                 vals[f"Wald_{q}"] = float(v[q][0])
         return Outcome(values=vals, warnings=call.warnings, info={"r": v})
+
+    #: inputs() returns (x, M, names, levels) as robu's does, so kappa is computed alike
+    condition_number = RobuKind.condition_number
 
     def tolerance_class(self, spec, quantity):
         if spec["model"] == "rma.mv":

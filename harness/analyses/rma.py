@@ -28,7 +28,7 @@ import warnings as pywarnings
 import numpy as np
 
 from ..api import univariate as api
-from ..compare.tolerance import CLOSED, ITERATIVE
+from ..compare.tolerance import CLOSED, ITERATIVE, rounding_bound
 from ..core import effect_sizes_binary as eb
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2, confint_tau2_wald
@@ -39,7 +39,7 @@ from ..core.rma import FE_METHODS, TESTS, level_to_alpha
 from ..core.tau2 import ESTIMATORS
 from ..errors import InputError
 from ..api.results import EscalcResult, RmaResult
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, metafor_of, redundant_columns, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical, weighted_condition
 from . import tables
 
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
@@ -81,6 +81,7 @@ EVTOL = 1e-7
 
 class RmaKind(AnalysisKind):
     name = "rma"
+    nonconvergence_messages = NONCONVERGENCE_MESSAGES
     keys = {
         "measure": Key(str, required=True, choices=MEASURE_CHOICES, expand=True, help="effect size (metafor `measure`); GEN: yi and vi/sei given; OR, RR, RD, PETO: 2x2 tables"),
         **{role: _col(role) for role in TWO_GROUP},
@@ -407,8 +408,7 @@ class RmaKind(AnalysisKind):
             correct=spec.get("correct"),
         )
         if call.error is not None:
-            nonconv = any(m in call.error for m in NONCONVERGENCE_MESSAGES)
-            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": nonconv})
+            return Outcome(error=call.error, warnings=call.warnings, info={"nonconvergence": self.r_nonconvergence(call.error)})
         v = call.value
         es = EscalcResult(spec["measure"], np.asarray(v["yi"], float), np.asarray(v["vi"], float), slab, spec["vtype"], ci_bounds=(np.asarray(v["ci_lb_i"], float), np.asarray(v["ci_ub_i"], float)))
         if binary:  # the studies rma.uni fitted (fit$not.na): per-study output is theirs
@@ -568,7 +568,7 @@ class RmaKind(AnalysisKind):
         if record.rel_diff is None or not spec["mods"]:
             return None
         kappa = self._condition(spec)
-        bound = kappa**2 * np.finfo(float).eps
+        bound = rounding_bound(kappa)
         if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
             from ..compare.explained import explain
 
@@ -584,9 +584,12 @@ class RmaKind(AnalysisKind):
             # the columns both engines fit: redundant ones are dropped first (as in run_python)
             redundant = redundant_columns(X, list(d["names"]))
             X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
-            return float(np.linalg.cond(X / np.sqrt(es.vi[kept])[:, None]))
+            return weighted_condition(X, es.vi[kept])
 
         return _cached(self, "_cond_cache", spec, compute)
+
+    def condition_number(self, spec):
+        return self._condition(spec)
 
     # ---- tolerances -------------------------------------------------------------
     def tolerance_class(self, spec, quantity):

@@ -39,7 +39,7 @@ import numpy as np
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
 from ..errors import InputError
-from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical
+from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical, design_with_intercept, weighted_condition
 
 COEF_Q = ("b_r", "SE", "t", "dfs", "prob", "CI_L", "CI_U")
 TWO_GROUP = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
@@ -273,9 +273,13 @@ class RobuKind(AnalysisKind):
 
     def explain_context(self, spec):
         """Spec options plus ``yi_range``: (max yi - min yi) / max |yi| (0: identical effects)."""
-        y = spec.dataset.numeric(spec["yi"])
+        y = self.inputs(spec)[0]["yi"]
         scale = float(np.max(np.abs(y))) if len(y) else 0.0
         return {**super().explain_context(spec), "yi_range": float(np.ptp(y)) / scale if scale > 0 else 0.0}
+
+    def condition_number(self, spec):
+        x, M, _, _ = self.inputs(spec)
+        return weighted_condition(design_with_intercept(M, spec["intercept"], len(x["yi"])), x["vi"])
 
     def explain(self, spec, record):
         """robumeta's table against clubSandwich CR2 on the same fit: which known

@@ -96,7 +96,7 @@ class EscalcResult(_Printed):
 
     def ci(self, level=95):
         """Per-study normal CI, as ``summary(escalc(...))`` gives (ci.lb, ci.ub)."""
-        from scipy import stats
+        from ..core import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
         from ..core.rma import level_to_alpha
 

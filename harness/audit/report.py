@@ -8,24 +8,41 @@ from tabulate import tabulate
 MARK = {"consistent": "consistent", "inconsistent": "INCONSISTENT", "cannot check": "cannot check"}
 
 
-def _table(rows, headers, width) -> str:
-    """A grid table of findings within ``width`` columns: the check and the reason wrap."""
-    wide = lambda j: max([len(headers[j]) + 2] + [len(r[j]) for r in rows])  # noqa: E731 (tabulate: a header and 2)
-    # simple_grid: "│ " + cells joined by " │ " + " │" -- 3 characters per column and 1
-    fixed = wide(0) + wide(1) + wide(3) + 3 * len(headers) + 1
-    check = min(wide(2), max(12, (width - fixed) // 3))
-    reason = max(20, width - fixed - check)
-    for r in rows:
-        r[2] = "\n".join(textwrap.wrap(r[2], check)) or r[2]
-        r[4] = "\n".join(textwrap.wrap(r[4], reason))
-    return tabulate(rows, headers=headers, tablefmt="simple_grid", disable_numparse=True)
+def terminal_width() -> int:
+    """Columns of the terminal (``$COLUMNS``, else the terminal's size), 100 when not a terminal; at least 80."""
+    import shutil
+
+    return max(80, shutil.get_terminal_size((100, 24)).columns)
 
 
-def render(result, width=100) -> str:
+def grid(rows, headers, width, wrap) -> str:
+    """A ``simple_grid`` table at most ``width`` columns wide (when the unwrapped columns leave room):
+    the columns in ``wrap`` share the room the others leave and are wrapped into it; the last of
+    them takes what the first ones do not need."""
+    n = len(headers)
+    natural = [max([len(h) + 2] + [len(x) for r in rows for x in (str(r[j]).splitlines() or [""])]) for j, h in enumerate(headers)]
+    room = width - (3 * n + 1) - sum(natural[j] for j in range(n) if j not in wrap)  # "│ a │ b │": 3 per column + 1
+    last = wrap[-1]
+    last_min = max(len(headers[last]) + 2, 20)  # tabulate pads a header by 2
+    widths = {}
+    for j in wrap[:-1]:  # e.g. the check name: its natural width, at most a third of the room
+        widths[j] = max(len(headers[j]) + 2, min(natural[j], room // 3, room - last_min))
+        room -= widths[j]
+    widths[last] = max(last_min, min(natural[last], room))
+
+    def cell(j, v):
+        return "\n".join(textwrap.wrap(str(v), widths[j])) if j in widths else v
+
+    return tabulate([[cell(j, v) for j, v in enumerate(r)] for r in rows], headers=headers, tablefmt="simple_grid", disable_numparse=True)
+
+
+def render(result, width=None) -> str:
+    """One table per outcome, fitting ``width`` columns (default: the terminal's, 100 when piped)."""
+    width = width or terminal_width()
     p = result.publication
     out = [f"### {p.path}", *textwrap.wrap(p.citation, width, initial_indent="    ", subsequent_indent="    ")]
     if p.software:
-        out += textwrap.wrap(f"software: {p.software}", width, initial_indent="    ", subsequent_indent="      ")
+        out += textwrap.wrap(p.software, width, initial_indent="    software: ", subsequent_indent="              ")
     if p.data_note:
         out += textwrap.wrap(p.data_note, width, initial_indent="    data: ", subsequent_indent="          ")
     if result.engine_note:
@@ -36,18 +53,18 @@ def render(result, width=100) -> str:
         ci = f" [{b.ci[0]}, {b.ci[1]}]" if b.ci else ""
         pv = f", p {b.get('p')}" if b.get("p") else ""
         out.append("")
-        out += textwrap.wrap(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)",
-                             width, subsequent_indent="   ")
+        out += textwrap.wrap(f"== {o.id}: {o.name} — {o.scale or o.measure} {b.get('estimate')}{ci}{pv} ({'model not stated' if o.model == 'unknown' else o.model}"
+                             f"{', ' + o.estimator if o.model == 'random' else ''}; {o.convention} conventions)", width, subsequent_indent="   ")
         rows = []
         for f in fs:
             where = f.outcome[len(o.id):].lstrip("/") or "·"
-            rows.append([f.section, where, f.check, MARK[f.verdict], f.reason or ""])
-        out.append(_table(rows, ["section", "part", "check", "verdict", "reason"], width))
+            rows.append((f.section, where, f.check, MARK[f.verdict], f.reason or ""))
+        out.append(grid(rows, ["section", "part", "check", "verdict", "reason"], width, wrap=(2, 4)))
     c = result.counts()
     by = {sec: sum(1 for f in result.findings if f.verdict == "inconsistent" and f.section == sec) for sec in ("reported", "recomputed", "robustness")}
     detail = f" (reported numbers {by['reported']}, recomputation {by['recomputed']}, robustness {by['robustness']})" if c["inconsistent"] else ""
-    out += textwrap.wrap(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, {c['cannot check']} cannot check",
-                         width, subsequent_indent="    ")
+    out += textwrap.wrap(f"{p.path.name}: {len(result.findings)} findings: {c['consistent']} consistent, {c['inconsistent']} inconsistent{detail}, "
+                         f"{c['cannot check']} cannot check", width, subsequent_indent="  ")
     return "\n".join(out)
 
 

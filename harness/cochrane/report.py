@@ -42,7 +42,12 @@ def _row(c):
     return (c.name, fmt(c.value("revman")), fmt(c.value("python")), fmt(c.value("r")), fmt(c.rel_diff, 2), c.verdict)
 
 
-def render(result, detail: bool = False, width: int = 100) -> str:
+def render(result, detail: bool = False, width: int | None = None) -> str:
+    """The review's table and the details of what differs, fitting ``width`` columns (default: the
+    terminal's, 100 when piped)."""
+    from ..audit.report import grid, terminal_width
+
+    width = width or terminal_width()
     out = [f"### {result.path}" + (f" — {result.title}" if result.title else ""), f"    RevMan {'5 file (.rm5, full precision)' if result.fmt == 'rm5' else 'analysis-data export (CSV, printed digits)'}; preset: {result.preset}"]
     if result.r_unavailable:
         out.append(f"    R engine unavailable: {result.r_unavailable}")
@@ -50,8 +55,8 @@ def render(result, detail: bool = False, width: int = 100) -> str:
         out += textwrap.wrap(p, width, initial_indent="    problem: ", subsequent_indent="             ")
     rows = []
     for a in result.analyses:
-        rows.append((a.id, "\n".join(textwrap.wrap(a.name, 26)) or "—", "\n".join(textwrap.wrap(a.data_type, 14) + [f"{a.measure} {a.model}".strip()]), str(a.k) if a.status == "re-verified" else "", a.verdict, "\n".join(textwrap.wrap(_worst(a), 40))))
-    out.append(tabulate(rows, headers=["analysis", "name", "type", "studies", "verdict", "worst quantities / reason"], tablefmt="simple_grid", disable_numparse=True))
+        rows.append((a.id, a.name or "—", "\n".join(textwrap.wrap(a.data_type, 14) + [f"{a.measure} {a.model}".strip()]), str(a.k) if a.status == "re-verified" else "", a.verdict, _worst(a)))
+    out.append(grid(rows, ["analysis", "name", "type", "studies", "verdict", "details"], width, wrap=(1, 5)))
     for a in result.analyses:
         lines = []
         for p in a.problems:
@@ -85,13 +90,12 @@ def render(result, detail: bool = False, width: int = 100) -> str:
     rs = result.reasons()
     reasons = "; ".join(f"{v} {k}" for k, v in rs["not_re_verified"].items())
     errors = "; ".join(f"{v} {k}" for k, v in rs["errors"].items())
-    out.append(
+    out += textwrap.wrap(
         f"{s['analyses']} analyses: {s['re_verified']} re-verified ({s['agreeing']} agree, {s['explained']} agree with explained quirks, {s['differing']} differ), "
         f"{s['not_re_verified']} not re-verified" + (f" ({reasons})" if reasons else "")
         + (f", {s['errors']} error{'s' if s['errors'] != 1 else ''} ({errors})" if s["errors"] else "")
         + f"; {s['quantities']} quantities compared" + (f", {s['not_displayed']} not displayed" if s["not_displayed"] else "")
-        + f"; {s['lint_findings']} lint findings"
-    )
+        + f"; {s['lint_findings']} lint findings", width, subsequent_indent="  ")
     return "\n".join(out)
 
 

@@ -247,6 +247,9 @@ class AnalysisComparison:
     plot: dict[str, Any] | None = None
     #: studies left out before both engines ran ([dataset] na = "omit"): line, study, columns, reason
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    #: condition number of the weighted design (the kind's ``condition_number``), None without one;
+    #: it bounds how far rounding can move the numbers (the snapshot check's tolerances)
+    condition: float | None = None
 
     @property
     def verdict(self) -> str:

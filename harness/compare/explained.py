@@ -26,9 +26,11 @@ import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
-REGISTRY = Path(__file__).with_name("explained.toml")
+#: package data of harness.compare (in a wheel as in the repository)
+REGISTRY = resources.files(__package__) / "explained.toml"
 _KEYS = {"id", "quantities", "when", "max_rel_diff", "max_abs_diff", "rel_bound", "cause", "reference"}
 #: ``when`` keys that are R package versions: their values are version conditions
 VERSION_KEYS = ("metafor", "robumeta", "clubSandwich")
@@ -188,9 +190,9 @@ def _fail(msg, path):
 
 
 @lru_cache(maxsize=4)
-def load(path: Path = REGISTRY) -> tuple[Explanation, ...]:
-    """Read and validate the registry (errors name the file and the entry)."""
-    doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+def load(path=REGISTRY) -> tuple[Explanation, ...]:
+    """Read and validate the registry (a path or an importlib.resources file; errors name the file and the entry)."""
+    doc = tomllib.loads((Path(path) if isinstance(path, str) else path).read_text(encoding="utf-8"))
     out, seen = [], set()
     for i, e in enumerate(doc.get("explanation", []), start=1):
         where = f"explanation #{i} ({e.get('id', '?')})"

@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+#: machine epsilon of an IEEE double (numpy.finfo(float).eps), without importing numpy
+EPS = 2.0**-52
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -70,3 +73,27 @@ def printed(decimals: int | None = None, significant: int | None = None, value: 
         return Tolerance(rtol=_PRINT_SLACK, atol=STORED_DOUBLE.atol)  # "0" is exact at any number of significant digits
     e = math.floor(math.log10(abs(value)))
     return Tolerance(rtol=_PRINT_SLACK, atol=0.5 * 10.0 ** (e - significant + 1) * (1 + 1e-9))
+
+
+def rounding_bound(kappa: float) -> float:
+    """Relative rounding error a design of condition number ``kappa`` can amplify: kappa^2 * eps.
+
+    Quantities built from the normal equations, or from the inverse of X'WX however it is
+    computed, carry a relative error of order kappa^2 eps (Higham, *Accuracy and Stability of
+    Numerical Algorithms*, 2nd ed., 2002, sections 20.4-20.5), kappa being the condition number of
+    W^1/2 X: metafor's P matrix (rma.uni), robumeta's and clubSandwich's solve(X'WX), and the
+    covariance matrix (X'WX)^-1 of every model here.
+    """
+    return kappa * kappa * EPS
+
+
+def conditioned(tol: Tolerance, kappa: float | None) -> Tolerance:
+    """``tol`` widened to what rounding in a design of condition number ``kappa`` can move.
+
+    rtol becomes ``max(tol.rtol, kappa^2 eps)``; a well-conditioned design (kappa ~ 10,
+    kappa^2 eps ~ 2e-14) keeps ``tol`` as it is. No ``kappa`` (a model without a design
+    matrix) or a non-finite one (a singular design: no number is meaningful) keeps ``tol``.
+    """
+    if kappa is None or not math.isfinite(kappa) or rounding_bound(kappa) <= tol.rtol:
+        return tol
+    return Tolerance(rounding_bound(kappa), tol.atol)

@@ -15,7 +15,8 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .rma import rma_arrays
 

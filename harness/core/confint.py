@@ -24,7 +24,8 @@ I^2 and H^2 bounds use the model's typical within-study variance vt:
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .tau2 import brent_root
 from .wls import projection

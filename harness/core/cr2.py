@@ -29,7 +29,8 @@ approximation with ``nu = q(q+1)/sum(Var)`` (``Wald_testing``,
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .rve import StudyBlocks, checked_inv, pad_design, pad_rows
 

@@ -19,7 +19,8 @@ Reference: metafor 3.8-1 R/predict.rma.r (lines 264-330, 394-399).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 
 def critical_value(test, alpha, ddf):

@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from . import effect_sizes as es
 

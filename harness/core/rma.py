@@ -24,7 +24,9 @@ Model (Viechtbauer 2010; metafor R/rma.uni.r 3.8-1, lines 1600-1760):
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from . import tau2 as _tau2
 from .tau2 import DEFAULT_CONTROL, ESTIMATORS

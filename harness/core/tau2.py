@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scipy import optimize, stats
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
 

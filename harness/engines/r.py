@@ -38,15 +38,18 @@ INSTALL_HINT = "run `make setup` (it installs R and " + " ".join(R_PACKAGES.valu
 
 
 def scripts_dir() -> Path:
-    """``r_scripts/`` next to the package (repository layout), or $METAHARNESS_R_SCRIPTS."""
-    env = os.environ.get("METAHARNESS_R_SCRIPTS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here.parent / "r_scripts", here / "r_scripts"):
-        if cand.is_dir():
-            return cand
-    raise EngineUnavailable(f"cannot find the r_scripts folder (looked beside {here}); set METAHARNESS_R_SCRIPTS")
+    """The R scripts: ``$METAHARNESS_R_SCRIPTS``, else the bundled ones (:func:`harness.resources.r_scripts`)."""
+    from ..errors import HarnessError
+    from ..resources import r_scripts
+
+    try:
+        folder = r_scripts()
+    except HarnessError as e:
+        raise EngineUnavailable(f"cannot find the R scripts: {e}; set METAHARNESS_R_SCRIPTS to a folder of them") from None
+    if not folder.is_dir() or not any(folder.glob("*.R")):
+        how = "$METAHARNESS_R_SCRIPTS" if os.environ.get("METAHARNESS_R_SCRIPTS") else "the bundled folder"
+        raise EngineUnavailable(f"no R scripts in {folder} ({how}); set METAHARNESS_R_SCRIPTS to the metaharness r_scripts folder")
+    return folder
 
 
 @dataclass

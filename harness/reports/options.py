@@ -89,9 +89,7 @@ def write_reports(result, args, title: str = "metaharness report", json: bool = 
     ``result`` is anything with ``to_dict()`` (or the dict itself). Pass
     ``json=False`` when the command writes its own ``--json``.
     """
-    from . import html as html_report
     from . import json as json_report
-    from . import junit as junit_report
 
     doc = None
     written = []
@@ -106,9 +104,13 @@ def write_reports(result, args, title: str = "metaharness report", json: bool = 
         json_report.write(get_doc(), args.json)
         written.append(Path(args.json))
     if getattr(args, "html", None):
+        from . import html as html_report  # matplotlib: only when a report is drawn
+
         html_report.write(get_doc(), args.html, title=title, fmt=getattr(args, "plots", "svg") or "svg")
         written.append(Path(args.html))
     if getattr(args, "junit", None):
+        from . import junit as junit_report
+
         junit_report.write(get_doc(), args.junit, name=title)
         written.append(Path(args.junit))
     return written

@@ -107,7 +107,7 @@ def _first_base(tab, bases):
 
 
 def _z(level):
-    from scipy import stats
+    from ..core import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
     lv = float(level)
     alpha = 1 - (lv / 100 if lv > 1 else lv)
