@@ -271,6 +271,50 @@ def bench_python_only(rounds, target):
     }
 
 
+def bench_audit(copies):
+    """``metaharness audit`` of a folder of RevMan files: 2 local workers against this process.
+
+    The files are tests/data/cochrane's, ``copies`` times over. The cluster's
+    start-up (Dask workers, each starting its R) is timed apart from the audits,
+    so the row shows both what a run pays once and the per-file rate.
+    """
+    import shutil
+    import tempfile
+
+    from harness.audit.batch import audit_files, expand
+    from harness.distributed import Cluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(copies):
+            d = Path(tmp) / f"c{i}"
+            d.mkdir()
+            for f in expand([ROOT / "tests" / "data" / "cochrane"]):
+                shutil.copy(f, d / f.name)
+        paths = expand([tmp])
+        audit_files(paths[:1], workers=1)  # this process's R started before timing
+        t0 = time.perf_counter()
+        audit_files(paths, workers=1)
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with Cluster(workers=2) as cl:
+            list(cl.map(_warm, range(2), name="warm"))
+            startup = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            audit_files(paths, cluster=cl)
+            two = time.perf_counter() - t1
+    saved = one / len(paths) - two / len(paths)
+    even = f"break-even at about {startup / saved:.0f} files of this size" if saved > 0 else "no gain per file at this size"
+    return {
+        "case": f"audit of {len(paths)} RevMan files: 1 process -> 2 local workers",
+        "python": None,
+        "r": None,
+        "ratio": f"speed-up {one / two:.2f}×",
+        "target": "—",
+        "note": (f"1 process {one:.1f} s, 2 local workers {two:.1f} s after a cluster start-up of {startup:.1f} s "
+                 f"(Dask workers and their R); {even}"),
+    }
+
+
 def fmt_t(t):
     if t is None:
         return "—"
@@ -287,6 +331,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--fuzz-n", type=int, default=None, help="datasets of the overhead and scaling campaigns (default 400; 50 with --quick; "
                     "0 skips them). The target is stated for 10,000 (about 15 minutes of R per worker on 2 cores): --fuzz-n 10000; the row says which n ran")
+    ap.add_argument("--audit-copies", type=int, default=4, help="copies of tests/data/cochrane in the audit row (default 4; 0 skips it)")
     args = ap.parse_args(argv)
     from tabulate import tabulate
 
@@ -309,6 +354,8 @@ def main(argv=None):
         rows += [one, two, bench_scaling(engine, fuzz_n, one, two, "≥ 85 %")]
     rows.append(bench_startup(5 if q else 15, "≤ 3× import numpy"))
     rows.append(bench_python_only(3 if q else 9, "well under 1 s"))
+    if args.audit_copies:
+        rows.append(bench_audit(args.audit_copies))
     mem = bench_memory(10_000 if q else 100_000, 20)
     table = []
     for r in rows:

@@ -43,13 +43,14 @@ API
     the R engine of the current process (for use inside ``fn``).
 ``worker_pids(cluster)``
     process ids of the Dask worker processes (tests kill one of them).
+``r_engines(cluster)``
+    per worker: its process id, its R's process id and R start count.
 
-Example (what ``audit DIR/ --jobs N`` will do per file)::
+Example (what ``audit DIR/ --workers N`` does, :func:`harness.audit.batch.audit_files`)::
 
-    with Cluster(workers=jobs, scheduler=address) as cl:
-        for res in cl.map(audit_one_file, paths, name="audit"):
-            if res.error: report(paths[res.index], res.error)
-            else: store.add(res.value)
+    with Cluster(workers=n, scheduler=address) as cl:
+        for res in cl.map(audit_task, [(p, options) for p in paths], name="audit"):
+            results[res.index] = res.value if res.error is None else FileError(paths[res.index], res.error)
 """
 from __future__ import annotations
 
@@ -90,8 +91,16 @@ class REnginePlugin(_WorkerPlugin):
     """Start the worker process's R engine with the worker; stop it at teardown."""
 
     name = "metaharness-r-engine"
+    #: a client connecting to a cluster that has the plugin already does not register it again
+    #: (registering again tears it down and sets it up: every worker's R would restart per command)
+    idempotent = True
 
     def setup(self, worker):
+        if getattr(worker, "nanny", None):
+            # Ctrl-C in a terminal reaches every process of its group: the client cancels the tasks and closes
+            # the cluster, the nanny stops this process; its own KeyboardInterrupt would only print a traceback.
+            # The R worker started below inherits the ignored signal.
+            _ignore_sigint()
         try:
             r_engine()
         except Exception as e:  # the first task reports R being unavailable, with the reason
@@ -103,6 +112,14 @@ class REnginePlugin(_WorkerPlugin):
         eng = r._ENGINE
         if eng is not None and hasattr(eng, "close"):
             eng.close()
+
+
+def _ignore_sigint():
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _timed(fn, item):
@@ -243,6 +260,24 @@ def worker_pids(cluster: Cluster) -> dict[str, int]:
     import os
 
     return cluster.client.run(os.getpid)
+
+
+def _engine_info():
+    import os
+
+    from .engines import r
+
+    eng = r._ENGINE
+    return {"pid": os.getpid(), "r_pid": getattr(eng, "pid", None), "r_starts": getattr(eng, "starts", 0)}
+
+
+def r_engines(cluster: Cluster) -> dict[str, dict]:
+    """Worker address (``"this process"`` for the in-process path) -> ``{pid, r_pid, r_starts}``: each
+    worker's process id, its R worker's process id and how many times its R was started (tests count
+    R start-ups with it)."""
+    if cluster.client is None:
+        return {"this process": _engine_info()}
+    return cluster.client.run(_engine_info)
 
 
 def _error_text(e) -> str:

@@ -14,7 +14,10 @@ the number of files.
 audit (a folder: every ``.rm5``, ``.csv`` and ``.toml`` below it, sorted);
 :class:`AuditSet` is the summary over all files: one row per file, the
 analyses by data type and status, the largest differences, and the totals the
-command's last line and exit status follow.
+command's last line and exit status follow. :func:`audit_files` maps
+:func:`audit_task` over :class:`harness.distributed.Cluster` (this process,
+or Dask workers each with its own R) and gathers the results in the files'
+order.
 """
 from __future__ import annotations
 
@@ -40,10 +43,15 @@ class AuditOptions:
 
 @dataclass
 class FileError:
-    """A file that could not be audited at all (bad input): an error of the set."""
+    """A file that could not be audited at all: an error of the set.
+
+    ``bad_input``: the file cannot be read (exit status 2); otherwise its audit
+    failed for good on every try (e.g. its worker process died each time).
+    """
 
     path: str
     message: str
+    bad_input: bool = True
 
     ok = False
 
@@ -54,7 +62,7 @@ class FileError:
         return f"### {self.path}\n    error: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"kind": "unreadable", "path": self.path, "error": self.message, "summary": {"errors": 1}}
+        return {"kind": "unreadable" if self.bad_input else "failed", "path": self.path, "error": self.message, "summary": {"errors": 1}}
 
 
 def expand(paths) -> list[Path]:
@@ -108,9 +116,15 @@ def _path_of(r) -> str:
 
 @dataclass
 class AuditSet:
-    """The results of a set of files and the summary over them."""
+    """The results of a set of files and the summary over them.
+
+    ``interrupted``: the run was stopped (Ctrl-C); ``results`` are the files
+    that finished (in the files' order), ``not_audited`` the others.
+    """
 
     results: list = field(default_factory=list)
+    not_audited: list = field(default_factory=list)
+    interrupted: bool = False
 
     def counts(self) -> dict:
         total = {"consistent": 0, "inconsistent": 0, "cannot check": 0, "error": 0}
@@ -122,18 +136,21 @@ class AuditSet:
     @property
     def ok(self) -> bool:
         c = self.counts()
-        return c["inconsistent"] == 0 and c["error"] == 0
+        return c["inconsistent"] == 0 and c["error"] == 0 and not self.interrupted
 
     @property
     def bad_input(self) -> bool:
-        return any(isinstance(r, FileError) for r in self.results)
+        return any(isinstance(r, FileError) and r.bad_input for r in self.results)
 
     def headline(self) -> str:
         """The last line of the command; the HTML's headline says the same."""
         c = self.counts()
         n = len(self.results)
-        return (f"{n} file(s): {c['consistent']} consistent, {c['inconsistent']} inconsistent, {c['cannot check']} cannot check, "
+        line = (f"{n} file(s): {c['consistent']} consistent, {c['inconsistent']} inconsistent, {c['cannot check']} cannot check, "
                 f"{c['error']} error{'s' if c['error'] != 1 else ''}")
+        if self.interrupted:
+            line += f"; interrupted: {len(self.not_audited)} file(s) not audited"
+        return line
 
     def file_rows(self) -> list[dict]:
         """One row per file: what it is, its analyses by verdict, its worst difference."""
@@ -192,7 +209,56 @@ class AuditSet:
             "schema": 1,
             "summary": {"files": len(self.results), **c},
             "headline": self.headline(),
+            "interrupted": self.interrupted,
+            "not_audited": [str(p) for p in self.not_audited],
             "by_type": self.by_type(),
             "worst": [{"file": f, "analysis": a, **q.to_dict()} for f, a, q in self.worst()],
             "files": [r.to_dict() for r in self.results],
         }
+
+
+def audit_task(job):
+    """The per-file work of a set, as a task: ``(path, AuditOptions)`` -> :func:`audit_path_or_error`.
+
+    Runs on a Dask worker (or in this process); R is the process's own
+    (:func:`harness.engines.r.get_engine`, started once per process).
+    """
+    path, options = job
+    return audit_path_or_error(path, options)
+
+
+def audit_files(paths, options: AuditOptions = AuditOptions(), *, workers: int = 1, scheduler: str | None = None, cluster=None,
+                progress=None, on_cluster=None) -> AuditSet:
+    """Audit ``paths`` with :func:`audit_task` mapped over :class:`harness.distributed.Cluster`.
+
+    ``workers == 1`` without a ``scheduler`` audits in this process, one file
+    after the other; otherwise a LocalCluster of ``workers`` processes, or the
+    cluster at ``scheduler``, each worker with its own R started once (not
+    per file). ``cluster``: an open :class:`~harness.distributed.Cluster`
+    to use instead (left open). The results are in the order of ``paths``
+    whatever the order the files finish in, and the same whatever the layout.
+    A file whose worker dies is re-run (Dask's retries); one that fails for
+    good is a :class:`FileError` row (``bad_input`` False), never dropped.
+    ``progress(done, total, path)`` after each file; ``on_cluster(cluster)``
+    once the cluster is up. An interrupt (Ctrl-C) stops the run and returns
+    what finished: ``interrupted`` set, the other files in ``not_audited``.
+    """
+    import contextlib
+
+    from ..distributed import Cluster
+
+    paths = list(paths)
+    results: list = [None] * len(paths)
+    done = 0
+    try:
+        with (contextlib.nullcontext(cluster) if cluster is not None else Cluster(workers, scheduler)) as cl:
+            if on_cluster:
+                on_cluster(cl)
+            for r in cl.map(audit_task, [(p, options) for p in paths], name="audit"):
+                results[r.index] = r.value if r.error is None else FileError(str(paths[r.index]), f"the audit failed: {r.error}", bad_input=False)
+                done += 1
+                if progress:
+                    progress(done, len(paths), paths[r.index])
+    except KeyboardInterrupt:
+        return AuditSet([r for r in results if r is not None], not_audited=[p for p, r in zip(paths, results) if r is None], interrupted=True)
+    return AuditSet(results)

@@ -101,7 +101,7 @@ def _tol(t) -> str:
 
 def _headline(doc) -> str:
     s = doc.get("summary") or {}
-    bad = (s.get("inconsistent") or 0) + (s.get("error") or 0)
+    bad = (s.get("inconsistent") or 0) + (s.get("error") or 0) + bool(doc.get("interrupted"))
     cls = "bad" if bad else "ok"
     return f'<div class="banner {cls}">{escape(doc.get("headline") or "")}</div>'
 
@@ -122,7 +122,7 @@ def _summary(doc) -> str:
                          "agree": s.get("agreeing"), "explained": s.get("explained"), "differ": s.get("differing"), "errors": s.get("errors"),
                          "not re-verified": s.get("not_re_verified"),
                          "verdict": "error" if s.get("errors") else "inconsistent" if s.get("inconsistent") else "consistent" if s.get("re_verified") else "cannot check"})
-        elif f.get("kind") == "unreadable":
+        elif f.get("kind") in ("unreadable", "failed"):
             rows.append({"file": name, "review": "—", "format": "—", "errors": 1, "verdict": "error", "problem": f.get("error")})
         else:
             rows.append({"file": name, "review": f.get("citation") or "—", "format": "published results", "findings": sum(v for v in s.values() if isinstance(v, int)),
@@ -244,8 +244,9 @@ def _analysis(f, a, preset=None) -> str:
 def _file(f) -> str:
     name = str(f.get("path") or f.get("file") or "?")
     out = [f'<section class="audit" id="{_anchor(name)}"><h2>{escape(_short(name))}</h2>']
-    if f.get("kind") == "unreadable":
-        out.append(f'<div class="err">cannot be read: {escape(str(f.get("error")))}</div></section>')
+    if f.get("kind") in ("unreadable", "failed"):  # failed: the audit failed for good (its message says how)
+        what = "cannot be read: " if f.get("kind") == "unreadable" else ""
+        out.append(f'<div class="err">{what}{escape(str(f.get("error")))}</div></section>')
         return "\n".join(out)
     if f.get("kind") != "cochrane-review":  # published-results TOML
         for k in ("citation", "software", "engine_note"):

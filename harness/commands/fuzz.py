@@ -1,7 +1,6 @@
 """``metaharness fuzz``: random datasets through every model in both engines (differential testing)."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 NAME = "fuzz"
@@ -13,10 +12,9 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=1, help="campaign seed; the same seed gives the same datasets (default 1)")
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to run (default: the default set; `all` for every model); see --list-models")
     p.add_argument("--list-models", action="store_true", help="list the models and exit")
-    p.add_argument("--workers", type=int, default=2, help="worker processes of the local Dask cluster, each with its own R (default 2; "
-                   "1 runs in this process without Dask; results do not depend on it)")
-    p.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)  # the option's old name
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster (its workers need R and the R packages)")
+    from .common import add_cluster_arguments
+
+    add_cluster_arguments(p, 2, "default 2")  # --workers (alias --jobs), --scheduler, --no-progress
     p.add_argument("--store", metavar="DIR", help="campaign store (Parquet; default fuzz-runs/seed-SEED)")
     p.add_argument("--resume", action="store_true", help="continue the campaign in --store, running only the chunks not in it")
     p.add_argument("--max-reproducers", type=int, default=40, help="at most this many reproducers in all (default 40)")
@@ -30,25 +28,6 @@ def add_arguments(p):
     from ..reports.options import add_report_arguments
 
     add_report_arguments(p, only=("html", "junit", "plots"))  # --html, --junit (this command prints and writes --json itself)
-
-
-class _Progress:
-    """``done/total datasets, rate, time left, disagreements`` on a terminal line; nothing in a log or CI."""
-
-    def __init__(self):
-        from ..reports.terminal import Progress
-
-        self.bar = Progress(unit="datasets")
-
-    def __call__(self, done, total, bad, secs):
-        if not self.bar.enabled:
-            return
-        self.bar.stream.write("\r\033[K" + self.bar.line(done, total, label=f"{bad} disagreements"))
-        self.bar.stream.flush()
-        self.bar.shown = True
-
-    def close(self):
-        self.bar.close()
 
 
 def run(args) -> int:
@@ -79,16 +58,18 @@ def run(args) -> int:
 
     store = Path(args.store) if args.store else Path("fuzz-runs") / f"seed-{args.seed}"
     out = Path(args.out) if args.out else store / "reproducers"
-    bar = _Progress()
+    from .common import announce_cluster, progress_line
 
-    def on_cluster(cl):
-        if cl.dashboard:
-            print(f"metaharness fuzz: Dask dashboard at {cl.dashboard}", file=sys.stderr, flush=True)
+    bar = progress_line(args, "datasets")
+
+    def progress(done, total, bad, secs):
+        bar.show(done, total, f"{bad} disagreements")
 
     try:
         res = run_campaign(args.n, args.seed, models, chunk=args.chunk, workers=args.workers, scheduler=args.scheduler, store=store,
                            resume=args.resume, max_reproducers=args.max_reproducers, out_dir=out, max_per_class=args.max_per_class,
-                           do_shrink=not args.no_shrink, progress=bar, on_cluster=on_cluster)
+                           do_shrink=not args.no_shrink, progress=progress,
+                           on_cluster=announce_cluster("fuzz", layout=False))  # its report says where it ran
     except StoreMismatch as e:
         raise InputError(f"--store: {e}") from None
     except KeyboardInterrupt:

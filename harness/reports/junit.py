@@ -110,10 +110,10 @@ def _cases_for_campaign(doc: dict) -> list[tuple[str, ET.Element]]:
 
 def _cases_for_review(f: dict) -> list[tuple[str, ET.Element]]:
     """A re-verified Cochrane review (``kind`` ``cochrane-review``): one test case per analysis;
-    an unreadable file (``kind`` ``unreadable``): one erroring test case."""
+    an unreadable file (``kind`` ``unreadable``) or one whose audit failed (``failed``): one erroring test case."""
     fname = str(f.get("path") or "review")
     cls = _x(f"metaharness.audit.{Path(fname).stem}")
-    if f.get("kind") == "unreadable":
+    if f.get("kind") in ("unreadable", "failed"):
         tc = ET.Element("testcase", classname=cls, name="(file)", time="0")
         ET.SubElement(tc, "error", message=_x(f.get("error") or "cannot be read"), type="error").text = _x(f.get("error") or "")
         return [(fname, tc)]
@@ -146,7 +146,7 @@ def _cases_for_audit(doc: dict) -> list[tuple[str, ET.Element]]:
     """Audit documents (``files``): one test case per audited outcome (``findings``), per analysis of a review."""
     out = []
     for f in doc.get("files") or []:
-        if f.get("kind") in ("cochrane-review", "unreadable"):
+        if f.get("kind") in ("cochrane-review", "unreadable", "failed"):
             out.extend(_cases_for_review(f))
             continue
         fname = str(f.get("file") or f.get("citation") or "audit")

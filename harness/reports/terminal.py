@@ -335,14 +335,18 @@ class Progress:
         return s[: self.width - 1]
 
     def __call__(self, done: int, total: int, item=None, *rest) -> None:
-        if not self.enabled:
-            return
         label = getattr(item, "id", "") if item is not None else ""
-        self.stream.write("\r\033[K" + self.line(done, total, label=str(label)))
-        self.stream.flush()
-        self.shown = True
+        self.show(done, total, str(label))
         if done >= total:
             self.close()
+
+    def show(self, done: int, total: int, label: str = "") -> None:
+        """Write the line for ``done`` of ``total`` with ``label`` (e.g. the item or a count) after it."""
+        if not self.enabled:
+            return
+        self.stream.write("\r\033[K" + self.line(done, total, label=label))
+        self.stream.flush()
+        self.shown = True
 
     def close(self) -> None:
         if self.enabled and self.shown:
