@@ -28,6 +28,7 @@ import warnings as pywarnings
 import numpy as np
 
 from ..api import univariate as api
+from ..api._inputs import labels as study_labels
 from ..compare.tolerance import CLOSED, ITERATIVE, rounding_bound
 from ..core import effect_sizes_binary as eb
 from ..core.bias import regtest_arrays, trimfill_arrays
@@ -264,7 +265,7 @@ class RmaKind(AnalysisKind):
             rules = eb.behaviour(metafor_of(spec).version)
             b = eb.escalc_binary(spec["measure"], x["ai"], x["bi"], x["ci"], x["di"], add=spec["add"], to=spec["to"],
                                  drop00=spec["drop00"], vtype=spec["vtype"], metafor=rules)
-            es = EscalcResult(spec["measure"], b.yi, b.vi, slab if slab is not None else api._labels(None, len(b.yi)), spec["vtype"])
+            es = EscalcResult(spec["measure"], b.yi, b.vi, slab if slab is not None else study_labels(None, None, len(b.yi)), spec["vtype"])
             kept = ~(np.isnan(b.yi) | np.isnan(b.vi))
             warns = list(b.warnings)
             if not kept.all():
