@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args, cwd=None, columns=None):
     """``metaharness ARGS`` in a subprocess (piped: no colour), ``COLUMNS`` set when given."""
@@ -158,6 +160,7 @@ def test_terminal_summary_shows_both_engines_pooled_estimate_tau2_and_i2(tmp_pat
     assert "a-rather-long-analysis-identifier-for-the-demo-data-DL" in flat and "a-rather-long-analysis-identifier-for-the-demo-data-REML" in flat
 
 
+@pytest.mark.r
 def test_audit_tables_fit_the_terminal():
     from pathlib import Path
 

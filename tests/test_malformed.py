@@ -8,6 +8,7 @@ the user and no internal error (exit 3) occurs. Deterministic
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -225,6 +226,7 @@ def mutated(draw):
     return seed.suffix, bytes(data)
 
 
+@pytest.mark.r
 @settings(max_examples=40, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=mutated())

@@ -116,11 +116,13 @@ def test_installed_package_is_the_wheel(installed):
     assert p.stdout.strip() == f"metaharness {harness.__version__}"
 
 
+@pytest.mark.r
 def test_doctor_from_the_wheel(installed):
     p = run([installed["bin"] / "metaharness", "doctor"], cwd=installed["work"], env=installed["env"])
     assert re.search(r"engine\s+ok \(metafor", p.stdout), p.stdout
 
 
+@pytest.mark.r
 def test_verify_a_copied_fixture_against_r(installed):
     work = installed["work"]
     shutil.copytree(ROOT / "fixtures" / "normand1999", work / "normand1999", dirs_exist_ok=True)
@@ -137,6 +139,7 @@ def test_verify_a_copied_fixture_against_r(installed):
     assert "R was not run (--python-only)" in p.stdout and "site-packages" in p.stdout and " 0 changes" in p.stdout
 
 
+@pytest.mark.r
 def test_audit_a_bundled_published_results_file(installed):
     fixtures = run([installed["python"], "-m", "harness.resources", "fixtures"], cwd=installed["work"], env=installed["env"]).stdout.strip()
     run([installed["bin"] / "metaharness", "audit", Path(fixtures) / "published" / "henmi2010.toml", "--json", "audit.json"],
@@ -147,6 +150,7 @@ def test_audit_a_bundled_published_results_file(installed):
     assert "inconsistent" not in by_check.values()
 
 
+@pytest.mark.r
 def test_pytest_plugin_from_the_wheel(installed):
     d = installed["work"] / "plugin"
     d.mkdir(exist_ok=True)

@@ -73,8 +73,14 @@ def render(desc: dict, width: int) -> str:
         w_default = min(12, max(len(r[2]) for r in rows), room // 4)
         w_allowed = min(22, max([len(r[3]) for r in rows] + [len("allowed values")]), room // 3)
         w_help = max(16, room - max(w_default, len("default")) - w_allowed)
-        rows = [[r[0], r[1], _fill(r[2], w_default), _fill(r[3], w_allowed), _fill(r[4], w_help)] for r in rows]
-        out.append(tabulate(rows, headers=["key", "type", "default", "allowed values", "meaning"], disable_numparse=True))
+        while True:  # a word longer than its column widens it: the meaning column gives the room back
+            filled = [[r[0], r[1], _fill(r[2], w_default), _fill(r[3], w_allowed), _fill(r[4], w_help)] for r in rows]
+            table = tabulate(filled, headers=["key", "type", "default", "allowed values", "meaning"], disable_numparse=True)
+            excess = max(len(line) for line in table.splitlines()) - width
+            if excess <= 0 or w_help <= 16:
+                break
+            w_help = max(16, w_help - excess)
+        out.append(table)
         out.append("")
     out.append("== [dataset] (every spec) and [defaults] (keys shared by the analyses below it)")
     rows = [[k, _type(t), _fill(DATASET_HELP.get(k, ""), max(20, width - 24))] for k, t in DATASET_KEYS.items()]

@@ -22,10 +22,10 @@ publication-bias tests ran (:mod:`harness.reports.plots`).
 Size. The plots are compact inline SVG (text stays text: searchable,
 selectable). For analyses that need attention or are explained, the plots
 and the quantity table are in the page; for the others -- all agree, the
-bulk of a large run -- they are stored compressed (zlib, base64) in the
-page and unpacked by a few lines of script when the reader opens them
-(``DecompressionStream``: Chromium 80, Firefox 113, Safari 16.4), or all
-at once through the link ``#open-all``. Every analysis stays in the page
+bulk of a large run -- they are stored compressed in the page, neighbours
+together (:mod:`harness.reports.lazy`), and unpacked by a few lines of
+script when the reader opens them, or all at once through the link
+``#open-all``. Every analysis stays in the page
 and reachable from the summary; the JSON report has every record. The
 bundled fixtures' report: 67 MB before this layout (one base64 matplotlib
 SVG per plot, every table inline), under 10 MB now.
@@ -35,11 +35,10 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import math
-import zlib
 from html import escape
 from pathlib import Path
 
-from . import forest, plots
+from . import forest, lazy, plots
 from .plotdata import forests, from_analysis_dict, pooled_numbers
 
 OK = ("agree", "explained", "consistent", "pass", "ok")
@@ -91,31 +90,6 @@ a { color:#0b57d0; text-decoration:none; } a:hover { text-decoration:underline; 
 .two span { display:block; } .two .r { color:var(--r); } .two .py { color:var(--py); }
 """
 
-#: unpacks an analysis's compressed plots and tables when its <details> opens (or all, for #open-all)
-SCRIPT = """
-(function () {
-  var can = typeof DecompressionStream === "function";
-  function unpack(d) {
-    if (d.getAttribute("data-done")) return;
-    d.setAttribute("data-done", "1");
-    var box = d.querySelector(".lazy-body");
-    if (!can) { box.innerHTML = '<div class="warn">This browser cannot unpack the plots (it lacks DecompressionStream: use Chromium 80, Firefox 113, Safari 16.4 or later), or read the JSON report.</div>'; return; }
-    var bin = Uint8Array.from(atob(d.getAttribute("data-z")), function (c) { return c.charCodeAt(0); });
-    new Response(new Blob([bin]).stream().pipeThrough(new DecompressionStream("deflate"))).text()
-      .then(function (t) { box.innerHTML = t; d.setAttribute("data-unpacked", "1"); });
-  }
-  document.addEventListener("toggle", function (e) { var d = e.target; if (d.open && d.getAttribute && d.getAttribute("data-z")) unpack(d); }, true);
-  function reveal() {
-    var id = decodeURIComponent(location.hash.slice(1));
-    if (!id) return;
-    var root = id === "open-all" ? document : document.getElementById(id);
-    if (!root) return;
-    root.querySelectorAll("details[data-z]").forEach(function (d) { d.open = true; unpack(d); });
-  }
-  window.addEventListener("hashchange", reveal);
-  reveal();
-})();
-"""
 
 
 # ---- formatting helpers ------------------------------------------------------------
@@ -499,7 +473,7 @@ def shown_options(kind: str, options: dict) -> dict:
     return {key: v for key, v in options.items() if v not in (None, [], {}, "")}
 
 
-def _analysis(a: dict, fmt: str, plot: dict | None) -> str:
+def _analysis(a: dict, fmt: str, plot: dict | None, packs: lazy.Packs) -> str:
     aid = str(a.get("id"))
     verdict = str(a.get("verdict"))
     out = [f'<section class="analysis" id="{_anchor(aid)}"><h2>{escape(aid)} {_badge(verdict)}</h2>']
@@ -535,9 +509,8 @@ def _analysis(a: dict, fmt: str, plot: dict | None) -> str:
     label = f"All {len(qs)} quantities" + (f" ({n_bad} not agreeing)" if n_bad else " (all agree)")
     body = figures(plot, aid, fmt) + (f"<h3>{label}</h3>{_quantity_table(qs)}" if qs else "")
     if verdict == "agree" and body:
-        z = base64.b64encode(zlib.compress(body.encode("utf-8"), 9)).decode("ascii")
         what = "plots and " if plot else ""
-        out.append(f'<details class="lazy" data-z="{z}"><summary>{what}{label[0].lower() + label[1:]}</summary><div class="lazy-body"></div></details>')
+        out.append(f'<details class="lazy" data-z="{packs.add(body)}"><summary>{what}{label[0].lower() + label[1:]}</summary><div class="lazy-body"></div></details>')
     elif body:
         out.append(body)
     out.append("</section>")
@@ -588,11 +561,11 @@ def render(doc: dict, title: str = "metaharness report", fmt: str = "svg") -> st
     parts.append(_summary(doc, title, analyses, plot_of))
     for f in doc.get("files") or []:
         parts.append(_file_section(f))
+    packs = lazy.Packs()
     for a in analyses:
-        parts.append(_analysis(a, fmt, plot_of[id(a)]))
+        parts.append(_analysis(a, fmt, plot_of[id(a)], packs))
     parts.append("</main>")
-    if any(a.get("verdict") == "agree" for a in analyses):
-        parts.append(f"<script>{SCRIPT}</script>")
+    parts.append(packs.html())
     parts.append("</body></html>")
     return "\n".join(parts)
 
