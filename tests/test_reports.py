@@ -319,7 +319,14 @@ def test_html_pooled_table_has_p_tau2_and_i2_of_both_engines():
     page = html_report.render(FakeRun([a]).to_dict())
     table = re.search(r'<table class="pooled">(.*?)</table>', page).group(1)
     assert "<th>p</th>" in table and "<th>τ²</th>" in table and "<th>I² (%)</th>" in table
-    assert table.count("0.1936") == 2 and table.count("37.5") == 2 and table.count("Z = -1.3") == 2
+    # the engines read the same at the digits shown: one row for both (as the terminal's "both")
+    assert table.count("0.1936") == 1 and table.count("37.5") == 1 and table.count("Z = -1.3") == 1
+    assert 'class="eng-both">Python = ' in table and 'class="eng-r"' not in table
+    b = agreeing()
+    b.records += [rec("zval", -1.3, -1.3001), rec("pval", 0.1936, 0.1936), rec("I2", 37.5, 37.5)]
+    b.plot = plot_data("rma", spec, b.records)
+    two = re.search(r'<table class="pooled">(.*?)</table>', html_report.render(FakeRun([b]).to_dict())).group(1)
+    assert 'class="eng-python"' in two and 'class="eng-r"' in two and two.count("37.5") == 2  # a digit apart: a row each
     # the overview row carries the pooled estimate [CI], tau^2 and I^2 (once: the engines agree at 4 digits)
     row = re.search(r'<table class="overview">.*?</table>', page, re.S).group(0)
     assert "-0.2 [-0.5, 0.1]" in row and "0.01" in row and "37.5" in row

@@ -27,8 +27,10 @@ together (:mod:`harness.reports.lazy`), and unpacked by a few lines of
 script when the reader opens them, or all at once through the link
 ``#open-all``. Every analysis stays in the page
 and reachable from the summary; the JSON report has every record. The
-bundled fixtures' report: 67 MB before this layout (one base64 matplotlib
-SVG per plot, every table inline), under 10 MB now.
+bundled fixtures' report: 67 MB before this layout (660 analyses then: one
+base64 matplotlib SVG per plot, every table inline); 9.5 MB for the 1,576
+analyses they hold now, the engines' pooled rows printed once where they read
+the same.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ figure { margin: 10px 0; overflow-x:auto; } figure svg, figure img { max-width:1
 figcaption { color:var(--mut); font-size:12px; }
 .err { background:var(--badbg); color:var(--bad); padding:8px 12px; border-radius:6px; margin:6px 0; white-space:pre-wrap; }
 .warn { background:var(--exbg); color:var(--ex); padding:8px 12px; border-radius:6px; margin:6px 0; white-space:pre-wrap; }
-.eng-python { color:var(--py); font-weight:600; } .eng-r { color:var(--r); font-weight:600; } .eng-ref { color:#2e7d32; font-weight:600; }
+.eng-python { color:var(--py); font-weight:600; } .eng-r { color:var(--r); font-weight:600; } .eng-both { font-weight:600; } .eng-ref { color:#2e7d32; font-weight:600; }
 details > summary { cursor:pointer; font-weight:600; margin: 10px 0 4px; }
 a { color:#0b57d0; text-decoration:none; } a:hover { text-decoration:underline; }
 .note { color:var(--mut); font-size:12.5px; }
@@ -331,18 +333,29 @@ def _pooled_table(plot) -> str:
         has_pi = any(r.get("pi_lb") is not None for r in rows)
         head = (f"<tr><th>engine</th><th>model</th><th>estimate</th><th>{_num(lvl)}% CI</th><th>test</th><th>p</th><th>τ²</th><th>I² (%)</th>"
                 + ("<th>prediction interval</th>" if has_pi else "") + "</tr>")
-        body = []
-        for r in rows:
+        def cells(r):
             eng = r.get("engine", "")
-            cls = {"python": "eng-python", "r": "eng-r"}.get(eng, "eng-ref")
             model = plot.get("model", "") if eng in ("python", "r") else "reference"
             test = f"{r.get('stat') or 'Z'} = {_num(r.get('value'), 6)}" + (f", df = {_num(r.get('test_df'), 6)}" if r.get("test_df") is not None else "") if r.get("value") is not None else "—"
             pi = f'<td class="num">[{_num(r.get("pi_lb"), 6)}, {_num(r.get("pi_ub"), 6)}]</td>' if has_pi else ""
-            body.append(f'<tr><td class="{cls}">{escape(str(r.get("label", eng)))}</td><td>{escape(str(model))}</td><td class="num">{_num(r.get("estimate"))}</td>'
-                        f'<td class="num">[{_num(r.get("ci_lb"))}, {_num(r.get("ci_ub"))}]</td><td class="num">{test}</td><td class="num">{_num(r.get("p"), 6)}</td>'
-                        f'<td class="num">{_num(r.get("tau2"), 6)}</td><td class="num">{_num(r.get("i2"), 6)}</td>{pi}</tr>')
+            return (f'<td>{escape(str(model))}</td><td class="num">{_num(r.get("estimate"))}</td>'
+                    f'<td class="num">[{_num(r.get("ci_lb"))}, {_num(r.get("ci_ub"))}]</td><td class="num">{test}</td><td class="num">{_num(r.get("p"), 6)}</td>'
+                    f'<td class="num">{_num(r.get("tau2"), 6)}</td><td class="num">{_num(r.get("i2"), 6)}</td>{pi}')
+
         py = next((r for r in rows if r.get("engine") == "python"), None)
         rr = next((r for r in rows if r.get("engine") == "r"), None)
+        # the engines' rows once when they read the same at the digits shown (as the terminal's "both")
+        same = py is not None and rr is not None and cells(py) == cells(rr)
+        body = []
+        for r in rows:
+            eng = r.get("engine", "")
+            if same and r is rr:
+                continue
+            cls = {"python": "eng-python", "r": "eng-r"}.get(eng, "eng-ref")
+            label = escape(str(r.get("label", eng)))
+            if same and r is py:
+                cls, label = "eng-both", f'{label} = {escape(str(rr.get("label", "r")))}'
+            body.append(f'<tr><td class="{cls}">{label}</td>{cells(r)}</tr>')
         if py and rr and py.get("estimate") is not None and rr.get("estimate") is not None:
             d = abs(py["estimate"] - rr["estimate"])
             body.append(f'<tr><td colspan="2" class="note">|Python − R|, estimate</td><td class="num">{_num(d, 2)}</td><td colspan="{6 if has_pi else 5}"></td></tr>')
@@ -479,7 +492,8 @@ def _analysis(a: dict, fmt: str, plot: dict | None, packs: lazy.Packs) -> str:
     out = [f'<section class="analysis" id="{_anchor(aid)}"><h2>{escape(aid)} {_badge(verdict)}</h2>']
     opts = shown_options(str(a.get("kind", "")), a.get("options") or {})
     bits = [f"kind <code>{escape(str(a.get('kind', '')))}</code>", f"fixture <code>{escape(_short_path(a.get('fixture', '')))}</code>"]
-    bits += [f"{escape(str(k))} <code>{escape(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</code>" for k, v in opts.items()]
+    # r_versions: the R engine's package releases, in the report's header once
+    bits += [f"{escape(str(k))} <code>{escape(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</code>" for k, v in opts.items() if k != "r_versions"]
     out.append(f'<p class="opts">{" · ".join(bits)}</p>')
     for side, key in (("Python", "python_error"), ("R", "r_error")):
         if a.get(key):
