@@ -27,20 +27,19 @@ metafor values are in the table.
 Size. A plot is compact inline SVG (text stays text). Within each file the
 analyses that need attention come first, then the explained ones, then those
 that agree; the plots and tables of the first two are in the page, those of
-agreeing analyses are stored compressed (zlib, base64) and unpacked by a few
-lines of script when the reader opens the analysis (``DecompressionStream``:
-Chromium 80, Firefox 113, Safari 16.4), or all at once through the link
-``#open-all``; a link to an analysis (``#a-...``) opens it. The JSON
+agreeing analyses are stored compressed (:mod:`harness.reports.lazy`) and
+unpacked by a few lines of script when the reader opens the analysis, or all
+at once through the link ``#open-all``; a link to an analysis (``#a-...``)
+opens it. The JSON
 description of the plots is not repeated in the page.
 """
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import zlib
 from html import escape
 from pathlib import Path
 
+from ..reports import lazy
 from ..reports.html import CSS, _badge, _num, generic_table
 
 EXTRA_CSS = """
@@ -50,34 +49,6 @@ p.hidden { color: var(--mut); font-size: 12px; }
 figure.forest { overflow-x: auto; margin: 10px 0; } figure.forest svg { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 """
 
-#: unpacks a compressed analysis (its plot and table) when its <details> opens; a link to an analysis
-#: opens it, #open-all opens (and unpacks) every analysis
-SCRIPT = """
-(function () {
-  var can = typeof DecompressionStream === "function";
-  function unpack(d) {
-    if (d.getAttribute("data-done")) return;
-    d.setAttribute("data-done", "1");
-    var box = d.querySelector(".lazy-body");
-    if (!can) { box.innerHTML = '<div class="warn">This browser cannot unpack the plot and the table (it lacks DecompressionStream: use Chromium 80, Firefox 113, Safari 16.4 or later), or read the JSON report.</div>'; return; }
-    var bin = Uint8Array.from(atob(d.getAttribute("data-z")), function (c) { return c.charCodeAt(0); });
-    new Response(new Blob([bin]).stream().pipeThrough(new DecompressionStream("deflate"))).text()
-      .then(function (t) { box.innerHTML = t; d.setAttribute("data-unpacked", "1"); });
-  }
-  document.addEventListener("toggle", function (e) { var d = e.target; if (d.open && d.getAttribute && d.getAttribute("data-z")) unpack(d); }, true);
-  function reveal() {
-    var id = decodeURIComponent(location.hash.slice(1));
-    if (!id) return;
-    var root = id === "open-all" ? document : document.getElementById(id);
-    if (!root) return;
-    var ds = Array.prototype.slice.call(root.querySelectorAll("details.analysis"));
-    if (root.matches && root.matches("details.analysis")) ds.push(root);
-    ds.forEach(function (d) { d.open = true; if (d.getAttribute("data-z")) unpack(d); });
-  }
-  window.addEventListener("hashchange", reveal);
-  reveal();
-})();
-"""
 #: order of the analysis sections within a file: what needs attention first, then explained, then agreeing
 SECTION_ORDER = {"error": 0, "engine-error": 0, "differ": 1, "missing": 2, "explained": 5, "agree": 6}
 _STATUS_BAD = ("inconsistent", "error", "errors")
@@ -210,11 +181,7 @@ def forest_figure(a: dict, preset: str | None = None) -> str:
     return f'<figure class="forest">{svg}<figcaption>{escape(cap)}</figcaption></figure>'
 
 
-def _packed(body: str) -> str:
-    return base64.b64encode(zlib.compress(body.encode("utf-8"), 9)).decode("ascii")
-
-
-def _analysis(f, a, preset=None) -> str:
+def _analysis(f, a, packs: lazy.Packs, preset=None) -> str:
     aid = str(a.get("id"))
     v = a.get("verdict")
     bad = v not in ("agree", "explained", "not re-verified")
@@ -236,12 +203,12 @@ def _analysis(f, a, preset=None) -> str:
         body += quantity_table(qs)
     anchor = _anchor(f, aid)
     if v == "agree" and body:  # the bulk of a large set: unpacked when opened
-        return (f'<details class="analysis lazy" id="{anchor}" data-z="{_packed(body)}">' + "\n".join(head + out)
+        return (f'<details class="analysis lazy" id="{anchor}" data-z="{packs.add(body)}">' + "\n".join(head + out)
                 + '<div class="lazy-body"></div></details>')
     return f'<details class="analysis" id="{anchor}"{" open" if bad else ""}>' + "\n".join(head + out) + body + "</details>"
 
 
-def _file(f) -> str:
+def _file(f, packs: lazy.Packs) -> str:
     name = str(f.get("path") or f.get("file") or "?")
     out = [f'<section class="audit" id="{_anchor(name)}"><h2>{escape(_short(name))}</h2>']
     if f.get("kind") in ("unreadable", "failed"):  # failed: the audit failed for good (its message says how)
@@ -275,7 +242,7 @@ def _file(f) -> str:
         out.append("<h3>Analyses</h3>" + generic_table(rows, cls="analyses"))
     shown = [a for a in f.get("analyses") or [] if a.get("status") != "not re-verified"]
     for a in sorted(shown, key=lambda a: SECTION_ORDER.get(str(a.get("verdict")), 3)):  # stable: RevMan's order within each verdict
-        out.append(_analysis(name, a, f.get("preset")))
+        out.append(_analysis(name, a, packs, f.get("preset")))
     out.append("</section>")
     return "\n".join(out)
 
@@ -298,14 +265,14 @@ def render(doc: dict, title: str = "metaharness audit") -> str:
         "<main>",
         _summary(doc),
     ]
-    files = [_file(f) for f in doc.get("files") or []]
+    packs = lazy.Packs()
+    files = [_file(f, packs) for f in doc.get("files") or []]
     if any('class="analysis' in x for x in files):
         parts.append('<p class="note">Each re-verified analysis: its forest plot and the table of its quantities (click its title to open '
                      'or fold it; those that agree are stored compressed until opened), or <a href="#open-all">open every analysis</a>.</p>')
     parts += files
     parts.append("</main>")
-    if any('class="analysis' in x for x in files):
-        parts.append(f"<script>{SCRIPT}</script>")
+    parts.append(packs.html())
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -23,7 +23,8 @@ import zlib
 #: joins the parts of a pack (never in HTML text: :meth:`Packs.add` replaces any)
 SEP = "\x00"
 
-#: unpacks a part when its <details data-z> opens; ``#open-all`` opens every one, ``#ID`` those within ID
+#: unpacks a part when its <details data-z> opens; ``#open-all`` opens every <details> of the page (and
+#: unpacks those stored), ``#ID`` the element ID when it is one and those within it
 SCRIPT = """
 (function () {
   var can = typeof DecompressionStream === "function", packs = {};
@@ -49,9 +50,9 @@ SCRIPT = """
     if (!id) return;
     var root = id === "open-all" ? document : document.getElementById(id);
     if (!root) return;
-    var ds = Array.prototype.slice.call(root.querySelectorAll("details[data-z]"));
-    if (root.matches && root.matches("details[data-z]")) ds.push(root);
-    ds.forEach(function (d) { d.open = true; unpack(d); });
+    var ds = Array.prototype.slice.call(root.querySelectorAll("details"));
+    if (root.matches && root.matches("details")) ds.push(root);
+    ds.forEach(function (d) { d.open = true; if (d.getAttribute("data-z")) unpack(d); });
   }
   window.addEventListener("hashchange", reveal);
   reveal();
