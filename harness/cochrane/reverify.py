@@ -45,9 +45,12 @@ a CSV export holds the printed digits of its number format, established over
 the whole export (:func:`.export_csv.export_precision`), half a unit of the
 last digit.
 
-Dichotomous, O − E, generic inverse-variance and other-data analyses are
-listed as not re-verified, with their count; so are analyses RevMan did not
-compute (empty values). Truncated and malformed analyses are errors.
+Dichotomous, generic inverse-variance and O − E analyses are re-verified the
+same way, their data and engines in :mod:`.dichotomous` (what it compares
+beyond the quantities above: its module doc). "Other data" analyses (RevMan
+computes nothing for them) are listed as not re-verified, with their count;
+so are analyses RevMan did not compute (empty values). Truncated and
+malformed analyses are errors.
 
 Under another preset (:mod:`.presets`) the pooled results are recomputed with
 those conventions by both engines; the engines are compared with each other
@@ -68,6 +71,7 @@ from ..core import effect_sizes as es
 from ..core import revman as rv
 from ..core.rma import rma_arrays
 from ..errors import EngineUnavailable, HarnessError
+from . import dichotomous as dich
 from . import quirks
 from .lint import LintFinding, lint_analysis
 from .presets import Preset, get_preset
@@ -463,18 +467,27 @@ def compute_r(engine, d: _Data, measure, model, preset: Preset, level_study, lev
 # --------------------------------------------------------------------------- stored values
 
 
-def _stored(an: Analysis, d: _Data, show: Display):
+#: what a continuous analysis compares (dichotomous.quantities gives the other data types')
+CONT_QUANTITIES = dich.Quantities(STUDY_Q, POOLED_Q, STUDY_EXPECTED, POOLED_EXPECTED)
+
+
+def _quantities(an: Analysis) -> dich.Quantities:
+    return CONT_QUANTITIES if an.data_type == "CONT" else dich.quantities(an)
+
+
+def _stored(an: Analysis, d, show: Display):
     """RevMan's displayed values as {name: value or None}, and the names of stored values it does not display."""
     out, hidden = {}, []
+    qs = _quantities(an)
 
     def put(name, value, shown):
         (out.__setitem__(name, value) if shown else hidden.append(name))
 
     for r, name in zip(d.rows, d.labels):
-        for q in STUDY_Q:
+        for q in qs.study:
             if q in r.stored:
                 put(f"study[{name}].{q}", r.stored[q], q != "WEIGHT" or show.study_weights)
-    for q in POOLED_Q:
+    for q in qs.pooled:
         if q in an.stored:
             put(f"overall.{q}", an.stored[q], show.overall)
     if an.has_subgroups:
@@ -483,12 +496,14 @@ def _stored(an: Analysis, d: _Data, show: Display):
             lab = f"{sg.no}: {sg.name}"
             if lab not in used:
                 continue  # no estimable study: RevMan shows no result for it
-            for q in POOLED_Q:
+            for q in qs.pooled:
                 if q in sg.stored:
                     put(f"subgroup[{lab}].{q}", sg.stored[q], show.subtotals)
         for q in TEST_Q:
             if q in an.stored:
                 put(f"subgroups.{q}", an.stored[q], show.test)
+    if an.data_type in dich.TYPES:
+        dich.stored_extra(an, d, show, out, hidden)
     return out, hidden
 
 
@@ -508,6 +523,7 @@ def _tolerance(an: Analysis, name: str, stored, precision: dict) -> Tolerance:
 def _compare_stored(an, stored, py, r, r_err, df_of, precision, show: Display):
     """One QuantityRecord per displayed stored value: RevMan against Python and against R."""
     out = []
+    qs = _quantities(an)
     for name, sv in stored.items():
         q = name.rsplit(".", 1)[1]
         if sv is None and q == "SE" and not name.startswith("study["):
@@ -527,7 +543,7 @@ def _compare_stored(an, stored, py, r, r_err, df_of, precision, show: Display):
         prefix, q = name.rsplit(".", 1)
         block = "study" if prefix.startswith("study[") else "test" if prefix == "subgroups" else "overall" if prefix == "overall" else "subtotal"
         shown = {"study": q != "WEIGHT" or show.study_weights, "test": show.test, "overall": show.overall, "subtotal": show.subtotals}[block]
-        expected = STUDY_EXPECTED if block == "study" else TEST_Q if block == "test" else POOLED_EXPECTED
+        expected = qs.study_expected if block == "study" else TEST_Q if block == "test" else qs.pooled_expected
         if shown and q in expected:
             # an attribute RevMan always writes is absent from the file (malformed, or written by another tool)
             out.append(compare_to_reference(name, "revman", None, {"python": py.get(name), "r": (r or {}).get(name)}, _tolerance(an, name, None, precision),
@@ -545,7 +561,9 @@ def _settings(an: Analysis):
 
 
 def _not_computed(an: Analysis) -> bool:
-    vals = [an.stored.get(q) for q in ("EFFECT_SIZE", "CI_START", "CI_END")] + [r.stored.get("EFFECT_SIZE") for r in an.all_rows()]
+    # a generic IV study's EFFECT_SIZE is its input: its CI is what RevMan computes
+    row_q = "CI_START" if an.data_type == "IV" else "EFFECT_SIZE"
+    vals = [an.stored.get(q) for q in ("EFFECT_SIZE", "CI_START", "CI_END")] + [r.stored.get(row_q) for r in an.all_rows()]
     vals += [sg.stored.get("EFFECT_SIZE") for sg in an.subgroups]
     return all(v is None for v in vals)
 
@@ -563,8 +581,10 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
     if an.malformed:
         audit.status, audit.reason = "error", "malformed line in the file"
         return audit
+    if an.data_type in dich.TYPES:
+        return _reverify_other(an, engine, preset, audit, show, r_unavailable, precision)
     if an.data_type != "CONT":
-        audit.reason = f"{an.data_type_name} outcome: not re-verified yet"
+        audit.reason = f"{an.data_type_name} outcome: RevMan computes no results for it (nothing to re-verify)"
         return audit
     if measure not in ("MD", "SMD"):
         audit.reason = f"continuous outcome with effect measure {measure!r}: only MD and SMD are re-verified"
@@ -600,8 +620,14 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
             audit.notes.extend(f"R warning: {w}" for w in warns)
         except HarnessError as e:
             r_err = str(e)
+    return _compare(an, audit, d, py, r, r_err, show, preset, precision, (level_study, level_total))
+
+
+def _compare(an: Analysis, audit: AnalysisAudit, d, py: dict, r: dict | None, r_err, show: Display, preset: Preset, precision, levels) -> AnalysisAudit:
+    """The recomputations of one analysis against RevMan's displayed values (or each other, under
+    another preset), and its forest plot: the records and description on ``audit``."""
     audit.status = "re-verified"
-    n_groups = len(set(d.group)) if subgroups else 0
+    n_groups = len(set(d.group)) if an.has_subgroups else 0
 
     def df_of(name):
         prefix = name.rsplit(".", 1)[0]
@@ -621,8 +647,51 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         audit.notes.append(f"re-run under preset {preset.title!r}: Python and metafor are compared with each other; 'RevMan' shows RevMan 5's stored value for reference")
     from .forestdata import describe
 
-    audit.forest = describe(an, d, stored, py, r, show, audit.records, (level_study, level_total))
+    audit.forest = describe(an, d, stored, py, r, show, audit.records, levels)
     return audit
+
+
+def _reverify_other(an: Analysis, engine, preset: Preset, audit: AnalysisAudit, show: Display, r_unavailable, precision) -> AnalysisAudit:
+    """A dichotomous, generic IV or O − E analysis (:mod:`.dichotomous`), compared as a continuous one."""
+    why = dich.unsupported(an)
+    if why:
+        audit.reason = why
+        return audit
+    if preset.name != "revman5":
+        audit.reason = f"{an.data_type_name} outcome: re-run under preset {preset.title!r} is for continuous analyses only (RevMan 5's own numbers are re-verified under the preset 'revman5')"
+        return audit
+    if _not_computed(an):
+        audit.reason = "RevMan stored no results (empty computed values: RevMan did not compute this analysis)"
+        return audit
+    d = dich.collect(an, audit)
+    if d is None:
+        audit.status, audit.reason = "error", "malformed study data"
+        return audit
+    audit.k = len(d.rows)
+    level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
+    if an.fmt == "csv":
+        audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
+    for r, name in zip(d.all_rows, d.all_labels):
+        if name not in d.labels:
+            audit.notes.append(f"{r.where()}: not estimable under RevMan's rules — no effect and no weight, as RevMan lists it")
+    if not d.rows:
+        audit.notes.append("no estimable study: RevMan shows the pooled result as 'Not estimable' (its stored zeros are not compared; the totals are)")
+    subgroups = an.has_subgroups
+    try:
+        py = dich.compute_python(an, d, level_study, subgroups, show.weights_within)
+    except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as e:
+        audit.status, audit.reason = "error", f"Python engine: {e}"
+        return audit
+    r, r_err = None, None
+    if engine is None:
+        r_err = f"R engine unavailable: {r_unavailable}"
+    else:
+        try:
+            r, warns = dich.compute_r(engine, an, d, level_study, subgroups, show.weights_within)
+            audit.notes.extend(f"R warning: {w}" for w in warns)
+        except HarnessError as e:
+            r_err = str(e)
+    return _compare(an, audit, d, py, r, r_err, show, preset, precision, (level_study, level_total))
 
 
 def _compare_engines(an, py, r, r_err, preset, stored, hidden):

@@ -55,8 +55,10 @@ INPUTS = {
     "OTHER": (),
 }
 #: RevMan's computed values on a study row, an outcome or a subgroup
-STUDY_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "VAR")
-POOLED_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2", "Q", "P_Q", "I2_Q")
+#: (LOG_*: log10 of a ratio measure's EFFECT_SIZE and CI; EVENTS_*/TOTAL_* of a dichotomous outcome or subgroup: its totals)
+STUDY_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "VAR", "LOG_EFFECT_SIZE", "LOG_CI_START", "LOG_CI_END")
+POOLED_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2", "Q", "P_Q", "I2_Q",
+                   "LOG_EFFECT_SIZE", "LOG_CI_START", "LOG_CI_END", "EVENTS_1", "TOTAL_1", "EVENTS_2", "TOTAL_2")
 #: analysis settings kept as text
 SETTINGS = ("EFFECT_MEASURE", "METHOD", "RANDOM", "CI_STUDY", "CI_TOTAL", "SUBGROUPS", "SUBGROUP_TEST", "SWAP_EVENTS", "TOTALS", "ESTIMABLE", "SCALE", "UNITS", "STUDIES", "LOG_DATA", "SORT_BY")
 
