@@ -126,7 +126,7 @@ def pool(measure, method, random, effects, level=95):
     weights = [next(it) if s[0] else 0.0 for s in effects]
     z = z_of(level)
     return dict(theta=theta, se=se, lb=theta - z * se, ub=theta + z * se, Z=abs(theta / se), P_Z=norm_p(theta / se), CHI2=q, DF=df,
-                P_CHI2=chi2_sf(q, df) if df > 0 else 0.0, I2=(max(0.0, (q - df) / q) * 100 if q > 0 else 0.0) if df > 0 else 0.0, TAU2=t2, weights=weights)
+                P_CHI2=chi2_sf(q, df) if df > 0 else 1.0, I2=(max(0.0, (q - df) / q) * 100 if q > 0 else 0.0) if df > 0 else 0.0, TAU2=t2, weights=weights)  # df = 0: RevMan writes P = 1, I2 = 0 (CD000023 CMP-002.03.01)
 
 
 # ---- XML ------------------------------------------------------------------------------------------
