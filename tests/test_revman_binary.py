@@ -243,7 +243,8 @@ def test_handmade_dichotomous_file():
     kinds = {(a.data_type, a.settings["EFFECT_MEASURE"], a.settings.get("METHOD"), a.settings["RANDOM"]) for a in rev.analyses}
     assert {("DICH", "OR", "MH", "NO"), ("DICH", "RR", "MH", "YES"), ("DICH", "RD", "MH", "NO"), ("DICH", "OR", "IV", "YES"), ("DICH", "RR", "IV", "NO"),
             ("DICH", "PETO_OR", "PETO", "NO"), ("DICH", "RD", "MH", "YES"), ("IV", "HR", "IV", "NO"), ("IV", "MD", "IV", "YES"),
-            ("IPD", "PETO_OR", "PETO", "NO"), ("IPD", "PETO_OR", "PETO", "YES")} == kinds
+            ("IPD", "PETO_OR", "PETO", "NO"), ("IPD", "PETO_OR", "PETO", "YES"), ("DICH", "OR", "MH", "YES"), ("DICH", "PETO_OR", "PETO", "YES"),
+            ("DICH", "RD", "IV", "NO")} == kinds
     CHECKED.clear()
     for an in rev.analyses:
         (_reproduce if an.data_type == "DICH" else _reproduce_iv_ipd)(an)
