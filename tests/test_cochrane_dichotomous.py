@@ -197,3 +197,24 @@ def test_metaharness_audit_sore_throat_and_folder(r_engine, tmp_path, capsys):
     assert by["O − E"]["not re-verified"] == 0 and by["O − E"]["differ"] == 0
     assert by["dichotomous"]["agree"] + by["dichotomous"]["explained"] == 13
     assert by["generic IV"]["agree"] + by["generic IV"]["explained"] == 3 and by["O − E"]["agree"] + by["O − E"]["explained"] == 3
+
+
+@pytest.mark.r
+def test_forest_plot_of_a_dichotomous_analysis_has_total_events_rows(r_engine):
+    """RevMan's layout for dichotomous data: events/total per group on every study row, the totals of participants
+    on each pooled row and a "Total events" row under it (CD000023 analysis 1.2: 734/754 and 275/277 in the
+    subgroups, 1009/1031 overall, RevMan's stored EVENTS_1/2), a log axis."""
+    import re
+
+    from harness.cochrane.forestdata import to_forest_pair
+    from harness.reports import forest
+
+    a = _by_id(_audit(_sample("antibiotics-for-sore-throat.rm5"), r_engine), "CMP-001.02")
+    plot, other, labels = to_forest_pair(a.forest, "python")
+    assert plot.log_scale and plot.column_headers[0].endswith("Events")
+    assert [g.subtotal.events for g in plot.groups] == [("734", "", "754", ""), ("275", "", "277", "")]
+    assert plot.overall.events == ("1009", "", "1031", "") and plot.overall.columns == ("", "2066", "", "1555")
+    svg = forest.to_svg(plot, other, labels, differ_rtol=None)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts.count("Total events") == 3 and {"734", "754", "1009", "1031", "2066", "1555"} <= set(texts)
+    assert "≠" not in svg  # nothing differs
