@@ -140,7 +140,7 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
         "RevMan stored no results (empty computed values: RevMan did not compute this analysis)": 1,
     }
     bad = by_id(audit, "CMP-001.07")
-    assert bad.status == "error" and any("MEAN_2" in p and "line 90" in p for p in bad.problems)
+    assert bad.status == "error" and any("MEAN_2" in p and "line 92" in p for p in bad.problems)
     assert not audit.ok  # a malformed analysis is never agreement (an error, not "inconsistent")
     json.dumps(audit.to_dict(), allow_nan=False)
 
