@@ -50,7 +50,7 @@ import numpy as np
 from scipy import stats
 
 from ..core import revman_binary as rb
-from .rm5 import INPUTS, Analysis
+from .rm5 import INPUTS, Analysis, ci_level, empty_inputs, unique_names
 
 #: the data types re-verified here (rm5.DATA_TYPES codes)
 TYPES = ("DICH", "IV", "IPD")
@@ -137,20 +137,9 @@ class OutcomeData:
 
 def collect(an: Analysis, audit) -> OutcomeData | None:
     """Every study's inputs; None (with problems on ``audit``) when a study's input is empty or not a number."""
-    rows, groups = [], []
-    for sg in an.subgroups:
-        for r in sg.rows:
-            rows.append(r)
-            groups.append(f"{sg.no}: {sg.name}")
-    for r in an.rows:
-        rows.append(r)
-        groups.append("")
+    rows, groups = an.grouped_rows()
     keys = INPUTS[an.data_type]
-    incomplete = [r for r in rows if any(r.inputs.get(k) is None for k in keys)]
-    if incomplete:
-        for r in incomplete:
-            if not any(f"(line {r.line})" in p for p in audit.problems):
-                audit.problems.append(f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} empty")
+    if empty_inputs(rows, keys, audit.problems):
         return None
     x = {k: np.array([r.inputs[k] for r in rows], float) for k in keys}
     if an.data_type == "DICH":
@@ -162,10 +151,7 @@ def collect(an: Analysis, audit) -> OutcomeData | None:
                 audit.problems.append(f"{rows[i].where()}: TOTAL_{g} = 0 (an empty group)")
         if audit.problems and any("not counts" in p or "an empty group" in p for p in audit.problems):
             return None
-    names, seen = [], {}
-    for r in rows:
-        seen[r.name] = seen.get(r.name, 0) + 1
-        names.append(r.name if seen[r.name] == 1 else f"{r.name} #{seen[r.name]}")
+    names = unique_names(rows)
     est = _study_effects(an, x)[2]
     keep = np.flatnonzero(est)
     return OutcomeData(an.data_type, x, rows, groups, names, est, [rows[i] for i in keep], [groups[i] for i in keep], [names[i] for i in keep])
@@ -174,7 +160,7 @@ def collect(an: Analysis, audit) -> OutcomeData | None:
 def _study_effects(an: Analysis, x: dict):
     """(yi, sei, estimable, pooling function of a study mask) of the Python RevMan engine."""
     model = "random" if an.settings.get("RANDOM", "NO").upper() == "YES" else "fixed"
-    level = _level(an.settings.get("CI_TOTAL"))
+    level = ci_level(an.settings.get("CI_TOTAL"))
     if an.data_type == "DICH":
         st = rb.study_effects(DICH_MEASURES[_measure(an)], x["EVENTS_1"], x["TOTAL_1"], x["EVENTS_2"], x["TOTAL_2"], method=_method(an))
         return st.yi, st.sei, st.estimable, lambda m: rb.pool_studies(rb.subset(st, m), model, level)
@@ -184,14 +170,6 @@ def _study_effects(an: Analysis, x: dict):
         yi, sei = rb.peto_from_oe(x["O_E"], x["VAR"])
     est = np.isfinite(yi) & np.isfinite(sei) & (sei > 0)
     return yi, sei, est, lambda m: rb.pool_generic(yi[m], sei[m], model, level)
-
-
-def _level(text, default=95.0):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return default
-    return v if 0 < v < 100 else default
 
 
 def _display(an: Analysis):
@@ -274,7 +252,7 @@ def compute_r(engine, an: Analysis, d: OutcomeData, level_study, subgroups, weig
     from ..errors import HarnessError
 
     model = "random" if an.settings.get("RANDOM", "NO").upper() == "YES" else "fixed"
-    level_total = _level(an.settings.get("CI_TOTAL"))
+    level_total = ci_level(an.settings.get("CI_TOTAL"))
     common = dict(group=list(d.all_group), level_study=float(level_study), level_total=float(level_total), subgroups=bool(subgroups),
                   weights_within=bool(weights_within))
     if an.data_type == "DICH":

@@ -75,7 +75,7 @@ from . import dichotomous as dich
 from . import quirks
 from .lint import LintFinding, lint_analysis
 from .presets import Preset, get_preset
-from .rm5 import Analysis, Review, read_review
+from .rm5 import Analysis, Review, ci_level, empty_inputs, read_review, unique_names
 
 #: .rm5 stores full doubles (kept under this name for callers of the first version)
 RM5_TOL = STORED_DOUBLE
@@ -295,30 +295,10 @@ class _Data:
     labels: list  # unique display names
 
 
-def _level(text, default=95.0):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return default
-    return v if 0 < v < 100 else default
-
-
 def _collect(an: Analysis, audit: AnalysisAudit) -> _Data | None:
-    rows, groups = [], []
-    for j, sg in enumerate(an.subgroups):
-        for r in sg.rows:
-            rows.append(r)
-            groups.append(f"{sg.no}: {sg.name}")
-    for r in an.rows:
-        rows.append(r)
-        groups.append("")
+    rows, groups = an.grouped_rows()
     keys = ("MEAN_1", "SD_1", "TOTAL_1", "MEAN_2", "SD_2", "TOTAL_2")
-    incomplete = [r for r in rows if any(r.inputs.get(k) is None for k in keys)]
-    if incomplete:
-        for r in incomplete:
-            # the reader already named missing or non-numeric attributes; add what it did not (empty values)
-            if not any(f"(line {r.line})" in p for p in audit.problems):
-                audit.problems.append(f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} empty")
+    if empty_inputs(rows, keys, audit.problems):
         return None
     use, excluded = [], []
     for i, r in enumerate(rows):
@@ -331,10 +311,7 @@ def _collect(an: Analysis, audit: AnalysisAudit) -> _Data | None:
         audit.notes.append(f"{r.where()}: not estimable (an SD or N is not positive) — left out of the pooling, as RevMan does")
     rows = [rows[i] for i in use]
     groups = [groups[i] for i in use]
-    names, seen = [], {}
-    for r in rows:
-        seen[r.name] = seen.get(r.name, 0) + 1
-        names.append(r.name if seen[r.name] == 1 else f"{r.name} #{seen[r.name]}")
+    names = unique_names(rows)
     a = {k: np.array([r.inputs[k] for r in rows], float) for k in keys}
     return _Data(a["MEAN_1"], a["SD_1"], a["TOTAL_1"], a["MEAN_2"], a["SD_2"], a["TOTAL_2"], groups, rows, names)
 
@@ -600,27 +577,36 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         audit.reason = "no estimable study"
         return audit
     audit.k = len(d.rows)
-    level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
+    level_study, level_total = ci_level(an.settings.get("CI_STUDY")), ci_level(an.settings.get("CI_TOTAL"))
     subgroups = an.has_subgroups
     if an.fmt == "csv":
         audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
     test_model = model
     args = (d, measure, model, preset, level_study, level_total, subgroups, show.weights_within, test_model)
+    got = _recompute(audit, engine, r_unavailable, lambda: compute_python(*args), lambda eng: compute_r(eng, *args))
+    if got is None:
+        return audit
+    return _compare(an, audit, d, *got, show, preset, precision, (level_study, level_total))
+
+
+def _recompute(audit: AnalysisAudit, engine, r_unavailable, python: Callable, r_side: Callable):
+    """Both engines on one analysis: ``(Python's values, R's values or None, R's error or None)``;
+    None (the analysis an error) when the Python engine fails. R's warnings become notes."""
     try:
-        py = compute_python(*args)
+        py = python()
     except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as e:
         audit.status, audit.reason = "error", f"Python engine: {e}"
-        return audit
+        return None
     r, r_err = None, None
     if engine is None:
         r_err = f"R engine unavailable: {r_unavailable}"
     else:
         try:
-            r, warns = compute_r(engine, *args)
+            r, warns = r_side(engine)
             audit.notes.extend(f"R warning: {w}" for w in warns)
         except HarnessError as e:
             r_err = str(e)
-    return _compare(an, audit, d, py, r, r_err, show, preset, precision, (level_study, level_total))
+    return py, r, r_err
 
 
 def _compare(an: Analysis, audit: AnalysisAudit, d, py: dict, r: dict | None, r_err, show: Display, preset: Preset, precision, levels) -> AnalysisAudit:
@@ -668,7 +654,7 @@ def _reverify_other(an: Analysis, engine, preset: Preset, audit: AnalysisAudit, 
         audit.status, audit.reason = "error", "malformed study data"
         return audit
     audit.k = len(d.rows)
-    level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
+    level_study, level_total = ci_level(an.settings.get("CI_STUDY")), ci_level(an.settings.get("CI_TOTAL"))
     if an.fmt == "csv":
         audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
     for r, name in zip(d.all_rows, d.all_labels):
@@ -676,22 +662,11 @@ def _reverify_other(an: Analysis, engine, preset: Preset, audit: AnalysisAudit, 
             audit.notes.append(f"{r.where()}: not estimable under RevMan's rules — no effect and no weight, as RevMan lists it")
     if not d.rows:
         audit.notes.append("no estimable study: RevMan shows the pooled result as 'Not estimable' (its stored zeros are not compared; the totals are)")
-    subgroups = an.has_subgroups
-    try:
-        py = dich.compute_python(an, d, level_study, subgroups, show.weights_within)
-    except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as e:
-        audit.status, audit.reason = "error", f"Python engine: {e}"
+    args = (an, d, level_study, an.has_subgroups, show.weights_within)
+    got = _recompute(audit, engine, r_unavailable, lambda: dich.compute_python(*args), lambda eng: dich.compute_r(eng, *args))
+    if got is None:
         return audit
-    r, r_err = None, None
-    if engine is None:
-        r_err = f"R engine unavailable: {r_unavailable}"
-    else:
-        try:
-            r, warns = dich.compute_r(engine, an, d, level_study, subgroups, show.weights_within)
-            audit.notes.extend(f"R warning: {w}" for w in warns)
-        except HarnessError as e:
-            r_err = str(e)
-    return _compare(an, audit, d, py, r, r_err, show, preset, precision, (level_study, level_total))
+    return _compare(an, audit, d, *got, show, preset, precision, (level_study, level_total))
 
 
 def _compare_engines(an, py, r, r_err, preset, stored, hidden):
