@@ -49,9 +49,12 @@ def tables(given: dict, data=None, slab=None, na_action="fail"):
     Every argument is checked on its own, and the error names it and the
     studies: not numeric, of another length, +-Inf, negative, events above
     the group size; ``bi`` with ``n1i`` (or ``di`` with ``n2i``) that do not
-    add up. Missing values follow ``na_action`` (an error naming the studies,
-    or those studies left out with a warning). Returns ``(ai, bi, ci, di,
-    slab)`` as float arrays and the labels of the studies kept.
+    add up. Missing values follow ``na_action``: "fail", an error naming the
+    studies; "omit", the tables are passed on with their NaN and the pooling
+    leaves them out as metafor's ``na.action = "na.omit"`` does, with its
+    warning ("Tables with NAs omitted from model fitting.") in
+    ``fit.warnings``, and NaN for them in ``yi``, ``vi``, ``weights``.
+    Returns ``(ai, bi, ci, di, slab)``: float arrays and the study labels.
     """
     unknown = set(given) - set(TABLE_ARGS)
     if unknown:
@@ -81,10 +84,10 @@ def tables(given: dict, data=None, slab=None, na_action="fail"):
                 if off.any():
                     raise ValueError(f"`{tot}` is not `{ev}` + `{other}` (metafor: \"One or more '{tot}' values are not equal to '{ev} + {other}'.\"): study "
                                      + ", ".join(labs[i] for i in np.flatnonzero(off)))
-    keep, _ = inp.handle_missing({n: np.isnan(v) for n, v in x.items()}, labs, na_action)
-    x = {n: v[keep] for n, v in x.items()}
+    if na_action == "fail":
+        inp.handle_missing({n: np.isnan(v) for n, v in x.items()}, labs, na_action)
     a, b, c, d = eb.two_by_two(**{n: x.get(n) for n in TABLE_ARGS})
-    return a, b, c, d, tuple(lab for lab, kept in zip(labs, keep) if kept)
+    return a, b, c, d, labs
 
 
 def escalc_binary(measure, *, vtype="LS", add=0.5, to="only0", drop00=False, slab=None, metafor=None, **data) -> EscalcResult:
@@ -224,7 +227,8 @@ def rma_mh(*, measure="OR", add=0.5, to="only0", drop00=True, correct=True, leve
     Tables: ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i`` -- arrays, or with
     ``data=<DataFrame>`` column names (metafor's ``data=``); ``slab`` study
     labels (a column with ``data``); ``na_action`` "fail" (an error naming the
-    studies with missing values) or "omit" (left out, with a warning). Bad
+    studies with missing values) or "omit" (left out as metafor's default
+    ``na.action`` leaves them, with its warning in ``fit.warnings``). Bad
     input raises ``ValueError`` naming the argument and the studies (see
     :func:`tables`). ``print(fit)`` shows metafor's ``print.rma.mh``. ``measure``: "OR"
     (with the Cochran-Mantel-Haenszel, Mantel-Haenszel, Breslow-Day and
