@@ -175,3 +175,42 @@ mh_revman_dich_metafor <- function(x, measure, method, model, level) {
        chi2 = as.numeric(fit$QE), df = kk - 1, p_chi2 = if (kk > 1) as.numeric(fit$QEp) else NA_real_,
        i2 = if (kk > 1) (if (fit$QE > 0) max(0, (fit$QE - (kk - 1)) / fit$QE) * 100 else 0) else NA_real_, tau2 = as.numeric(fit$tau2))
 }
+
+# One dichotomous analysis of a RevMan review as RevMan 5 computes it (mh_revman_dich, the twin above,
+# on every block): the studies (effects for every study, NA where not estimable; CIs at level_study;
+# weights in percent of the analysis, or of their subgroup when weights_within = TRUE, RevMan's
+# TOTALS = "SUB"), the overall result and each subgroup's (each with its own tau^2), totals of events
+# and participants over every study (estimable or not), and the test for subgroup differences over the
+# subgroups with an estimable study: fixed effect, the partition Q - sum_j Q_j of the method's
+# heterogeneity statistic; random effects, Cochran's Q of the subgroup estimates (rma.uni, FE).
+mh_cochrane_dich <- function(ai, n1i, ci, n2i, group, measure = "RR", method = "MH", model = "random",
+                             level_study = 95, level_total = 95, subgroups = FALSE, weights_within = FALSE) {
+  block <- function(i) {
+    r <- mh_revman_dich(list(ai = ai[i], n1i = n1i[i], ci = ci[i], n2i = n2i[i]), measure, method, model, level_total)
+    r$EVENTS_1 <- sum(ai[i]); r$TOTAL_1 <- sum(n1i[i]); r$EVENTS_2 <- sum(ci[i]); r$TOTAL_2 <- sum(n2i[i])
+    r
+  }
+  overall <- block(seq_along(ai))
+  z <- stats::qnorm(1 - (1 - level_study / 100) / 2)
+  out <- list(yi = overall$yi, sei = overall$sei, ci_lb = overall$yi - z * overall$sei, ci_ub = overall$yi + z * overall$sei,
+              estimable = !is.na(overall$yi), weight = overall$weights, overall = overall[setdiff(names(overall), c("yi", "sei", "weights"))])
+  if (subgroups) {
+    labels <- unique(group)
+    pools <- lapply(labels, function(g) block(group == g))
+    names(pools) <- labels
+    if (weights_within) for (g in labels) out$weight[group == g] <- pools[[g]]$weights
+    for (g in labels) pools[[g]]$WEIGHT <- sum(out$weight[group == g])
+    have <- labels[vapply(pools, function(p) p$k > 0, logical(1))]
+    J <- length(have)
+    if (J == 1) out$test <- list(Q = 0, DF = 0, P_Q = NA_real_, I2_Q = 0)
+    if (J >= 2) {
+      q <- if (model == "fixed") overall$chi2 - sum(vapply(pools[have], function(p) p$chi2, numeric(1)))
+           else as.numeric(metafor::rma.uni(vapply(pools[have], function(p) p$estimate, numeric(1)),
+                                            sei = vapply(pools[have], function(p) p$se, numeric(1)), method = "FE")$QE)
+      out$test <- list(Q = q, DF = J - 1, P_Q = stats::pchisq(q, J - 1, lower.tail = FALSE),
+                       I2_Q = if (q > 0) max(0, (q - (J - 1)) / q) * 100 else 0)
+    }
+    out$subgroups <- lapply(pools, function(p) p[setdiff(names(p), c("yi", "sei", "weights"))])
+  }
+  out
+}

@@ -54,6 +54,15 @@ mh_cochrane_reverify <- function(m1i, sd1i, n1i, m2i, sd2i, n2i, group, measure 
                                  i2_from = "Q", prediction = FALSE, subgroups = FALSE,
                                  weights_within = FALSE, subgroup_test = "random") {
   es <- mh_cochrane_es(m1i, sd1i, n1i, m2i, sd2i, n2i, measure, smd)
+  mh_cochrane_reverify_es(es, group, method, test, level_study, level_total, i2_from, prediction, subgroups,
+                          weights_within, subgroup_test)
+}
+
+# The same from given study effects es = list(yi, vi): continuous effects (above), or RevMan's generic
+# inverse-variance data (an estimate and its SE per study) and O - E data (Peto: yi = (O - E)/V, vi = 1/V).
+mh_cochrane_reverify_es <- function(es, group, method = "FE", test = "z", level_study = 95, level_total = 95,
+                                    i2_from = "Q", prediction = FALSE, subgroups = FALSE,
+                                    weights_within = FALSE, subgroup_test = "random") {
   z <- stats::qnorm(1 - (1 - level_study / 100) / 2)
   sei <- sqrt(es$vi)
   overall <- mh_cochrane_pool(es$yi, es$vi, method, test, level_total, i2_from, prediction)
@@ -93,4 +102,30 @@ mh_cochrane_reverify <- function(m1i, sd1i, n1i, m2i, sd2i, n2i, group, measure 
     }
   }
   out
+}
+
+# Generic inverse-variance data (RevMan's IV_OUTCOME: an estimate and its SE per study, on the log scale
+# for ratio measures) and O - E data (IPD_OUTCOME: O - E and its variance V; Peto's log odds ratio
+# (O - E)/V with SE 1/sqrt(V); Yusuf et al. 1985). A study without a positive, finite SE (V) is not
+# estimable (RevMan: no weight); the others are pooled by mh_cochrane_reverify_es (inverse-variance
+# fixed effect or DerSimonian-Laird). Per-study results are given for every study (NA where not
+# estimable), with `estimable`.
+mh_cochrane_generic <- function(yi = NULL, sei = NULL, o_e = NULL, var = NULL, group, method = "FE", level_study = 95,
+                                level_total = 95, subgroups = FALSE, weights_within = FALSE, subgroup_test = "random") {
+  if (!is.null(o_e)) {
+    yi <- ifelse(var > 0, o_e / var, NA_real_)
+    sei <- ifelse(var > 0, 1 / sqrt(var), NA_real_)
+  }
+  est <- is.finite(yi) & is.finite(sei) & sei > 0
+  k <- length(yi)
+  out <- list(estimable = est)
+  if (!any(est)) return(out)
+  fit <- mh_cochrane_reverify_es(list(yi = yi[est], vi = sei[est]^2), group[est], method, "z", level_study, level_total,
+                                 "Q", FALSE, subgroups, weights_within, subgroup_test)
+  for (n in c("yi", "sei", "ci_lb", "ci_ub", "weight")) {
+    v <- rep(NA_real_, k)
+    v[est] <- fit[[n]]
+    out[[n]] <- v
+  }
+  c(out, fit[setdiff(names(fit), c("yi", "sei", "ci_lb", "ci_ub", "weight"))])
 }

@@ -35,3 +35,10 @@ mh_print_robu <- function(data, mods = list(), factors = character(0), levels = 
   fit$ml[[2]] <- as.name(ylab)  # the response as the user named it (the fit ran on .mh_yi)
   list(lines = utils::capture.output(print(fit)), version = as.character(utils::packageVersion("robumeta")))
 }
+
+# rma.mh (measure OR, RR, RD) or rma.peto (measure "PETO") on 2x2 tables, printed.
+mh_print_tables <- function(ai, bi, ci, di, measure = "OR", level = 95) {
+  fit <- if (measure == "PETO") metafor::rma.peto(ai = ai, bi = bi, ci = ci, di = di, level = level)
+         else metafor::rma.mh(ai = ai, bi = bi, ci = ci, di = di, measure = measure, level = level)
+  list(lines = utils::capture.output(print(fit)), version = as.character(utils::packageVersion("metafor")))
+}

@@ -144,3 +144,22 @@ def test_print_robu_is_robumetas(r_engine, data, case):
     rk = {"modelweights": "USER" if uw else kw.get("modelweights", "CORR"), "rho": kw.get("rho", 0.8), "small": kw.get("small", True)}
     ref, _ = _r_lines(r_engine, "mh_print_robu", data=rdata, mods={m: data[m].to_numpy(float) for m in mods}, ylab="effectsize", **rk)
     assert _norm(str(fit).split("\n")) == ref
+
+
+BCG_TABLES = dict(ai=[4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27], bi=[119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699, 50448, 2493, 16886],
+                  ci=[11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29], di=[128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825])
+#: Fleiss (1993), as in metafor's dat.fleiss1993 (aspirin after myocardial infarction): few tables, a
+#: non-significant heterogeneity test and a p-value printed with "= " (not "< 0.0001")
+FLEISS_TABLES = dict(ai=[49, 44, 102, 32, 85, 246, 1570], bi=[566, 714, 730, 285, 640, 2021, 7017],
+                     ci=[67, 64, 126, 38, 52, 219, 1720], di=[557, 707, 724, 271, 673, 2038, 6880])
+
+
+@pytest.mark.parametrize("tables", ["bcg", "fleiss"])
+@pytest.mark.parametrize("measure", ["OR", "RR", "RD", "PETO"])
+def test_print_rma_mh_and_peto_as_metafor(r_engine, measure, tables):
+    """``print(harness.rma_mh(...))`` / ``rma_peto`` is ``capture.output(print(rma.mh(...)))``, line for line
+    (log and OR/RR scale tables, the Cochran-Mantel-Haenszel and Tarone lines for OR)."""
+    t = BCG_TABLES if tables == "bcg" else FLEISS_TABLES
+    ref, version = _r_lines(r_engine, "mh_print_tables", **{k: np.asarray(v, float) for k, v in t.items()}, measure=measure)
+    fit = harness.rma_peto(**t) if measure == "PETO" else harness.rma_mh(measure=measure, **t)
+    assert _py_lines(fit, version) == ref

@@ -177,8 +177,8 @@ def test_a_file_failing_for_good_is_an_error_row(r_engine, monkeypatch, tmp_path
     out = capsys.readouterr().out
     assert rc == 1  # an error, not bad input (2)
     assert "error: the audit failed: RuntimeError: the worker ran out of memory" in out
-    # handmade_CR.csv: 2 consistent + 1 cannot check (tests/test_cochrane_batch.py); totals.rm5: the error
-    assert out.strip().splitlines()[-1] == "2 file(s): 2 consistent, 0 inconsistent, 1 cannot check, 1 error"
+    # handmade_CR.csv: 3 consistent (tests/test_cochrane_batch.py); totals.rm5: the error
+    assert out.strip().splitlines()[-1] == "2 file(s): 3 consistent, 0 inconsistent, 0 cannot check, 1 error"
     doc = json.loads((tmp_path / "a.json").read_text())
     assert [f["kind"] for f in doc["files"]] == ["cochrane-review", "failed"]
     assert "RuntimeError" in (tmp_path / "a.xml").read_text()
@@ -200,7 +200,7 @@ def test_ctrl_c_in_this_process_reports_what_finished(r_engine, monkeypatch, tmp
     cap = capsys.readouterr()
     assert rc == 130
     last = cap.out.strip().splitlines()[-1]
-    assert last == "1 file(s): 2 consistent, 0 inconsistent, 1 cannot check, 0 errors; interrupted: 2 file(s) not audited"
+    assert last == "1 file(s): 3 consistent, 0 inconsistent, 0 cannot check, 0 errors; interrupted: 2 file(s) not audited"
     assert "interrupted after 1 of 3 files; the report covers those" in cap.err and "totals.rm5" in cap.err
     doc = json.loads((tmp_path / "a.json").read_text())
     assert doc["interrupted"] is True and doc["not_audited"] == files[1:] and doc["headline"] == last

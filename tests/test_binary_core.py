@@ -263,3 +263,40 @@ def test_rma_kind_drops_na_studies_as_metafor(tmp_path, r_engine):
     a = run.analyses[0]
     names = {r.name for r in a.records}
     assert "weights[1]" in names and "weights[2]" not in names  # study 2 (PATCH, 0/15 vs 0/15) is a double zero
+
+
+def test_api_tables_from_a_data_frame_and_strict_errors():
+    """rma_mh / rma_peto take metafor's data= (column names), slab and na_action as the rest of the API; bad input
+    is an error naming the argument and the studies, never a silently dropped or coerced study."""
+    import pandas as pd
+
+    df = pd.DataFrame({"tpos": [4, 6, 3, 62], "tneg": [119, 300, 228, 13536], "cpos": [11, 29, 11, 248], "cneg": [128, 274, 209, 12619],
+                       "trial": ["Aronson", "Ferguson", "Rosenthal", "Hart"]})
+    cols = dict(ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    by_name = harness.rma_mh(measure="OR", data=df, slab="trial", **cols)
+    by_array = harness.rma_mh(measure="OR", **{k: df[v].to_numpy() for k, v in cols.items()})
+    assert by_name.beta == by_array.beta and by_name.slab == ("Aronson", "Ferguson", "Rosenthal", "Hart")
+    assert harness.rma_peto(data=df, **cols).beta == harness.rma_peto(**{k: df[v].tolist() for k, v in cols.items()}).beta
+    with pytest.raises(ValueError, match=r"`ci`: column 'cpoz' is not in `data`.*did you mean 'cpos'"):
+        harness.rma_mh(data=df, **{**cols, "ci": "cpoz"})
+    bad = df.assign(tpos=[4, -6, 3, 62])
+    with pytest.raises(ValueError, match=r"`ai` must not be negative .*study Ferguson \(-6\)"):
+        harness.rma_mh(data=bad, slab="trial", **cols)
+    with pytest.raises(ValueError, match=r"`ai` larger than `n1i` .*study Rosenthal \(300 > 231\)"):
+        harness.rma_mh(ai=[4, 6, 300, 62], n1i=[123, 306, 231, 13598], ci=[11, 29, 11, 248], n2i=[139, 303, 220, 12867], slab=df["trial"])
+    with pytest.raises(ValueError, match=r"`n1i` is not `ai` \+ `bi`.*study Aronson"):
+        harness.rma_mh(ai=[4, 6], bi=[119, 300], n1i=[124, 306], ci=[11, 29], di=[128, 274], slab=["Aronson", "Ferguson"])
+    with pytest.raises(ValueError, match=r"`di` has 3 values for 4 studies"):
+        harness.rma_mh(**{k: df[v].tolist() for k, v in cols.items() if k != "di"}, di=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"needs `ai`, `ci` and either"):
+        harness.rma_peto(ai=[1], ci=[2], di=[3])
+    with pytest.raises(ValueError, match=r"`bi` must be numeric"):
+        harness.rma_mh(data=df.assign(tneg=["a", "b", "c", "d"]), **cols)
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) dj"):
+        harness.rma_mh(ai=[1], bi=[2], ci=[3], dj=[4])
+    holes = df.assign(cneg=[128, None, 209, 12619])
+    with pytest.raises(ValueError, match=r"Missing values in data.*Ferguson \(di\)"):
+        harness.rma_mh(data=holes, slab="trial", **cols)
+    omit = harness.rma_mh(data=holes, slab="trial", na_action="omit", **cols)  # as metafor's na.omit: NaN for the table, its warning
+    assert omit.slab == ("Aronson", "Ferguson", "Rosenthal", "Hart") and omit.k == 3 and np.isnan(omit.weights[1])
+    assert any("NAs omitted" in w for w in omit.warnings)

@@ -132,17 +132,15 @@ def test_handmade_rm5_reverified_end_to_end(r_engine):
     names = {c.name for c in smd.records}
     assert {"subgroups.Q", "subgroups.I2_Q", "subgroup[1: Short programmes].TAU2", "overall.CI_START"} <= names
     s = audit.summary()
-    assert (s["re_verified"], s["differing"], s["not_re_verified"], s["errors"]) == (2, 0, 4, 1)
+    # the dichotomous, generic IV and O − E analyses (1.3-1.5) are re-verified too (tests/test_cochrane_dichotomous.py)
+    assert (s["re_verified"], s["differing"], s["not_re_verified"], s["errors"]) == (5, 0, 1, 1)
     assert audit.reasons()["errors"] == {"malformed study data": 1}
-    assert audit.counts() == {"consistent": 2, "inconsistent": 0, "cannot check": 4, "error": 1}
+    assert audit.counts() == {"consistent": 5, "inconsistent": 0, "cannot check": 1, "error": 1}
     assert audit.reasons()["not_re_verified"] == {
-        "dichotomous outcome: not re-verified yet": 1,
-        "generic IV outcome: not re-verified yet": 1,
-        "O − E outcome: not re-verified yet": 1,
         "RevMan stored no results (empty computed values: RevMan did not compute this analysis)": 1,
     }
     bad = by_id(audit, "CMP-001.07")
-    assert bad.status == "error" and any("MEAN_2" in p and "line 90" in p for p in bad.problems)
+    assert bad.status == "error" and any("MEAN_2" in p and "line 92" in p for p in bad.problems)
     assert not audit.ok  # a malformed analysis is never agreement (an error, not "inconsistent")
     json.dumps(audit.to_dict(), allow_nan=False)
 
@@ -161,7 +159,9 @@ def test_handmade_csv_export_reverified_with_printed_digits(r_engine):
         assert a.status == "re-verified" and a.ok, [(c.name, c.verdict, c.rel_diff) for c in a.records if not c.verdict in ("agree", "explained")]
     se = next(c for c in by_id(audit, "1.1").records if c.name == "study[Adams 2001].SE")
     assert se.tolerance.atol == pytest.approx(5e-9)
-    assert by_id(audit, "1.3").reason == "dichotomous outcome: not re-verified yet"
+    dich = by_id(audit, "1.3")  # RR Mantel-Haenszel, printed digits as the continuous ones
+    assert dich.status == "re-verified" and dich.ok and dich.k == 2
+    assert next(c for c in dich.records if c.name == "study[Brown 2005].WEIGHT").tolerance.atol == pytest.approx(5e-9)
     assert audit.ok
 
 
@@ -249,5 +249,5 @@ def test_revman_sample_export_reverified(r_engine):
     assert a.status == "re-verified" and a.ok and a.k == 5
     assert {c.name for c in a.records if c.verdict == "explained"} == {"overall.Z", "overall.P_CHI2"}
     rm5 = reverify_review(read_review(SAMPLES / "Fleiss1993.rm5"), r_engine)
-    assert [a.status for a in rm5.analyses] == ["not re-verified", "not re-verified"]
+    assert [a.status for a in rm5.analyses] == ["re-verified", "not re-verified"]  # 1.1: MH odds ratio (tests/test_cochrane_dichotomous.py)
     assert "did not compute" in rm5.analyses[1].reason

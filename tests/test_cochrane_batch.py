@@ -72,22 +72,23 @@ def test_audit_a_folder(r_engine, review_dir, tmp_path, capsys):
     assert r_engine.starts == starts  # R was started once for the process, not once per file
     assert "=== Summary over all files" in text and "Analyses of the RevMan files by data type and status" in text
     last = text.strip().splitlines()[-1]
-    # handmade_CR.csv: 2 consistent + 1 cannot check; totals.rm5: 8 consistent; precision_CR.csv: 1 + 1 inconsistent
-    assert last == "3 file(s): 11 consistent, 1 inconsistent, 1 cannot check, 0 errors"
+    # handmade_CR.csv: 3 consistent (MD, SMD, RR Mantel-Haenszel); totals.rm5: 8 consistent; precision_CR.csv: 1 + 1 inconsistent
+    assert last == "3 file(s): 12 consistent, 1 inconsistent, 0 cannot check, 0 errors"
     doc = json.loads(out_json.read_text(encoding="utf-8"))
     assert doc["headline"] == last
-    assert doc["summary"] == {"files": 3, "consistent": 11, "inconsistent": 1, "cannot check": 1, "error": 0}
+    assert doc["summary"] == {"files": 3, "consistent": 12, "inconsistent": 1, "cannot check": 0, "error": 0}
     assert doc["by_type"]["continuous"] == {"agree": 1, "explained": 10, "differ": 1, "error": 0, "not re-verified": 0}
+    assert doc["by_type"]["dichotomous"] == {"agree": 0, "explained": 1, "differ": 0, "error": 0, "not re-verified": 0}
     assert [w["name"] for w in doc["worst"]] == ["study[Brown 2005].WEIGHT"]
     assert len(doc["files"]) == 3 and all(f["kind"] == "cochrane-review" for f in doc["files"])
     html = out_html.read_text(encoding="utf-8")
     assert last in html and "No inconsistent finding" not in html
     assert "{'" not in html and "rtol" not in html  # readable tables, no Python dict text
-    # JUnit: one test case per analysis; the wrong weight fails, the dichotomous analysis is skipped
+    # JUnit: one test case per analysis; the wrong weight fails, nothing is skipped
     import xml.etree.ElementTree as ET
 
     root = ET.parse(out_junit).getroot()
-    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {"tests": "13", "failures": "1", "errors": "0", "skipped": "1"}
+    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {"tests": "13", "failures": "1", "errors": "0", "skipped": "0"}
     failed = [tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None]
     assert failed == ["1.2 One weight written with fewer digits and wrong"]
 
@@ -101,7 +102,7 @@ def test_headline_counts_errors_and_bad_files(r_engine, review_dir, tmp_path, ca
     cap = capsys.readouterr()
     last = cap.out.strip().splitlines()[-1]
     assert rc == 2  # one file is bad input; the others were still audited
-    assert last == "5 file(s): 12 consistent, 1 inconsistent, 1 cannot check, 2 errors"
+    assert last == "5 file(s): 13 consistent, 1 inconsistent, 0 cannot check, 2 errors"
     assert "not a RevMan 5 analysis-data export" in cap.out
     html = out_html.read_text(encoding="utf-8")
     assert last in html and 'class="banner bad"' in html
@@ -116,12 +117,13 @@ def test_truncated_export_exit_status_and_last_line(r_engine, capsys):
 
 @pytest.mark.r
 def test_samples_audit_without_false_alarms(r_engine, capsys):
-    """RevMan's own files: nothing differs (dichotomous analyses are not re-verified yet)."""
+    """RevMan's own files: nothing differs; only Fleiss1993.rm5's SMD analysis, which RevMan did not compute, cannot be checked
+    (its 22 dichotomous analyses are re-verified: tests/test_cochrane_dichotomous.py)."""
     if SAMPLES is None:
         pytest.skip("shared/reference/revman-samples is not present beside the repository")
     rc = main(["audit", str(SAMPLES)])
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert rc == 0 and last == "3 file(s): 1 consistent, 0 inconsistent, 24 cannot check, 0 errors"
+    assert rc == 0 and last == "3 file(s): 24 consistent, 0 inconsistent, 1 cannot check, 0 errors"
 
 
 @pytest.mark.r
@@ -135,17 +137,17 @@ def test_audit_html_in_chromium(r_engine, review_dir, tmp_path):
     out_html = tmp_path / "set.html"
     main(["audit", str(review_dir), "--html", str(out_html)])
     dom = browser.dump_dom(out_html)
-    assert "3 file(s): 11 consistent, 1 inconsistent, 1 cannot check, 0 errors" in dom
+    assert "3 file(s): 12 consistent, 1 inconsistent, 0 cannot check, 0 errors" in dom
     assert "study[Brown 2005].WEIGHT" in dom and "revman-abs-z" in dom and "not displayed (TOTALS=SUB" in dom
-    # 12 re-verified analyses; the one that agrees (totals.rm5 CMP-001.04) is folded, compressed
-    assert dom.count('<details class="analysis') == 12 and dom.count("data-z=") == 1
-    assert dom.count('<table class="quantities">') == 11 and dom.count('<svg ') == 11
+    # 13 re-verified analyses; the one that agrees (totals.rm5 CMP-001.04) is folded, compressed
+    assert dom.count('<details class="analysis') == 13 and dom.count("data-z=") == 1
+    assert dom.count('<table class="quantities">') == 12 and dom.count('<svg ') == 12
     opened = browser.dump_dom(out_html, fragment="open-all", script_ms=3000)  # the page's link "open every analysis"
-    assert opened.count('<table class="quantities">') == 12 and opened.count('<svg ') == 12 and opened.count('data-unpacked="1"') == 1
+    assert opened.count('<table class="quantities">') == 13 and opened.count('<svg ') == 13 and opened.count('data-unpacked="1"') == 1
     # a link to the folded analysis opens and unpacks it (and only it)
     folded = re.search(r'<details class="analysis lazy" id="([^"]+)"', out_html.read_text(encoding="utf-8")).group(1)
     one = browser.dump_dom(out_html, fragment=folded, script_ms=3000)
-    assert one.count('<svg ') == 12 and one.count('data-unpacked="1"') == 1 and re.search(f'id="{folded}"[^>]*open', one)
+    assert one.count('<svg ') == 13 and one.count('data-unpacked="1"') == 1 and re.search(f'id="{folded}"[^>]*open', one)
 
 
 def _sections(dom: str) -> dict:

@@ -167,6 +167,21 @@ def test_log_scale_for_ratio_measures_and_clipped_cis():
     assert len(re.findall(r'<path d="M[^"]*L[^"]*L[^"]*Z" fill="#000000"/>', svg)) == 1 + 2  # the diamond and two arrows
 
 
+def test_total_events_row_under_a_dichotomous_pooled_row():
+    """RevMan prints, under each dichotomous subtotal and total, a "Total events" row with the events per group in
+    the events columns (the pooled row itself carries the totals of participants)."""
+    st = [F.ForestStudy("A", 0.5, 0.3, 0.9, 40.0, columns=("12", "100", "20", "98")),
+          F.ForestStudy("B", 0.8, 0.5, 1.2, 60.0, columns=("30", "150", "41", "152"))]
+    total = F.ForestPooled("Total (95% CI)", 0.7, 0.5, 0.95, 100.0, columns=("", "250", "", "250"), events=("42", "", "61", ""))
+    plot = F.ForestPlot([F.ForestGroup(None, st)], total, measure="RR", log_scale=True,
+                        column_headers=("Treatment\nEvents", "\nTotal", "Control\nEvents", "\nTotal"))
+    texts = svg_texts(F.to_svg(plot))
+    assert texts.count("Total events") == 1 and "42" in texts and "61" in texts and "250" in texts
+    assert texts.index("Total (95% CI)") < texts.index("Total events")
+    assert F.from_dict(F.to_dict(plot)) == plot
+    assert "Total events" not in svg_texts(F.to_svg(F.ForestPlot([F.ForestGroup(None, st)], F.ForestPooled("Total (95% CI)", 0.7, 0.5, 0.95))))
+
+
 def test_two_series_side_by_side_with_a_legend_naming_them():
     a = subgroup_plot(series="RevMan")
     b = subgroup_plot(series="recomputed")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import harness
 from harness.cochrane.rm5 import read_rm5
 from harness.compare import explained
 from harness.core import revman_binary as rb
@@ -243,7 +244,8 @@ def test_handmade_dichotomous_file():
     kinds = {(a.data_type, a.settings["EFFECT_MEASURE"], a.settings.get("METHOD"), a.settings["RANDOM"]) for a in rev.analyses}
     assert {("DICH", "OR", "MH", "NO"), ("DICH", "RR", "MH", "YES"), ("DICH", "RD", "MH", "NO"), ("DICH", "OR", "IV", "YES"), ("DICH", "RR", "IV", "NO"),
             ("DICH", "PETO_OR", "PETO", "NO"), ("DICH", "RD", "MH", "YES"), ("IV", "HR", "IV", "NO"), ("IV", "MD", "IV", "YES"),
-            ("IPD", "PETO_OR", "PETO", "NO"), ("IPD", "PETO_OR", "PETO", "YES")} == kinds
+            ("IPD", "PETO_OR", "PETO", "NO"), ("IPD", "PETO_OR", "PETO", "YES"), ("DICH", "OR", "MH", "YES"), ("DICH", "PETO_OR", "PETO", "YES"),
+            ("DICH", "RD", "IV", "NO")} == kinds
     CHECKED.clear()
     for an in rev.analyses:
         (_reproduce if an.data_type == "DICH" else _reproduce_iv_ipd)(an)
@@ -353,3 +355,30 @@ def test_wrong_number_is_not_explained(tmp_path, r_engine):
     assert kind.explain(spec, Record("tau2", py, right, abs(py - right), abs(py - right) / right, CLOSED, "differ")).startswith("revman-mh-random-heterogeneity")
     wrong = right * 1.01
     assert kind.explain(spec, Record("tau2", py, wrong, abs(py - wrong), abs(py - wrong) / wrong, CLOSED, "differ")) is None
+
+
+def test_revman_api_reproduces_a_real_dichotomous_analysis():
+    """harness.revman("RR", method="MH", model="random", subgroup=...) on CD000023 analysis 1.2 (zero cells,
+    two subgroups) gives RevMan's stored overall, subgroup and subgroup-test numbers and its study weights."""
+    an = next(a for a in _review("antibiotics-for-sore-throat.rm5").analyses if a.id == "CMP-001.02")
+    rows = an.all_rows()
+    cols = {k: [r.inputs[c] for r in rows] for k, c in (("ai", "EVENTS_1"), ("n1i", "TOTAL_1"), ("ci", "EVENTS_2"), ("n2i", "TOTAL_2"))}
+    groups = [sg.name for sg in an.subgroups for _ in sg.rows]
+    res = harness.revman("RR", model="random", subgroup=groups, slab=[r.name for r in rows], **cols)
+    assert res.method == "MH" and res.estimable.tolist() == [r.raw["ESTIMABLE"] == "YES" for r in rows]
+    s = an.stored
+    assert res.pred == pytest.approx(s["EFFECT_SIZE"], rel=1e-13)
+    assert math.exp(res.overall.ci_lb) == pytest.approx(s["CI_START"], rel=1e-13)
+    assert res.overall.tau2 == pytest.approx(s["TAU2"], rel=1e-12) and res.overall.chi2 == pytest.approx(s["CHI2"], rel=1e-12)
+    assert res.weights.tolist() == pytest.approx([r.stored["WEIGHT"] for r in rows], rel=1e-12, abs=1e-15)
+    for sg in an.subgroups:
+        assert math.exp(res.subgroups[sg.name].estimate) == pytest.approx(sg.stored["EFFECT_SIZE"], rel=1e-13)
+    assert res.subgroup_test.chi2 == pytest.approx(s["Q"], rel=1e-12) and res.subgroup_test.i2 == pytest.approx(s["I2_Q"], rel=1e-11)
+    text = str(res)
+    assert "RR M-H, Random, 95% CI" in text and "0.68 [0.59, 0.79]" in text  # RevMan: 0.6838 [0.5896, 0.7930]
+    with pytest.raises(ValueError, match="method"):
+        harness.revman("RR", method="PETO", **cols)
+    with pytest.raises(ValueError, match=r"`ai` larger than `n1i`"):
+        harness.revman("OR", ai=[5], n1i=[4], ci=[1], n2i=[4])
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        harness.revman("OR", ai=[1], bi=[4], ci=[1], n2i=[4])

@@ -48,7 +48,8 @@ class RmaMhKind(AnalysisKind):
         slab = spec.dataset.labels(spec.slab)
         fn = api.rma_mh if self.name == "rma.mh" else api.rma_peto
         try:
-            fit = fn(**x, **self._args(spec), slab=slab, metafor=metafor_of(spec).version.text)
+            # metafor's default na.action (na.omit): tables with a missing cell are left out, with its warning
+            fit = fn(**x, **self._args(spec), slab=slab, na_action="omit", metafor=metafor_of(spec).version.text)
         except MHError as e:
             return Outcome(error=str(e))
         return Outcome(values=fit.quantities(), warnings=list(fit.warnings), info={"fit": fit})

@@ -25,7 +25,9 @@ import pandas as pd
 
 from ..core import effect_sizes_binary as eb
 from ..core import mh as _mh
-from .results import ConfidenceInterval, EscalcResult
+from . import _inputs as inp
+from . import printing
+from .results import ConfidenceInterval, EscalcResult, _Printed
 
 TABLE_ARGS = ("ai", "bi", "ci", "di", "n1i", "n2i")
 
@@ -34,11 +36,58 @@ def _labels(slab, k):
     return tuple(str(i + 1) for i in range(k)) if slab is None else tuple(str(s) for s in slab)
 
 
-def _cells(data):
-    unknown = set(data) - set(TABLE_ARGS)
+def _cells(given):
+    unknown = set(given) - set(TABLE_ARGS)
     if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(sorted(unknown))}; a 2x2 table takes {', '.join(TABLE_ARGS)}")
-    return eb.two_by_two(**{k: data.get(k) for k in TABLE_ARGS})
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; a 2x2 table takes {', '.join(TABLE_ARGS)}")
+    return eb.two_by_two(**{k: given.get(k) for k in TABLE_ARGS})
+
+
+def tables(given: dict, data=None, slab=None, na_action="fail"):
+    """The 2x2 tables of the API's arguments: columns of ``data`` (a string names one) or arrays.
+
+    Every argument is checked on its own, and the error names it and the
+    studies: not numeric, of another length, +-Inf, negative, events above
+    the group size; ``bi`` with ``n1i`` (or ``di`` with ``n2i``) that do not
+    add up. Missing values follow ``na_action``: "fail", an error naming the
+    studies; "omit", the tables are passed on with their NaN and the pooling
+    leaves them out as metafor's ``na.action = "na.omit"`` does, with its
+    warning ("Tables with NAs omitted from model fitting.") in
+    ``fit.warnings``, and NaN for them in ``yi``, ``vi``, ``weights``.
+    Returns ``(ai, bi, ci, di, slab)``: float arrays and the study labels.
+    """
+    unknown = set(given) - set(TABLE_ARGS)
+    if unknown:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; a 2x2 table takes {', '.join(TABLE_ARGS)}")
+    inp.check_na_action(na_action)
+    x = {k: inp.numeric(k, v, data) for k, v in given.items() if v is not None}
+    if "ai" not in x or "ci" not in x or not ({"bi", "n1i"} & set(x)) or not ({"di", "n2i"} & set(x)):
+        raise ValueError("a 2x2 table needs `ai`, `ci` and either `bi`, `di` (non-events) or `n1i`, `n2i` (group sizes); given: "
+                         + (", ".join(f"`{k}`" for k in x) or "none"))
+    k = len(x["ai"])
+    inp.length_check(k, **x)
+    labs = inp.labels(slab, data, k)
+    for name, v in x.items():
+        inp.finite_check(name, v, labs)
+        neg = v < 0
+        if neg.any():
+            raise ValueError(f"`{name}` must not be negative (metafor: \"One or more counts are negative.\"): study "
+                             + ", ".join(f"{labs[i]} ({v[i]:g})" for i in np.flatnonzero(neg)))
+    for ev, tot, other in (("ai", "n1i", "bi"), ("ci", "n2i", "di")):
+        if tot in x:
+            over = x[ev] > x[tot]
+            if over.any():
+                raise ValueError(f"`{ev}` larger than `{tot}` (metafor: \"One or more event counts are larger than the corresponding group sizes.\"): study "
+                                 + ", ".join(f"{labs[i]} ({x[ev][i]:g} > {x[tot][i]:g})" for i in np.flatnonzero(over)))
+            if other in x:
+                off = np.abs(x[tot] - x[ev] - x[other]) > 0
+                if off.any():
+                    raise ValueError(f"`{tot}` is not `{ev}` + `{other}` (metafor: \"One or more '{tot}' values are not equal to '{ev} + {other}'.\"): study "
+                                     + ", ".join(labs[i] for i in np.flatnonzero(off)))
+    if na_action == "fail":
+        inp.handle_missing({n: np.isnan(v) for n, v in x.items()}, labs, na_action)
+    a, b, c, d = eb.two_by_two(**{n: x.get(n) for n in TABLE_ARGS})
+    return a, b, c, d, labs
 
 
 def escalc_binary(measure, *, vtype="LS", add=0.5, to="only0", drop00=False, slab=None, metafor=None, **data) -> EscalcResult:
@@ -59,8 +108,8 @@ def escalc_binary(measure, *, vtype="LS", add=0.5, to="only0", drop00=False, sla
     return EscalcResult(measure, r.yi, r.vi, _labels(slab, len(r.yi)), vtype)
 
 
-@dataclass(frozen=True)
-class RmaTablesResult:
+@dataclass(frozen=True, repr=False)
+class RmaTablesResult(_Printed):
     """Fields common to metafor's ``rma.mh`` and ``rma.peto`` results."""
 
     measure: str
@@ -131,8 +180,12 @@ class RmaTablesResult:
     def _has_k_pos(self):
         return True
 
+    def _lines(self, digits: int = printing.DIGITS) -> list[str]:
+        """metafor's ``print.rma.mh`` / ``print.rma.peto`` (``print(fit)``, ``str(fit)``)."""
+        return printing.tables_lines(self, digits)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class RmaMhResult(RmaTablesResult):
     """Result of :func:`rma_mh` (metafor ``rma.mh``); ``CO``... ``TAp`` are NaN unless measure is OR."""
 
@@ -152,7 +205,7 @@ class RmaMhResult(RmaTablesResult):
         return self.measure == "OR"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RmaPetoResult(RmaTablesResult):
     """Result of :func:`rma_peto` (metafor ``rma.peto``)."""
 
@@ -167,26 +220,34 @@ def _result(cls, r, slab, level, **extra):
                slab=_labels(slab, k), level=level, warnings=tuple(r.get("warnings", ())), **extra)
 
 
-def rma_mh(*, measure="OR", add=0.5, to="only0", drop00=True, correct=True, level=95, slab=None, metafor=None, **data) -> RmaMhResult:
+def rma_mh(*, measure="OR", add=0.5, to="only0", drop00=True, correct=True, level=95, slab=None, data=None, na_action="fail", metafor=None,
+           **tables_) -> RmaMhResult:
     """Mantel-Haenszel pooling of 2x2 tables (metafor ``rma.mh``; formulas in :mod:`harness.core.mh`).
 
-    Tables: ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``. ``measure``: "OR"
+    Tables: ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i`` -- arrays, or with
+    ``data=<DataFrame>`` column names (metafor's ``data=``); ``slab`` study
+    labels (a column with ``data``); ``na_action`` "fail" (an error naming the
+    studies with missing values) or "omit" (left out as metafor's default
+    ``na.action`` leaves them, with its warning in ``fit.warnings``). Bad
+    input raises ``ValueError`` naming the argument and the studies (see
+    :func:`tables`). ``print(fit)`` shows metafor's ``print.rma.mh``. ``measure``: "OR"
     (with the Cochran-Mantel-Haenszel, Mantel-Haenszel, Breslow-Day and
     Tarone tests), "RR" or "RD". ``add``/``to``/``drop00``: one value (for the
     per-study effects) or a pair (effects, pooled tables), as in metafor.
     Warnings metafor gives are in :attr:`RmaMhResult.warnings`; what metafor
     refuses raises ``ValueError`` with its message.
     """
-    a, b, c, d = _cells(data)
+    a, b, c, d, labs = tables(tables_, data, slab, na_action)
     r = _mh.rma_mh_arrays(a, b, c, d, measure=measure, add=add, to=to, drop00=drop00, correct=correct, level=level, metafor=metafor)
-    return _result(RmaMhResult, r, slab, level, **{n: r[n] for n in ("CO", "COp", "MH", "MHp", "BD", "BDp", "TA", "TAp")})
+    return _result(RmaMhResult, r, labs, level, **{n: r[n] for n in ("CO", "COp", "MH", "MHp", "BD", "BDp", "TA", "TAp")})
 
 
-def rma_peto(*, add=0.5, to="only0", drop00=True, level=95, slab=None, metafor=None, **data) -> RmaPetoResult:
-    """Peto's method for 2x2 tables (metafor ``rma.peto``; formulas in :mod:`harness.core.mh`)."""
-    a, b, c, d = _cells(data)
+def rma_peto(*, add=0.5, to="only0", drop00=True, level=95, slab=None, data=None, na_action="fail", metafor=None, **tables_) -> RmaPetoResult:
+    """Peto's method for 2x2 tables (metafor ``rma.peto``; formulas in :mod:`harness.core.mh`); the arguments
+    as :func:`rma_mh`'s. ``print(fit)`` shows metafor's ``print.rma.peto``."""
+    a, b, c, d, labs = tables(tables_, data, slab, na_action)
     r = _mh.rma_peto_arrays(a, b, c, d, add=add, to=to, drop00=drop00, level=level, metafor=metafor)
-    return _result(RmaPetoResult, r, slab, level)
+    return _result(RmaPetoResult, r, labs, level)
 
 
 def result_from_r(cls, v: dict, measure, slab, level=95):

@@ -429,3 +429,46 @@ def robu_lines(fit, digits: int = 3) -> list[str]:
     if fit.small:  # robumeta's mod_notice, written without a final newline
         out.append("Note: If df < 4, do not trust the results")
     return out
+
+
+def _p_add0(p, digits: int = DIGITS) -> str:
+    """metafor's ``fmtp(p, digits, equal = TRUE, sep = TRUE, add0 = TRUE)``: ``"= 0.1234"`` or ``"< 0.0001"``."""
+    s = fmt_p(p, digits, True, " ")
+    return s.replace("< .", "< 0.") if s.startswith("<") else s
+
+
+def tables_lines(fit, digits: int = DIGITS) -> list[str]:
+    """The lines of metafor's ``print.rma.mh`` / ``print.rma.peto`` (metafor R/print.rma.mh.r,
+    R/print.rma.peto.r; the same layout in 3.8-1, 4.8-0 and 5.0-1) for an
+    :class:`~harness.api.binary.RmaMhResult` / ``RmaPetoResult``."""
+    d = digits
+    out = ["", f"Equal-Effects Model (k = {fit.k})", ""]
+    if not _isnan(fit.I2):
+        out.append(f"I^2 (total heterogeneity / total variability):  {fcf(fit.I2, 2)}%")
+    if not _isnan(fit.H2):
+        out.append(f"H^2 (total variability / sampling variability): {fcf(fit.H2, 2)}")
+    if not _isnan(fit.QE):
+        df = int(fit.k_pos - 1) if fit.method == "PETO" else max(int(fit.k_yi) - 1, 0)
+        out += ["", "Test for Heterogeneity: ", f"Q(df = {df}) = {fcf(fit.QE, d)}, p-val {fmt_p(fit.QEp, d, True, ' ')}"]
+    if not (_isnan(fit.I2) and _isnan(fit.H2) and _isnan(fit.QE)):
+        out.append("")
+    names = ["estimate", "se", "zval", "pval", "ci.lb", "ci.ub"]
+    cells = [fcf(fit.beta, d), fcf(fit.se, d), fcf(fit.zval, d), fmt_p(fit.pval, d), fcf(fit.ci_lb, d), fcf(fit.ci_ub, d)]
+    measure = "OR" if fit.method == "PETO" else fit.measure
+    if measure in ("OR", "RR"):
+        out += ["Model Results (log scale):", ""] + table_lines(print_vector(cells, names))
+        out += ["", f"Model Results ({measure} scale):", ""]
+        out += table_lines(print_vector([fcf(math.exp(fit.beta), d), fcf(math.exp(fit.ci_lb), d), fcf(math.exp(fit.ci_ub), d)], ["estimate", "ci.lb", "ci.ub"]))
+        if fit.method == "MH" and measure == "OR":
+            mh, ta = fcf(fit.MH, d), fcf(fit.TA, d)
+            width = 1 if _isnan(fit.MH) and _isnan(fit.TA) else max(len(x) for x, v in ((mh, fit.MH), (ta, fit.TA)) if not _isnan(v))
+            out.append("")
+            pad = " " * (len(str(int(fit.k_pos))) - 1)
+            out.append("Cochran-Mantel-Haenszel Test:    " + ("test value not computable for these data" if _isnan(fit.MH)
+                       else f"CMH = {mh.rjust(width)}, df = 1,{pad} p-val {_p_add0(fit.MHp, d)}"))
+            out.append("Tarone's Test for Heterogeneity: " + ("test value not computable for these data" if _isnan(fit.TA)
+                       else f"X^2 = {ta.rjust(width)}, df = {int(fit.k_pos) - 1}, p-val {_p_add0(fit.TAp, d)}"))
+    else:
+        out += ["Model Results:", ""] + table_lines(print_vector(cells, names))
+    out.append("")
+    return out

@@ -14,10 +14,17 @@ subgroup differences::
     0.7428
 
 Measures: :data:`REVMAN_MEASURES` maps a measure to its columns and to the core
-function that computes RevMan's study effects; dichotomous measures (OR, RR, RD
-with their 2x2 columns) register there as the core gains them, with no change to
-:func:`revman`'s signature (its columns are keyword arguments checked against the
-measure's list, so an unknown one is a ``TypeError``).
+function that computes RevMan's study effects (its columns are keyword arguments
+checked against the measure's list, so an unknown one is a ``TypeError``).
+Dichotomous measures (``OR``, ``RR``, ``RD``, ``PETO_OR``; events and totals
+``ai, n1i, ci, n2i``) are pooled by RevMan's dichotomous methods
+(:mod:`harness.core.revman_binary`: ``method="MH"`` Mantel-Haenszel, the default as
+in RevMan, ``"IV"`` or, for ``PETO_OR``, Peto), with RevMan's zero-cell and "not
+estimable" rules::
+
+    >>> res = harness.revman("RR", ai=[12, 30, 0], n1i=[100, 150, 35], ci=[20, 41, 0], n2i=[98, 152, 30])
+    >>> res.estimable.tolist(), round(res.pred, 4)      # the double zero is not estimable for RR
+    ([True, True, False], 0.6945)
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import revman as core
+from ..core import revman_binary as rb
 from . import _inputs as inp
 from . import printing
 from .results import _Printed
@@ -38,6 +46,12 @@ REVMAN_MEASURES = {
     "SMD": (TWO_GROUP, lambda *c: core.study_effects("SMD", *c)),
     "GEN": (("yi", "sei"), lambda yi, sei: core.RevManStudies("GEN", np.asarray(yi, float), np.asarray(sei, float))),
 }
+#: RevMan's dichotomous measures -> the measure its engine computes; their columns: events and totals per group
+DICH_MEASURES = {"OR": "OR", "RR": "RR", "RD": "RD", "PETO_OR": "OR"}
+DICH_COLUMNS = ("ai", "n1i", "ci", "n2i")
+for _m in DICH_MEASURES:
+    REVMAN_MEASURES[_m] = (DICH_COLUMNS, None)
+METHODS = {"IV": "IV", "MH": "M-H", "PETO": "Peto"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -58,6 +72,20 @@ class RevManResult(_Printed):
     subgroups: dict | None = None
     subgroup_test: core.SubgroupTest | None = None
     omitted: tuple[str, ...] = ()
+    #: RevMan's statistical method: "IV", or for dichotomous data "MH" / "PETO"
+    method: str = "IV"
+    #: dichotomous data: whether each study is estimable under RevMan's rules (None otherwise)
+    estimable: np.ndarray | None = None
+
+    @property
+    def ratio(self) -> bool:
+        """Whether the measure is pooled on the log scale (OR, RR, Peto OR): ``yi`` etc. are logs."""
+        return self.measure in ("OR", "RR", "PETO_OR")
+
+    @property
+    def pred(self) -> float:
+        """The pooled estimate as RevMan displays it (exp for OR, RR, Peto OR)."""
+        return float(np.exp(self.overall.estimate) if self.ratio else self.overall.estimate)
 
     @property
     def ci_lb(self):
@@ -96,11 +124,16 @@ class RevManResult(_Printed):
         return f
 
     def _lines(self, digits=2):
-        """RevMan's analysis table: Study, Weight, effect [95% CI], and its heterogeneity,
-        overall-effect and subgroup-difference lines (RevMan's number formats)."""
-        ci = f"{self.measure} IV, {'Random' if self.model == 'random' else 'Fixed'}, 95% CI"
+        """RevMan's analysis table: Study, Weight, effect [95% CI] (ratio measures on the ratio scale,
+        "Not estimable" where RevMan says so), and its heterogeneity, overall-effect and
+        subgroup-difference lines (RevMan's number formats)."""
+        ci = f"{self.measure} {METHODS.get(self.method, self.method)}, {'Random' if self.model == 'random' else 'Fixed'}, 95% CI"
+        shown = np.exp if self.ratio else (lambda x: x)
 
         def row(lab, est, lb, ub, w):
+            if np.isnan(est):
+                return [lab, "" if w is None else f"{w:.1f}%", "Not estimable"]
+            est, lb, ub = shown(est), shown(lb), shown(ub)
             return [lab, "" if w is None else f"{w:.1f}%", f"{est:.{digits}f} [{lb:.{digits}f}, {ub:.{digits}f}]"]
 
         def het(p):
@@ -138,15 +171,23 @@ def _p(p):
     return f"= {p:.2f}" if p >= 0.01 else f"= {p:.{max(2, -int(np.floor(np.log10(p))) + 1)}f}"
 
 
-def revman(measure, *, model="random", subgroup=None, slab=None, data=None, na_action="fail", **columns) -> RevManResult:
-    """Pool studies as RevMan 5 does (inverse variance; DerSimonian-Laird for ``model="random"``).
+def revman(measure, *, model="random", method=None, subgroup=None, slab=None, data=None, na_action="fail", **columns) -> RevManResult:
+    """Pool studies as RevMan 5 does (inverse variance; DerSimonian-Laird for ``model="random"``;
+    for dichotomous data also Mantel-Haenszel and Peto).
 
     Parameters
     ----------
     measure : str
-        ``"MD"``, ``"SMD"`` (RevMan's Hedges' adjusted g) or ``"GEN"`` (``yi`` and ``sei``
-        given, RevMan's generic inverse variance): the keys of :data:`REVMAN_MEASURES`.
+        ``"MD"``, ``"SMD"`` (RevMan's Hedges' adjusted g), ``"GEN"`` (``yi`` and ``sei``
+        given, RevMan's generic inverse variance), or the dichotomous ``"OR"``, ``"RR"``,
+        ``"RD"``, ``"PETO_OR"`` (events ``ai``, ``ci`` among ``n1i``, ``n2i``): the keys of
+        :data:`REVMAN_MEASURES`. For ratio measures ``yi``, the pooled estimate and CIs are
+        on the log scale (``pred`` and the printed table on RevMan's ratio scale).
     model : {"random", "fixed"}
+    method : {"MH", "IV", "PETO"}, optional
+        Dichotomous data only: RevMan's statistical method (default "MH"; "PETO" for
+        ``PETO_OR``, which takes no other). "M-H random" is DerSimonian-Laird with Q
+        centred on the Mantel-Haenszel estimate, as RevMan computes it.
     subgroup : array_like or column name, optional
         Subgroup of each study: each subgroup is pooled on its own (with its own
         Tau²) and RevMan's test for subgroup differences is computed.
@@ -161,6 +202,13 @@ def revman(measure, *, model="random", subgroup=None, slab=None, data=None, na_a
     if model not in ("random", "fixed"):
         raise ValueError(f"`model` must be 'random' or 'fixed', not {model!r}")
     names, fn = REVMAN_MEASURES[measure]
+    dich = measure in DICH_MEASURES
+    if dich:
+        method = method or ("PETO" if measure == "PETO_OR" else "MH")
+        if method not in rb.METHODS or (method == "PETO") != (measure == "PETO_OR"):
+            raise ValueError(f"`method` must be one of {rb.METHODS} (PETO with measure 'PETO_OR' only), not {method!r} for measure {measure!r}")
+    elif method not in (None, "IV"):
+        raise ValueError(f"`method`: measure {measure!r} is pooled by inverse variance only ('IV'), not {method!r}")
     unknown = sorted(set(columns) - set(names))
     if unknown:
         raise TypeError(f"revman() got unexpected keyword argument(s) {', '.join(map(repr, unknown))} for measure {measure!r} (its columns: {', '.join(names)})")
@@ -182,12 +230,21 @@ def revman(measure, *, model="random", subgroup=None, slab=None, data=None, na_a
             raise ValueError(f"`{n}` must be > 0 (study {', '.join(labs[i] for i in np.flatnonzero(x <= 0))})")
         if n.startswith("n") and np.any(x[~np.isnan(x)] < 1):
             raise ValueError(f"`{n}`: a group size must be >= 1 (study {', '.join(labs[i] for i in np.flatnonzero(x < 1))})")
+        if n in ("ai", "ci") and np.any(x[~np.isnan(x)] < 0):
+            raise ValueError(f"`{n}`: an event count must be >= 0 (study {', '.join(labs[i] for i in np.flatnonzero(x < 0))})")
+    if dich:
+        for ev, tot in (("ai", "n1i"), ("ci", "n2i")):
+            over = cols[ev] > cols[tot]
+            if over.any():
+                raise ValueError(f"`{ev}` larger than `{tot}` (more events than participants): study {', '.join(labs[i] for i in np.flatnonzero(over))}")
     masks = {n: np.isnan(x) for n, x in cols.items()}
     if g is not None:
         masks["subgroup"] = np.array([x is None for x in g])
     keep, omitted = inp.handle_missing(masks, labs, na_action)
     cols = {n: x[keep] for n, x in cols.items()}
     labs = tuple(np.asarray(labs, dtype=object)[keep])
+    if dich:
+        return _revman_dich(measure, method, model, cols, labs, g, keep, omitted)
     st = fn(*(cols[n] for n in names))
     yi, sei = np.asarray(st.yi, float), np.asarray(st.sei, float)
     overall = core.pool(yi, sei, model)
@@ -200,6 +257,20 @@ def revman(measure, *, model="random", subgroup=None, slab=None, data=None, na_a
         if len(order) >= 2:
             test = core.subgroup_test(yi, sei, ga, model)
     return RevManResult(measure, model, labs, yi, sei, overall, groups, subgroups, test, tuple(omitted))
+
+
+def _revman_dich(measure, method, model, cols, labs, g, keep, omitted) -> RevManResult:
+    """The dichotomous path of :func:`revman` (harness.core.revman_binary: study effects, pooling, subgroups)."""
+    st = rb.study_effects(DICH_MEASURES[measure], cols["ai"], cols["n1i"], cols["ci"], cols["n2i"], method=method)
+    groups = None if g is None else tuple(x for x, kp in zip(g, keep) if kp)
+    sa = rb.subgroup_analysis(lambda m: rb.pool_studies(rb.subset(st, m), model), np.asarray(groups if groups else [""] * len(labs), dtype=object), model)
+    subgroups = test = None
+    if groups is not None:
+        subgroups = sa.subgroups
+        if sa.df >= 1:
+            test = core.SubgroupTest(sa.chi2, sa.df, sa.p, sa.i2)
+    return RevManResult(measure, model, labs, np.asarray(st.yi, float), np.asarray(st.sei, float), sa.overall, groups, subgroups, test,
+                        tuple(omitted), method=method, estimable=np.asarray(st.estimable, bool))
 
 
 __all__ = ["revman", "RevManResult", "REVMAN_MEASURES"]

@@ -85,7 +85,9 @@ COLUMNS = {
 REQUIRED = ("Comparison Number", "Outcome Number", "Subgroup Number", "Name", "Data Type")
 DATA_TYPE_CODES = {"CON": "CONT", "CONT": "CONT", "DIC": "DICH", "DICH": "DICH", "IV": "IV", "GIV": "IV", "O-E": "IPD", "OE": "IPD", "IPD": "IPD", "OTH": "OTHER", "OTHER": "OTHER"}
 STUDY_RESULTS = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT")
-POOLED_RESULTS = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "CHI2", "P_CHI2", "I2", "TAU2", "Z", "P_Z", "Q", "P_Q", "I2_Q", "DF")
+#: (EVENTS_*/TOTAL_* on an outcome or subgroup line: a dichotomous block's totals, which RevMan computes)
+POOLED_RESULTS = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "CHI2", "P_CHI2", "I2", "TAU2", "Z", "P_Z", "Q", "P_Q", "I2_Q", "DF",
+                  "EVENTS_1", "TOTAL_1", "EVENTS_2", "TOTAL_2")
 #: the columns RevMan computes and prints with its number format (df is an integer count)
 COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "CHI2", "P_CHI2", "I2", "TAU2", "Z", "P_Z", "Q", "P_Q", "I2_Q")
 #: a cell shows its column's format only with at least this many significant digits

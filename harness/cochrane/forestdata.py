@@ -23,8 +23,8 @@ Shape (every number may be None where a side has none)::
      "groups": [{"title": str | None, "number": "1.1.1" | None,
                  "studies": [{"label", "estimable", "columns": [...], "revman": POINT, "python": POINT, "r": POINT,
                               "verdict": {"python": v, "r": v}}],
-                 "subtotal": {"columns", "revman": POOLED, ..., "verdict": {...}} | None}],
-     "overall": {"columns", "revman": POOLED, ..., "verdict": {...}} | None,
+                 "subtotal": {"columns", "events", "revman": POOLED, ..., "verdict": {...}} | None}],
+     "overall": {"columns", "events", "revman": POOLED, ..., "verdict": {...}} | None,
      "subgroup_test": {"revman": TEST, ..., "verdict": {...}} | None}
     POINT  = {"estimate", "ci_lb", "ci_ub", "weight"}
     POOLED = POINT + {"tau2", "chi2", "df", "p_chi2", "i2", "z", "p_z"}
@@ -94,6 +94,13 @@ def number(analysis_id: str) -> str:
     return ".".join(str(int(p)) for p in parts) if parts else str(analysis_id)
 
 
+def _events(an):
+    """The "Total events" cells of a pooled row (dichotomous data: RevMan's stored EVENTS_1/2 of the block), or ()."""
+    if an.data_type != "DICH":
+        return lambda el: []
+    return lambda el: [(el.raw.get("EVENTS_1") or "").strip(), "", (el.raw.get("EVENTS_2") or "").strip(), ""]
+
+
 def _columns(an):
     """(column headers, cells of a study row, cells of a pooled row from RevMan's stored totals) for the data type."""
     g1, g2 = (x or d for x, d in zip(an.group_labels, ("Experimental", "Control")))
@@ -130,6 +137,7 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=(), le
     verdicts = _verdicts(records)
     measure = an.settings.get("EFFECT_MEASURE", "")
     heads, study_cells, pooled_cells = _columns(an)
+    events_cells = _events(an)
     label_of = {id(row): name for row, name in zip(d.rows, d.labels)}
     num = number(an.id)
     empty = {k: None for k in _POINT}
@@ -152,7 +160,7 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=(), le
             sub = None
             if show.subtotals:
                 sub = _block(f"subgroup[{lab}]", _POOLED, sides) if lab in used else {s: {k: None for k in _POOLED} for s in sides}
-                sub.update(columns=pooled_cells(sg), verdict=verdicts.get(f"subgroup[{lab}]", {}))
+                sub.update(columns=pooled_cells(sg), events=events_cells(sg), verdict=verdicts.get(f"subgroup[{lab}]", {}))
             out_groups.append({"title": sg.name or None, "number": f"{num}.{sg.no}", "studies": [study(row) for row in sg.rows], "subtotal": sub})
         if an.rows:  # studies outside any subgroup (RevMan does not write these beside subgroups; listed if a file does)
             out_groups.append({"title": None, "number": None, "studies": [study(row) for row in an.rows], "subtotal": None})
@@ -161,7 +169,7 @@ def describe(an, d, stored: dict, py: dict, r: dict | None, show, records=(), le
     overall = None
     if show.overall:
         overall = _block("overall", _POOLED, sides)
-        overall.update(columns=pooled_cells(an), verdict=verdicts.get("overall", {}))
+        overall.update(columns=pooled_cells(an), events=events_cells(an), verdict=verdicts.get("overall", {}))
     test = None
     if show.test:
         test = _block("subgroups", _TEST, sides)
@@ -197,16 +205,17 @@ def _flag(row, mark):
     return None if v is None else v in MARKED
 
 
-def _pooled(label, p, random, level, columns=(), differs=None):
+def _pooled(label, p, random, level, columns=(), differs=None, events=()):
+    events = tuple(events) if any(events) else ()
     if p.get("estimate") is None:  # a subgroup without an estimable study: RevMan prints "Not estimable" and these
         return fm.ForestPooled(f"{label} ({level:g}% CI)", None, None, None, heterogeneity="Heterogeneity: Not applicable",
-                               overall="Test for overall effect: Not applicable", columns=tuple(columns), differs=differs)
+                               overall="Test for overall effect: Not applicable", columns=tuple(columns), differs=differs, events=events)
     het = None
     if p.get("chi2") is not None and p.get("df") is not None:
         het = fm.heterogeneity_text(p.get("tau2") if random else None, p["chi2"], p["df"], p.get("p_chi2"), p.get("i2"))
     ov = fm.overall_text(abs(p["z"]), p.get("p_z")) if p.get("z") is not None else None
     return fm.ForestPooled(f"{label} ({level:g}% CI)", p.get("estimate"), p.get("ci_lb"), p.get("ci_ub"), weight=p.get("weight"),
-                           heterogeneity=het, overall=ov, columns=tuple(columns), differs=differs)
+                           heterogeneity=het, overall=ov, columns=tuple(columns), differs=differs, events=events)
 
 
 def to_forest(desc: dict, series: str = "revman", mark: str | None = None) -> fm.ForestPlot:
@@ -225,11 +234,11 @@ def to_forest(desc: dict, series: str = "revman", mark: str | None = None) -> fm
         studies = tuple(fm.ForestStudy(s["label"], s[series]["estimate"], s[series]["ci_lb"], s[series]["ci_ub"], weight=s[series]["weight"],
                                        columns=tuple(s.get("columns") or ()), differs=_flag(s, mark)) for s in g["studies"])
         sub = g.get("subtotal")
-        sub = _pooled("Subtotal", sub[series], random, lt, sub.get("columns") or (), _flag(sub, mark)) if sub else None
+        sub = _pooled("Subtotal", sub[series], random, lt, sub.get("columns") or (), _flag(sub, mark), sub.get("events") or ()) if sub else None
         title = " ".join(x for x in (g.get("number"), g.get("title")) if x) or None
         groups.append(fm.ForestGroup(title, studies, sub))
     ov = desc.get("overall")
-    overall = _pooled("Total", ov[series], random, lt, ov.get("columns") or (), _flag(ov, mark)) if ov else None
+    overall = _pooled("Total", ov[series], random, lt, ov.get("columns") or (), _flag(ov, mark), ov.get("events") or ()) if ov else None
     test = None
     t = (desc.get("subgroup_test") or {}).get(series)
     if t and t.get("chi2") is not None:

@@ -45,9 +45,12 @@ a CSV export holds the printed digits of its number format, established over
 the whole export (:func:`.export_csv.export_precision`), half a unit of the
 last digit.
 
-Dichotomous, O − E, generic inverse-variance and other-data analyses are
-listed as not re-verified, with their count; so are analyses RevMan did not
-compute (empty values). Truncated and malformed analyses are errors.
+Dichotomous, generic inverse-variance and O − E analyses are re-verified the
+same way, their data and engines in :mod:`.dichotomous` (what it compares
+beyond the quantities above: its module doc). "Other data" analyses (RevMan
+computes nothing for them) are listed as not re-verified, with their count;
+so are analyses RevMan did not compute (empty values). Truncated and
+malformed analyses are errors.
 
 Under another preset (:mod:`.presets`) the pooled results are recomputed with
 those conventions by both engines; the engines are compared with each other
@@ -68,10 +71,11 @@ from ..core import effect_sizes as es
 from ..core import revman as rv
 from ..core.rma import rma_arrays
 from ..errors import EngineUnavailable, HarnessError
+from . import dichotomous as dich
 from . import quirks
 from .lint import LintFinding, lint_analysis
 from .presets import Preset, get_preset
-from .rm5 import Analysis, Review, read_review
+from .rm5 import Analysis, Review, ci_level, empty_inputs, read_review, unique_names
 
 #: .rm5 stores full doubles (kept under this name for callers of the first version)
 RM5_TOL = STORED_DOUBLE
@@ -291,30 +295,10 @@ class _Data:
     labels: list  # unique display names
 
 
-def _level(text, default=95.0):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        return default
-    return v if 0 < v < 100 else default
-
-
 def _collect(an: Analysis, audit: AnalysisAudit) -> _Data | None:
-    rows, groups = [], []
-    for j, sg in enumerate(an.subgroups):
-        for r in sg.rows:
-            rows.append(r)
-            groups.append(f"{sg.no}: {sg.name}")
-    for r in an.rows:
-        rows.append(r)
-        groups.append("")
+    rows, groups = an.grouped_rows()
     keys = ("MEAN_1", "SD_1", "TOTAL_1", "MEAN_2", "SD_2", "TOTAL_2")
-    incomplete = [r for r in rows if any(r.inputs.get(k) is None for k in keys)]
-    if incomplete:
-        for r in incomplete:
-            # the reader already named missing or non-numeric attributes; add what it did not (empty values)
-            if not any(f"(line {r.line})" in p for p in audit.problems):
-                audit.problems.append(f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} empty")
+    if empty_inputs(rows, keys, audit.problems):
         return None
     use, excluded = [], []
     for i, r in enumerate(rows):
@@ -327,10 +311,7 @@ def _collect(an: Analysis, audit: AnalysisAudit) -> _Data | None:
         audit.notes.append(f"{r.where()}: not estimable (an SD or N is not positive) — left out of the pooling, as RevMan does")
     rows = [rows[i] for i in use]
     groups = [groups[i] for i in use]
-    names, seen = [], {}
-    for r in rows:
-        seen[r.name] = seen.get(r.name, 0) + 1
-        names.append(r.name if seen[r.name] == 1 else f"{r.name} #{seen[r.name]}")
+    names = unique_names(rows)
     a = {k: np.array([r.inputs[k] for r in rows], float) for k in keys}
     return _Data(a["MEAN_1"], a["SD_1"], a["TOTAL_1"], a["MEAN_2"], a["SD_2"], a["TOTAL_2"], groups, rows, names)
 
@@ -463,18 +444,27 @@ def compute_r(engine, d: _Data, measure, model, preset: Preset, level_study, lev
 # --------------------------------------------------------------------------- stored values
 
 
-def _stored(an: Analysis, d: _Data, show: Display):
+#: what a continuous analysis compares (dichotomous.quantities gives the other data types')
+CONT_QUANTITIES = dich.Quantities(STUDY_Q, POOLED_Q, STUDY_EXPECTED, POOLED_EXPECTED)
+
+
+def _quantities(an: Analysis) -> dich.Quantities:
+    return CONT_QUANTITIES if an.data_type == "CONT" else dich.quantities(an)
+
+
+def _stored(an: Analysis, d, show: Display):
     """RevMan's displayed values as {name: value or None}, and the names of stored values it does not display."""
     out, hidden = {}, []
+    qs = _quantities(an)
 
     def put(name, value, shown):
         (out.__setitem__(name, value) if shown else hidden.append(name))
 
     for r, name in zip(d.rows, d.labels):
-        for q in STUDY_Q:
+        for q in qs.study:
             if q in r.stored:
                 put(f"study[{name}].{q}", r.stored[q], q != "WEIGHT" or show.study_weights)
-    for q in POOLED_Q:
+    for q in qs.pooled:
         if q in an.stored:
             put(f"overall.{q}", an.stored[q], show.overall)
     if an.has_subgroups:
@@ -483,12 +473,14 @@ def _stored(an: Analysis, d: _Data, show: Display):
             lab = f"{sg.no}: {sg.name}"
             if lab not in used:
                 continue  # no estimable study: RevMan shows no result for it
-            for q in POOLED_Q:
+            for q in qs.pooled:
                 if q in sg.stored:
                     put(f"subgroup[{lab}].{q}", sg.stored[q], show.subtotals)
         for q in TEST_Q:
             if q in an.stored:
                 put(f"subgroups.{q}", an.stored[q], show.test)
+    if an.data_type in dich.TYPES:
+        dich.stored_extra(an, d, show, out, hidden)
     return out, hidden
 
 
@@ -508,6 +500,7 @@ def _tolerance(an: Analysis, name: str, stored, precision: dict) -> Tolerance:
 def _compare_stored(an, stored, py, r, r_err, df_of, precision, show: Display):
     """One QuantityRecord per displayed stored value: RevMan against Python and against R."""
     out = []
+    qs = _quantities(an)
     for name, sv in stored.items():
         q = name.rsplit(".", 1)[1]
         if sv is None and q == "SE" and not name.startswith("study["):
@@ -527,7 +520,7 @@ def _compare_stored(an, stored, py, r, r_err, df_of, precision, show: Display):
         prefix, q = name.rsplit(".", 1)
         block = "study" if prefix.startswith("study[") else "test" if prefix == "subgroups" else "overall" if prefix == "overall" else "subtotal"
         shown = {"study": q != "WEIGHT" or show.study_weights, "test": show.test, "overall": show.overall, "subtotal": show.subtotals}[block]
-        expected = STUDY_EXPECTED if block == "study" else TEST_Q if block == "test" else POOLED_EXPECTED
+        expected = qs.study_expected if block == "study" else TEST_Q if block == "test" else qs.pooled_expected
         if shown and q in expected:
             # an attribute RevMan always writes is absent from the file (malformed, or written by another tool)
             out.append(compare_to_reference(name, "revman", None, {"python": py.get(name), "r": (r or {}).get(name)}, _tolerance(an, name, None, precision),
@@ -545,7 +538,9 @@ def _settings(an: Analysis):
 
 
 def _not_computed(an: Analysis) -> bool:
-    vals = [an.stored.get(q) for q in ("EFFECT_SIZE", "CI_START", "CI_END")] + [r.stored.get("EFFECT_SIZE") for r in an.all_rows()]
+    # a generic IV study's EFFECT_SIZE is its input: its CI is what RevMan computes
+    row_q = "CI_START" if an.data_type == "IV" else "EFFECT_SIZE"
+    vals = [an.stored.get(q) for q in ("EFFECT_SIZE", "CI_START", "CI_END")] + [r.stored.get(row_q) for r in an.all_rows()]
     vals += [sg.stored.get("EFFECT_SIZE") for sg in an.subgroups]
     return all(v is None for v in vals)
 
@@ -563,8 +558,10 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
     if an.malformed:
         audit.status, audit.reason = "error", "malformed line in the file"
         return audit
+    if an.data_type in dich.TYPES:
+        return _reverify_other(an, engine, preset, audit, show, r_unavailable, precision)
     if an.data_type != "CONT":
-        audit.reason = f"{an.data_type_name} outcome: not re-verified yet"
+        audit.reason = f"{an.data_type_name} outcome: RevMan computes no results for it (nothing to re-verify)"
         return audit
     if measure not in ("MD", "SMD"):
         audit.reason = f"continuous outcome with effect measure {measure!r}: only MD and SMD are re-verified"
@@ -580,28 +577,43 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         audit.reason = "no estimable study"
         return audit
     audit.k = len(d.rows)
-    level_study, level_total = _level(an.settings.get("CI_STUDY")), _level(an.settings.get("CI_TOTAL"))
+    level_study, level_total = ci_level(an.settings.get("CI_STUDY")), ci_level(an.settings.get("CI_TOTAL"))
     subgroups = an.has_subgroups
     if an.fmt == "csv":
         audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
     test_model = model
     args = (d, measure, model, preset, level_study, level_total, subgroups, show.weights_within, test_model)
+    got = _recompute(audit, engine, r_unavailable, lambda: compute_python(*args), lambda eng: compute_r(eng, *args))
+    if got is None:
+        return audit
+    return _compare(an, audit, d, *got, show, preset, precision, (level_study, level_total))
+
+
+def _recompute(audit: AnalysisAudit, engine, r_unavailable, python: Callable, r_side: Callable):
+    """Both engines on one analysis: ``(Python's values, R's values or None, R's error or None)``;
+    None (the analysis an error) when the Python engine fails. R's warnings become notes."""
     try:
-        py = compute_python(*args)
+        py = python()
     except (ValueError, ArithmeticError, FloatingPointError, np.linalg.LinAlgError) as e:
         audit.status, audit.reason = "error", f"Python engine: {e}"
-        return audit
+        return None
     r, r_err = None, None
     if engine is None:
         r_err = f"R engine unavailable: {r_unavailable}"
     else:
         try:
-            r, warns = compute_r(engine, *args)
+            r, warns = r_side(engine)
             audit.notes.extend(f"R warning: {w}" for w in warns)
         except HarnessError as e:
             r_err = str(e)
+    return py, r, r_err
+
+
+def _compare(an: Analysis, audit: AnalysisAudit, d, py: dict, r: dict | None, r_err, show: Display, preset: Preset, precision, levels) -> AnalysisAudit:
+    """The recomputations of one analysis against RevMan's displayed values (or each other, under
+    another preset), and its forest plot: the records and description on ``audit``."""
     audit.status = "re-verified"
-    n_groups = len(set(d.group)) if subgroups else 0
+    n_groups = len(set(d.group)) if an.has_subgroups else 0
 
     def df_of(name):
         prefix = name.rsplit(".", 1)[0]
@@ -621,8 +633,40 @@ def reverify_analysis(an: Analysis, engine, preset: Preset, integer_scale=False,
         audit.notes.append(f"re-run under preset {preset.title!r}: Python and metafor are compared with each other; 'RevMan' shows RevMan 5's stored value for reference")
     from .forestdata import describe
 
-    audit.forest = describe(an, d, stored, py, r, show, audit.records, (level_study, level_total))
+    audit.forest = describe(an, d, stored, py, r, show, audit.records, levels)
     return audit
+
+
+def _reverify_other(an: Analysis, engine, preset: Preset, audit: AnalysisAudit, show: Display, r_unavailable, precision) -> AnalysisAudit:
+    """A dichotomous, generic IV or O − E analysis (:mod:`.dichotomous`), compared as a continuous one."""
+    why = dich.unsupported(an)
+    if why:
+        audit.reason = why
+        return audit
+    if preset.name != "revman5":
+        audit.reason = f"{an.data_type_name} outcome: re-run under preset {preset.title!r} is for continuous analyses only (RevMan 5's own numbers are re-verified under the preset 'revman5')"
+        return audit
+    if _not_computed(an):
+        audit.reason = "RevMan stored no results (empty computed values: RevMan did not compute this analysis)"
+        return audit
+    d = dich.collect(an, audit)
+    if d is None:
+        audit.status, audit.reason = "error", "malformed study data"
+        return audit
+    audit.k = len(d.rows)
+    level_study, level_total = ci_level(an.settings.get("CI_STUDY")), ci_level(an.settings.get("CI_TOTAL"))
+    if an.fmt == "csv":
+        audit.notes.append("CSV export: confidence levels are not exported; 95% assumed")
+    for r, name in zip(d.all_rows, d.all_labels):
+        if name not in d.labels:
+            audit.notes.append(f"{r.where()}: not estimable under RevMan's rules — no effect and no weight, as RevMan lists it")
+    if not d.rows:
+        audit.notes.append("no estimable study: RevMan shows the pooled result as 'Not estimable' (its stored zeros are not compared; the totals are)")
+    args = (an, d, level_study, an.has_subgroups, show.weights_within)
+    got = _recompute(audit, engine, r_unavailable, lambda: dich.compute_python(*args), lambda eng: dich.compute_r(eng, *args))
+    if got is None:
+        return audit
+    return _compare(an, audit, d, *got, show, preset, precision, (level_study, level_total))
 
 
 def _compare_engines(an, py, r, r_err, preset, stored, hidden):

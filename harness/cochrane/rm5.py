@@ -55,8 +55,10 @@ INPUTS = {
     "OTHER": (),
 }
 #: RevMan's computed values on a study row, an outcome or a subgroup
-STUDY_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "VAR")
-POOLED_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2", "Q", "P_Q", "I2_Q")
+#: (LOG_*: log10 of a ratio measure's EFFECT_SIZE and CI; EVENTS_*/TOTAL_* of a dichotomous outcome or subgroup: its totals)
+STUDY_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "VAR", "LOG_EFFECT_SIZE", "LOG_CI_START", "LOG_CI_END")
+POOLED_COMPUTED = ("EFFECT_SIZE", "SE", "CI_START", "CI_END", "WEIGHT", "Z", "P_Z", "CHI2", "DF", "P_CHI2", "I2", "TAU2", "Q", "P_Q", "I2_Q",
+                   "LOG_EFFECT_SIZE", "LOG_CI_START", "LOG_CI_END", "EVENTS_1", "TOTAL_1", "EVENTS_2", "TOTAL_2")
 #: analysis settings kept as text
 SETTINGS = ("EFFECT_MEASURE", "METHOD", "RANDOM", "CI_STUDY", "CI_TOTAL", "SUBGROUPS", "SUBGROUP_TEST", "SWAP_EVENTS", "TOTALS", "ESTIMABLE", "SCALE", "UNITS", "STUDIES", "LOG_DATA", "SORT_BY")
 
@@ -128,6 +130,12 @@ class Analysis:
 
     def all_rows(self) -> list[Row]:
         return [r for sg in self.subgroups for r in sg.rows] + list(self.rows)
+
+    def grouped_rows(self) -> tuple[list[Row], list[str]]:
+        """Every study row, in the file's order, and its subgroup label ``"NO: name"`` (``""`` outside subgroups)."""
+        rows = [r for sg in self.subgroups for r in sg.rows] + list(self.rows)
+        groups = [f"{sg.no}: {sg.name}" for sg in self.subgroups for _ in sg.rows] + [""] * len(self.rows)
+        return rows, groups
 
     @property
     def label(self) -> str:
@@ -342,6 +350,34 @@ def read_review(path) -> Review:
 
         return read_export(path)
     raise InputError(f"unknown review format {suffix!r}: expected a RevMan 5 file (.rm5) or a RevMan analysis-data export (.csv)", path=path)
+
+
+def empty_inputs(rows, keys, problems: list) -> bool:
+    """Whether a study row lacks one of the inputs ``keys`` (empty values); each such row gets a
+    problem naming what is empty, unless the reader already named the row (missing or non-numeric)."""
+    incomplete = [r for r in rows if any(r.inputs.get(k) is None for k in keys)]
+    for r in incomplete:
+        if not any(f"(line {r.line})" in p for p in problems):
+            problems.append(f"{r.where()}: {', '.join(k for k in keys if r.inputs.get(k) is None)} empty")
+    return bool(incomplete)
+
+
+def unique_names(rows) -> list[str]:
+    """Display names of study rows, a repeated name numbered ("Smith 2001 #2")."""
+    names, seen = [], {}
+    for r in rows:
+        seen[r.name] = seen.get(r.name, 0) + 1
+        names.append(r.name if seen[r.name] == 1 else f"{r.name} #{seen[r.name]}")
+    return names
+
+
+def ci_level(text, default=95.0) -> float:
+    """A confidence level setting (``CI_STUDY``, ``CI_TOTAL``) in percent; the default when absent or not in (0, 100)."""
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return default
+    return v if 0 < v < 100 else default
 
 
 def isnum(x) -> bool:

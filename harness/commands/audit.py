@@ -38,7 +38,7 @@ def audit_toml(path, args):
 
 
 def audit_cochrane(path, args):
-    """A RevMan 5 review (.rm5) or RevMan analysis-data export (.csv): re-verify every continuous analysis."""
+    """A RevMan 5 review (.rm5) or RevMan analysis-data export (.csv): re-verify every continuous, dichotomous, generic IV and O − E analysis."""
     from ..cochrane.reverify import audit_review
 
     return audit_review(path, preset=getattr(args, "preset", "revman5"), integer_scale=getattr(args, "integer_scale", False))

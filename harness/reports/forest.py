@@ -149,9 +149,12 @@ class ForestPooled:
     pi_ub: float | None = None
     columns: tuple = ()
     differs: bool | None = None
+    #: text cells of the "Total events" row RevMan prints under a dichotomous subtotal or total, under ``columns``
+    #: (e.g. ``("287", "", "299", "")`` beneath events/total per group); empty: no such row
+    events: tuple = ()
 
     def __post_init__(self):
-        _tuples(self, "columns")
+        _tuples(self, "columns", "events")
         _floats(self, "estimate", "ci_lb", "ci_ub", "weight", "pi_lb", "pi_ub")
 
 
@@ -548,12 +551,14 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
         if g.subtotal is not None:
             subs = [p.groups[gi].subtotal for p in series]
             rows.append(("pooled", subs))
+            rows += [("events", subs[0])] if subs[0].events else []
             rows += _text_rows(subs, ("heterogeneity", "overall"), labels)
         if g.title is not None and (gi < len(plot.groups) - 1 or plot.overall is not None):
             rows.append(("blank", None))
     if plot.overall is not None:
         tots = [p.overall for p in series]
         rows.append(("pooled", tots))
+        rows += [("events", tots[0])] if tots[0].events else []
         rows += _text_rows(tots, ("heterogeneity", "overall"), labels)
     rows += _text_rows(series, ("subgroup_test",), labels)
 
@@ -562,11 +567,12 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
     pooled_rows = [r[1][0] for r in rows if r[0] == "pooled"]
     label_w = max([W(_clip(s.label)) + indent for s in plot.studies] + [W(d.label, True) for d in pooled_rows]
                   + [W(plot.label_header, True), 0.9])
-    ncol = max([len(s.columns) for s in plot.studies] + [len(d.columns) for d in pooled_rows] + [len(plot.column_headers)])
+    ncol = max([len(s.columns) for s in plot.studies] + [max(len(d.columns), len(d.events)) for d in pooled_rows] + [len(plot.column_headers)])
     col_w = []
     for j in range(ncol):
         cells = [W(str(s.columns[j])) for s in plot.studies if j < len(s.columns)]
         cells += [W(str(d.columns[j]), True) for d in pooled_rows if j < len(d.columns)]
+        cells += [W(str(d.events[j])) for d in pooled_rows if j < len(d.events)]
         head = plot.column_headers[j] if j < len(plot.column_headers) else ""
         col_w.append(max(cells + [W(head, True), 0.2]))
     has_w = [any(s.weight is not None for s in p.studies) or any(d.weight is not None for d in p.diamonds) for p in series]
@@ -647,6 +653,11 @@ def layout(plot: ForestPlot, other: ForestPlot | None = None, labels=None, diffe
             cv.text(x_label, y, _clip(payload, 2 * MAX_LABEL), bold=True)
         elif kind == "text":
             cv.text(x_label + indent, y, payload[1], colour=payload[0])
+        elif kind == "events":
+            cv.text(x_label, y, "Total events")
+            for j, c in enumerate(payload.events):
+                if c:
+                    cv.text(x_cols[j], y, str(c), anchor="end")
         elif kind in ("study", "pooled"):
             pooled = kind == "pooled"
             bad = two and _differs(payload[0], payload[1], differ_rtol)

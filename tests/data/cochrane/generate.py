@@ -15,8 +15,10 @@ antibiotics-for-sore-throat.rm5, RevMan 5.2):
 Files:
 
 ``handmade.rm5``, ``handmade_CR.csv``
-    MD fixed, SMD random with subgroups and a 99% total, and analyses that are
-    not re-verified (DICH, IV, O−E, not computed) or malformed.
+    MD fixed, SMD random with subgroups and a 99% total, a dichotomous (RR
+    Mantel-Haenszel fixed), a generic IV (MD) and an O − E analysis (one study
+    each for the last two; written by generate_dichotomous.py's functions), and
+    analyses that are not re-verified (not computed) or malformed.
 ``totals.rm5`` (:func:`totals_rm5_text`)
     the same two-subgroup MD random-effects data under TOTALS = YES, SUB (with
     and without the subgroup test) and NO, as RevMan stores them: under SUB
@@ -44,6 +46,21 @@ from pathlib import Path
 from statistics import NormalDist
 
 HERE = Path(__file__).resolve().parent
+
+
+def _dichotomous_writer():
+    """generate_dichotomous.py beside this file (its RevMan arithmetic for 2x2, generic IV and O − E data)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_dichotomous", HERE / "generate_dichotomous.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+GD = _dichotomous_writer()
+#: analysis 1.3 (RR, Mantel-Haenszel, fixed effect): (study, year, (events 1, total 1, events 2, total 2))
+ADVERSE = [("Adams", "2001", (8, 20, 10, 25)), ("Brown", "2005", (12, 30, 15, 30))]
 Z975 = NormalDist().inv_cdf(0.975)
 P_APPROX = 1 + 6e-7
 
@@ -217,19 +234,9 @@ def rm5_text():
 {labels}
 {chr(10).join(sub_xml)}
 </CONT_OUTCOME>
-<DICH_OUTCOME CHI2="0.5" CI_END="1.1" CI_START="0.6" CI_STUDY="95" CI_TOTAL="95" DF="1" EFFECT_MEASURE="RR" EFFECT_SIZE="0.8" ESTIMABLE="YES" I2="0.0" I2_Q="0.0" ID="CMP-001.03" METHOD="MH" NO="3" P_CHI2="0.48" P_Q="0.0" P_Z="0.17" Q="0.0" RANDOM="NO" STUDIES="2" SUBGROUPS="NO" SWAP_EVENTS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="1.37">
-<NAME>Adverse events</NAME>
-<DICH_DATA CI_END="1.3" CI_START="0.5" EFFECT_SIZE="0.8" ESTIMABLE="YES" EVENTS_1="8" EVENTS_2="10" ORDER="1" SE="0.24" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT="40.0"/>
-<DICH_DATA CI_END="1.2" CI_START="0.5" EFFECT_SIZE="0.8" ESTIMABLE="YES" EVENTS_1="12" EVENTS_2="15" ORDER="2" SE="0.2" STUDY_ID="STD-Brown" TOTAL_1="30" TOTAL_2="30" WEIGHT="60.0"/>
-</DICH_OUTCOME>
-<IV_OUTCOME CHI2="0.0" CI_END="0.1" CI_START="-0.5" CI_STUDY="95" CI_TOTAL="95" DF="0" EFFECT_MEASURE="MD" EFFECT_SIZE="-0.2" ESTIMABLE="YES" I2="0.0" ID="CMP-001.04" NO="4" P_CHI2="1.0" P_Z="0.2" RANDOM="NO" STUDIES="1" SUBGROUPS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="1.3">
-<NAME>Pain at 1 year (adjusted)</NAME>
-<IV_DATA CI_END="0.1" CI_START="-0.5" EFFECT_SIZE="-0.2" ESTIMABLE="YES" ORDER="1" SE="0.15" STUDY_ID="STD-Hall" WEIGHT="100.0"/>
-</IV_OUTCOME>
-<IPD_OUTCOME CHI2="0.0" CI_END="1.2" CI_START="0.7" CI_STUDY="95" CI_TOTAL="95" DF="0" EFFECT_MEASURE="PETO_OR" EFFECT_SIZE="0.9" ESTIMABLE="YES" I2="0.0" ID="CMP-001.05" NO="5" P_CHI2="1.0" P_Z="0.5" RANDOM="NO" STUDIES="1" SUBGROUPS="NO" TAU2="0.0" TOTALS="YES" WEIGHT="100.0" Z="0.6">
-<NAME>Time to return to work</NAME>
-<IPD_DATA CI_END="1.2" CI_START="0.7" EFFECT_SIZE="0.9" ESTIMABLE="YES" O_E="-1.5" ORDER="1" STUDY_ID="STD-Ito" VAR="12.0" WEIGHT="100.0"/>
-</IPD_OUTCOME>
+{GD.dich_outcome(3, "Adverse events", "RR", "MH", False, [(None, ADVERSE)])}
+{GD.iv_outcome(4, "Pain at 1 year (adjusted)", "MD", False, [("Hall", "2018", -0.2, 0.15)])}
+{GD.ipd_outcome(5, "Time to return to work", False, [("Ito", "2019", -1.5, 12.0)])}
 <CONT_OUTCOME {attrs({**empty, "CI_STUDY": "95", "CI_TOTAL": "95", "DF": "1", "EFFECT_MEASURE": "SMD", "ESTIMABLE": "YES", "ID": "CMP-001.06", "NO": "6", "RANDOM": "NO", "STUDIES": "2", "SUBGROUPS": "NO", "TOTALS": "YES", "WEIGHT": "99.99999999999999"})}>
 <NAME>Quality of life (not computed by RevMan)</NAME>
 <CONT_DATA CI_END="" CI_START="" EFFECT_SIZE="" ESTIMABLE="YES" MEAN_1="50.0" MEAN_2="45.0" ORDER="1" SD_1="10.0" SD_2="11.0" SE="" STUDY_ID="STD-Adams" TOTAL_1="20" TOTAL_2="25" WEIGHT=""/>
@@ -293,11 +300,19 @@ def csv_text():
         for (sname, _, year, s), (y, se), w in zip(sts, e, ws):
             lines.append(line({"Comparison Number": "1", "Outcome Number": "2", "Subgroup Number": str(j), **study(sname, year, s, y, se, w, order)}))
             order += 1
+    eff = [GD.study("RR", "MH", *c) for _, _, c in ADVERSE]
+    p3 = GD.pool("RR", "MH", False, eff)
+    tot = [sum(c[i] for _, _, c in ADVERSE) for i in range(4)]
     lines.append(line({"Comparison Number": "1", "Outcome Number": "3", "Subgroup Number": "0", "Name": "Adverse events", "Data Type": "DIC",
-                       "Statistical Method": "MH", "Effect Measure": "RR", "Analysis Model": "Fixed", "Events 1": "20", "Total 1": "50", "Events 2": "25",
-                       "Total 2": "55", "Effect Estimate": "0.8", "CI Start": "0.6", "CI End": "1.1", "Weight": "100", **labels}))
-    lines.append(line({"Comparison Number": "1", "Outcome Number": "3", "Subgroup Number": "0", "Name": "Adams 2001", "Events 1": "8", "Total 1": "20",
-                       "Events 2": "10", "Total 2": "25", "Effect Estimate": "0.8", "SE": "0.24", "Weight": "40", "Year of study": "2001"}))
+                       "Statistical Method": "MH", "Effect Measure": "RR", "Analysis Model": "Fixed", "Events 1": str(tot[0]), "Total 1": str(tot[1]),
+                       "Events 2": str(tot[2]), "Total 2": str(tot[3]),
+                       **pooled({"EFFECT_SIZE": math.exp(p3["theta"]), "CI_START": math.exp(p3["lb"]), "CI_END": math.exp(p3["ub"]), **p3}, 100.0,
+                                {"Qint": "0", "P(Qint)": "0", "I²(Qint)": "0"}), **labels}))
+    for i, ((name, year, (e1, n1, e2, n2)), (_, y, se, _), w) in enumerate(zip(ADVERSE, eff, p3["weights"]), start=1):
+        lines.append(line({"Comparison Number": "1", "Outcome Number": "3", "Subgroup Number": "0", "Name": f"{name} {year}", "Events 1": str(e1),
+                           "Total 1": str(n1), "Events 2": str(e2), "Total 2": str(n2), "Effect Estimate": f8(math.exp(y)), "SE": f8(se),
+                           "CI Start": f8(math.exp(y - Z975 * se)), "CI End": f8(math.exp(y + Z975 * se)), "Weight": f8(w), "Year of study": year,
+                           "User defined order": str(i)}))
     return "\r\n".join(lines) + "\r\n"
 
 

@@ -126,7 +126,7 @@ def pool(measure, method, random, effects, level=95):
     weights = [next(it) if s[0] else 0.0 for s in effects]
     z = z_of(level)
     return dict(theta=theta, se=se, lb=theta - z * se, ub=theta + z * se, Z=abs(theta / se), P_Z=norm_p(theta / se), CHI2=q, DF=df,
-                P_CHI2=chi2_sf(q, df) if df > 0 else 0.0, I2=(max(0.0, (q - df) / q) * 100 if q > 0 else 0.0) if df > 0 else 0.0, TAU2=t2, weights=weights)
+                P_CHI2=chi2_sf(q, df) if df > 0 else 1.0, I2=(max(0.0, (q - df) / q) * 100 if q > 0 else 0.0) if df > 0 else 0.0, TAU2=t2, weights=weights)  # df = 0: RevMan writes P = 1, I2 = 0 (CD000023 CMP-002.03.01)
 
 
 # ---- XML ------------------------------------------------------------------------------------------
@@ -282,6 +282,14 @@ def analyses():
                    [("Kowalski", "2010", 2.5, 1.1), ("Lopez", "2012", -0.4, 0.9), ("Moreau", "2015", 4.0, 1.6), ("Nakamura", "2018", 1.2, 0.7)]),
         ipd_outcome(10, "Time to relapse (O − E and variance, Peto, fixed)", False, [("Kowalski", "2010", -4.2, 18.5), ("Lopez", "2012", -1.1, 9.3), ("Moreau", "2015", 0.8, 6.1)]),
         ipd_outcome(11, "Time to relapse (O − E and variance, random)", True, [("Kowalski", "2010", -4.2, 18.5), ("Lopez", "2012", -1.1, 9.3), ("Moreau", "2015", 3.8, 6.1)]),
+        dich_outcome(12, "Relapse (MH odds ratio, random, subgroups; zero cells and a double zero)", "OR", "MH", True,
+                     [("Before 2012", SPARSE), ("From 2012", LATE)]),
+        dich_outcome(13, "Death (Peto odds ratio, random, subgroups; a double zero is not estimable)", "OR", "PETO", True,
+                     [("Before 2012", SPARSE), ("From 2012", LATE)]),
+        dich_outcome(14, "Adverse events (inverse-variance risk difference, fixed; zero cells, a double zero included)", "RD", "IV", False,
+                     [(None, SPARSE + LATE)]),
+        dich_outcome(15, "Death (MH odds ratio, fixed, subgroups; one study in a subgroup)", "OR", "MH", False,
+                     [("Before 2012", PLAIN), ("From 2012", LATE[:1])]),
     ]
 
 
