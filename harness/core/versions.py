@@ -134,10 +134,21 @@ class Change:
     label: str = ""
 
 
+#: the ``vtype`` options of the 2x2-table measures, as ``(measure, options)`` pairs; ``None``:
+#: the release accepts any vtype and ignores it (the variance is always "LS")
+_BINARY_VTYPES_381 = (("OR", None), ("RR", None), ("RD", ("UB", "LS", "AV")), ("PETO", None))
+_BINARY_VTYPES_480 = (("OR", ("LS", "AV", "H0")), ("RR", ("LS", "AV", "H0")), ("RD", ("UB", "LS", "AV", "H0")), ("PETO", None))
+
 #: every behaviour change the Python core reproduces, oldest first. For changes
 #: that metafor's NEWS does not date, ``since`` is the first *tested* release with
 #: the new behaviour (the source says which), not necessarily the first release.
 CHANGES: tuple[Change, ...] = (
+    Change("counted_na_warning", "4.2-0", False, True,
+           "the warning on studies left out for NAs says how many (\"2 studies with NAs omitted from model fitting.\"); "
+           "before: \"Studies with NAs omitted ...\" (rma.uni) and \"Tables with NAs omitted ...\" (rma.mh, rma.peto)",
+           "metafor NEWS 4.2-0 (\"functions that issue a warning when omitting studies due to NAs now indicate how many were omitted\"); "
+           "R/rma.uni.r, R/rma.mh.r, R/rma.peto.r",
+           label="NA-omission warning counts the studies (\"2 studies with NAs omitted ...\")"),
     Change("smdh_legacy_variances", "4.6-0", True, False,
            "escalc SMDH sampling variances: LS no longer multiplied by J^2; LS2 with sd^4 (not sd^2) in the yi^2 term; LS3 added",
            "metafor NEWS 4.6-0 (\"calculation of the sampling variances for measures SMDH ... slightly adjusted for consistency\"); R/escalc.r, measure SMDH",
@@ -158,6 +169,16 @@ CHANGES: tuple[Change, ...] = (
            "escalc SMD takes two-sided p-values `pi` of the t-tests (the sign of pi is the sign of the effect)",
            "R/escalc.r 4.8-0 (`.convp2t`); absent in 3.8-1",
            label="SMD from t-test p-values (escalc pi=)"),
+    Change("binary_vtypes", "4.8-0", _BINARY_VTYPES_381, _BINARY_VTYPES_480,
+           "escalc OR and RR take vtype \"LS\", \"AV\" (n-weighted mean proportions of all studies) and \"H0\" (the table's pooled "
+           "proportion), and refuse any other; RD gains \"H0\". 3.8-1 computes OR and RR with the LS variance whatever vtype says",
+           "R/escalc.r 4.8-0, measures OR, RR, RD (not in NEWS; 3.8-1's escalc has no vtype branch for OR and RR)",
+           label="escalc OR/RR vtype AV and H0; RD vtype H0"),
+    Change("print_wording_480", "4.8-0", False, True,
+           "print methods: a fixed tau^2 is \"specified\" (not \"estimated\"), an infinite H^2 is not printed, regtest's "
+           "z and b are padded with a space when their signs differ, leave1out's rows are labelled \"-<study>\"",
+           "R/print.rma.uni.r (`!is.infinite(x$H2)`), R/print.regtest.r (`flag=`), R/leave1out.rma.uni.r (`paste0(\"-\", ...)`) of 4.8-0; not in NEWS",
+           label="print layout of 4.8-0 (\"specified\" tau^2, \"-<study>\" leave1out rows)"),
     Change("test_hksj", "4.8-0", False, True,
            "rma.uni accepts test = \"hksj\", another name of \"knha\"",
            "R/rma.uni.r 4.8-0 (absent in 3.8-1)",
@@ -211,11 +232,14 @@ class Conventions:
     #: ``version`` is one of :data:`SUPPORTED_METAFOR` (tested); otherwise the
     #: fields follow the dates in :data:`CHANGES`, untested
     supported: bool
+    counted_na_warning: bool
     smdh_legacy_variances: bool
     smdh_vtypes: tuple
     escalc_correct: bool
     smd_vtypes: tuple
     escalc_pi: bool
+    binary_vtypes: tuple
+    print_wording_480: bool
     test_hksj: bool
     kh_fe_warning: str
     trimfill_final_default_control: bool
@@ -227,6 +251,20 @@ class Conventions:
     def knha_fe_warning(self, method: str) -> str:
         """rma.uni's warning for Knapp-Hartung asked for an FE/EE/CE model."""
         return self.kh_fe_warning.format(method=method)
+
+    def na_omitted(self, n: int, what: str = "studies") -> str:
+        """The warning when ``n`` studies (rma.uni) or tables (rma.mh, rma.peto) are left out for NAs.
+
+        ``what``: ``"studies"`` or ``"tables"``; before 4.2-0 the text does not
+        count ("Studies ..." in rma.uni, "Tables ..." in rma.mh/rma.peto).
+        """
+        if self.counted_na_warning:
+            return f"{n} {'studies' if n > 1 else 'study'} with NAs omitted from model fitting."
+        return ("Tables" if what == "tables" else "Studies") + " with NAs omitted from model fitting."
+
+    def binary_vtype_options(self, measure: str) -> tuple | None:
+        """The ``vtype`` values escalc takes for 2x2-table ``measure`` (``None``: any, ignored)."""
+        return dict(self.binary_vtypes)[measure]
 
     def escalc_kwargs(self, measure: str, vtype: str, correct: bool | None) -> dict:
         """The behaviour arguments of :mod:`harness.core.effect_sizes`' function for ``measure``.
