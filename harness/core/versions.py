@@ -18,7 +18,9 @@ compares them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from functools import lru_cache, total_ordering
 from typing import Any
 
@@ -132,6 +134,9 @@ class Change:
     source: str
     #: a short name for reports and ``doctor`` (one line)
     label: str = ""
+    #: the change only adds what may be asked (an argument, a vtype, a name): whatever ran on
+    #: the older release runs the same on the newer
+    offers: bool = False
 
 
 #: the ``vtype`` options of the 2x2-table measures, as ``(measure, options)`` pairs; ``None``:
@@ -156,19 +161,19 @@ CHANGES: tuple[Change, ...] = (
     Change("smdh_vtypes", "4.6-0", ("LS", "LS2"), ("LS", "LS2", "LS3"),
            "escalc SMDH: vtype LS3 (LS2 with n - 1 in the yi^2 term)",
            "metafor NEWS 4.6-0; R/escalc.r, measure SMDH",
-           label="SMDH vtype LS3"),
+           label="SMDH vtype LS3", offers=True),
     Change("escalc_correct", "4.8-0", False, True,
            "escalc has a `correct` argument (FALSE: no small-sample correction, J = 1, for SMD and SMDH)",
            "metafor NEWS 4.8-0 (\"escalc() gains a correct argument\")",
-           label="escalc(correct=): FALSE gives J = 1 (SMD, SMDH)"),
+           label="escalc(correct=): FALSE gives J = 1 (SMD, SMDH)", offers=True),
     Change("smd_vtypes", "4.8-0", ("LS", "UB", "LS2", "AV"), ("LS", "UB", "LS2", "AV", "H0"),
            "escalc SMD: vtype H0 (variance under H0: J^2 (1/n1 + 1/n2) m/(m - 2))",
            "R/escalc.r 4.8-0, measure SMD (not in NEWS; absent in 3.8-1)",
-           label="SMD vtype H0"),
+           label="SMD vtype H0", offers=True),
     Change("escalc_pi", "4.8-0", False, True,
            "escalc SMD takes two-sided p-values `pi` of the t-tests (the sign of pi is the sign of the effect)",
            "R/escalc.r 4.8-0 (`.convp2t`); absent in 3.8-1",
-           label="SMD from t-test p-values (escalc pi=)"),
+           label="SMD from t-test p-values (escalc pi=)", offers=True),
     Change("binary_vtypes", "4.8-0", _BINARY_VTYPES_381, _BINARY_VTYPES_480,
            "escalc OR and RR take vtype \"LS\", \"AV\" (n-weighted mean proportions of all studies) and \"H0\" (the table's pooled "
            "proportion), and refuse any other; RD gains \"H0\". 3.8-1 computes OR and RR with the LS variance whatever vtype says",
@@ -182,7 +187,7 @@ CHANGES: tuple[Change, ...] = (
     Change("test_hksj", "4.8-0", False, True,
            "rma.uni accepts test = \"hksj\", another name of \"knha\"",
            "R/rma.uni.r 4.8-0 (absent in 3.8-1)",
-           label="test = \"hksj\" (another name of \"knha\")"),
+           label="test = \"hksj\" (another name of \"knha\")", offers=True),
     Change("trimfill_final_default_control", "4.8-0", False, True,
            "trimfill refits the iterations with the model's control; its final fit of the filled data gets only `...` "
            "(a `control` there would clash with the model's), so it uses rma.uni's default control (threshold 1e-5, maxiter 100); "
@@ -208,7 +213,7 @@ CHANGES: tuple[Change, ...] = (
     Change("rom_vtypes", "5.0-1", ("LS", "HO", "AV", "AVHO"), ("LS", "HO", "AV", "AVHO", "LS2"),
            "escalc ROM: vtype LS2 (second-order variance: LS + sd1^4/(2 n1^2 m1^4) + sd2^4/(2 n2^2 m2^4))",
            "R/escalc.r 5.0-1, measure ROM (not in NEWS)",
-           label="ROM vtype LS2"),
+           label="ROM vtype LS2", offers=True),
     Change("r2_when_nested", "5.0-1", False, True,
            "rma.uni computes R^2 whenever the intercept-only model is nested in the fitted one (also without an explicit intercept, e.g. all levels of a factor)",
            "metafor NEWS 5.0-1 (\"rma() now calculates R^2 as long as a standard random-effects model is nested within the fitted mixed-effects model\")",
@@ -216,7 +221,7 @@ CHANGES: tuple[Change, ...] = (
     Change("he_aliases", "5.0-1", (), ("CO", "VC"),
            "rma.uni: tau^2 estimators \"CO\" (Cochran) and \"VC\" (variance component), other names of the Hedges (HE) estimator",
            "R/rma.uni.r 5.0-1 (method list; computed in the HE branch)",
-           label="tau^2 estimators CO and VC (= HE)"),
+           label="tau^2 estimators CO and VC (= HE)", offers=True),
 )
 
 
@@ -326,6 +331,10 @@ def _conventions(text: str) -> Conventions:
     return Conventions(version=v, supported=supported, **values)
 
 
+#: behaviours swapped in by :func:`swapped` (release text -> field values), for this context only
+_SWAPPED: ContextVar[tuple] = ContextVar("metafor_swapped_behaviours", default=())
+
+
 def conventions(version: str | Version | None = None) -> Conventions:
     """The behaviour of metafor ``version`` (default :data:`DEFAULT_METAFOR`).
 
@@ -336,7 +345,40 @@ def conventions(version: str | Version | None = None) -> Conventions:
     >>> conventions("3.8-1").rom_bias_correction, conventions("5.0-1").rom_bias_correction
     (False, True)
     """
-    return _conventions(metafor_version(version).text)
+    conv = _conventions(metafor_version(version).text)
+    for text, fields in _SWAPPED.get():
+        if conv.version == text:
+            conv = replace(conv, **fields)
+    return conv
+
+
+def changed_fields(old: str | Version, new: str | Version) -> list[str]:
+    """The :class:`Conventions` fields whose value differs between releases ``old`` and ``new``,
+    in the order of :data:`CHANGES`."""
+    a, b = _conventions(Version(old).text), _conventions(Version(new).text)
+    return list(dict.fromkeys(c.field for c in CHANGES if getattr(a, c.field) != getattr(b, c.field)))
+
+
+def changes_of(field: str, old: str | Version, new: str | Version) -> list[Change]:
+    """The entries of :data:`CHANGES` that set ``field`` in a release after ``old``, up to ``new``."""
+    lo, hi = sorted((Version(old), Version(new)))
+    return [c for c in CHANGES if c.field == field and lo < c.since <= hi]
+
+
+@contextmanager
+def swapped(version: str | Version, **fields):
+    """Within the block, :func:`conventions` of ``version`` has ``fields`` set as given: one
+    release's behaviour with some behaviours of another. Not a release anyone runs: it is how
+    a number that moved between two releases is traced to the change that moved it (the
+    snapshot check, :func:`harness.snapshot.attribute`)."""
+    unknown = set(fields) - set(Conventions.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"not behaviours of the conventions: {sorted(unknown)}")
+    token = _SWAPPED.set(_SWAPPED.get() + ((Version(version).text, dict(fields)),))
+    try:
+        yield
+    finally:
+        _SWAPPED.reset(token)
 
 
 class VersionMismatch(ValueError):
