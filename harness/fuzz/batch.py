@@ -56,8 +56,10 @@ class ArrayDataset(Dataset):
         return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
                                                                           allow_empty=allow_empty)
 
-    def text(self, column):
+    def text(self, column, what=None):
         self.require(column)
+        if what is not None and not np.isfinite(self.frame[column].to_numpy(dtype=float)).all():
+            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)  # its error, naming the cell
         return [cell(x) for x in self.frame[column]]
 
     def labels(self, column):
