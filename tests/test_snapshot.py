@@ -247,6 +247,7 @@ def test_agreement_fixture_reads_snapshots(agreement):
     agreement.check({n: getattr(fit, n) for n in ("beta", "se", "QE", "I2")}, ref, reference_name="R (snapshot)")
 
 
+@pytest.mark.r_bridge  # the CLI on a snapshot retaken on this stack: the same on every release
 def test_verify_against_snapshot_cli(tmp_path, r_engine):
     """`metaharness verify --against-snapshot` on a doctored snapshot names the change and exits 1."""
     import subprocess
