@@ -73,6 +73,9 @@ D13_RECIPE=1
 # runs too (with the stack's versions checked in the report): the pytest runs here leave it out, so
 # that the slowest check is not made twice per stack.
 VERIFY_TEST=tests/test_cli.py::test_verify_bundled_fixtures_agree
+# The wheel tests build the package and install it into a fresh venv (pip, rpy2 pinned by R):
+# packaging, checked once in the debian12 suite; the other stacks' R-backed tests leave them out.
+WHEEL_TESTS=tests/test_wheel.py
 
 say() { printf 'metaharness stacks: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -377,7 +380,7 @@ check() {
   local status=0 sel
   sel=$(r_selection "$stack")
   say "$stack: every R-backed test (pytest -m \"$sel\" --expect-r $(expect "$stack"))"
-  ( CALLER_PWD=$ROOT; run "$stack" python -m pytest --require-r --no-skip -m "$sel" --expect-r "$(expect "$stack")" --deselect "$VERIFY_TEST" -p no:cacheprovider "$@" ) || status=1
+  ( CALLER_PWD=$ROOT; run "$stack" python -m pytest --require-r --no-skip -m "$sel" --expect-r "$(expect "$stack")" --deselect "$VERIFY_TEST" --deselect "$WHEEL_TESTS" -p no:cacheprovider "$@" ) || status=1
   say "$stack: metaharness verify of every bundled fixture"
   verify_only "$stack" || status=1
   return $status

@@ -45,7 +45,7 @@ class ArrayDataset(Dataset):
     def _text_frame(self):
         return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
 
-    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False):
+    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False, why=None):
         self.require(column)
         x = self.frame[column].to_numpy(dtype=float)
         ok = np.isfinite(x).all()
@@ -54,12 +54,12 @@ class ArrayDataset(Dataset):
         if ok:
             return x.copy()
         return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
-                                                                          allow_empty=allow_empty)
+                                                                          allow_empty=allow_empty, why=why)
 
     def text(self, column, what=None):
         self.require(column)
         if what is not None and not np.isfinite(self.frame[column].to_numpy(dtype=float)).all():
-            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)  # its error, naming the cell
+            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)  # the same error as a fixture's
         return [cell(x) for x in self.frame[column]]
 
     def labels(self, column):
