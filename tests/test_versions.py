@@ -377,3 +377,21 @@ def test_wald_tau2_ci_agrees_with_the_engine(r_engine, tmp_path):
     dl = next(a for a in run.analyses if a.id == "toy-DL")
     lb = next(r for r in dl.records if r.name == "confint_wald.tau2_lb")
     assert lb.python == 0.0 and lb.r == 0.0  # the truncation, in both engines
+
+
+def test_swapped_behaviours_and_what_differs_between_releases():
+    """The snapshot check's tools: which behaviours differ between two releases (from CHANGES), and one
+    release's conventions with a behaviour of another, inside the block only."""
+    from harness.core.versions import changed_fields, changes_of, swapped
+
+    assert changed_fields("4.8-0", "4.8-0") == []
+    assert changed_fields("4.8-0", "5.0-1") == ["kh_fe_warning", "rom_bias_correction", "rom_vtypes", "r2_when_nested", "he_aliases"]
+    assert "smdh_legacy_variances" in changed_fields("3.8-1", "5.0-1") and "rom_bias_correction" not in changed_fields("3.8-1", "4.8-0")
+    assert [c.since for c in changes_of("kh_fe_warning", "3.8-1", "5.0-1")] == ["4.8-0", "5.0-1"]
+    with swapped("3.8-1", rom_bias_correction=True):
+        assert conventions("3.8-1").rom_bias_correction and conventions("3.8-1").smdh_legacy_variances is True  # the rest is 3.8-1's
+        assert conventions("4.8-0").rom_bias_correction is False  # another release is untouched
+    assert conventions("3.8-1").rom_bias_correction is False
+    with pytest.raises(ValueError, match="not behaviours"):
+        with swapped("3.8-1", no_such_field=1):
+            pass
