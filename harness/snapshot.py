@@ -242,6 +242,12 @@ class SnapshotCheck:
     compared: int = 0  # values compared
     versions_before: dict = field(default_factory=dict)
     versions_now: dict = field(default_factory=dict)
+    #: ``(metafor at the snapshot, metafor now)`` when they differ and the changes were traced
+    #: (:func:`attribute`); else None
+    releases: tuple | None = None
+    #: changes traced to metafor's release changes: ``(change, [the CHANGES labels that moved it])``;
+    #: not failures
+    release_changes: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -259,6 +265,9 @@ class SnapshotCheck:
             "not_in_snapshot": self.not_in_snapshot,
             "version_changes": {k: list(v) for k, v in self.version_changes().items()},
             "changes": [_change_dict(c) for c in self.changes],
+            "release_changes": {"releases": list(self.releases) if self.releases else None,
+                                "count": len(self.release_changes),
+                                "by_change": release_counts(self.release_changes)},
             "moved": {"count": len(self.moved), "largest": [_change_dict(c) for c in largest_moves(self.moved, 20)]},
         }
 
@@ -270,6 +279,15 @@ def _change_dict(c: Change) -> dict:
     if c.tolerance is not None:
         out["tolerance"] = {"rtol": c.tolerance.rtol, "atol": c.tolerance.atol}
     return out
+
+
+def release_counts(release_changes) -> dict[str, int]:
+    """How many traced changes each release change (its label) moved."""
+    out: dict[str, int] = {}
+    for _, labels in release_changes:
+        for lab in labels:
+            out[lab] = out.get(lab, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def largest_moves(moved, n):
@@ -299,16 +317,27 @@ def value_tolerances(a) -> tuple[dict[str, Tolerance], float | None]:
     return {rec.name: conditioned(rec.tolerance or FALLBACK_TOL, kappa) for rec in a.records}, kappa
 
 
-def check(run, snap_dir, paths_run=None) -> SnapshotCheck:
+def check(run, snap_dir, paths_run=None, trace_releases: bool = True) -> SnapshotCheck:
     """Compare a :class:`~harness.verify.VerifyRun` with the snapshots in ``snap_dir``.
 
     Only fixtures that were run are checked, so a run of one fixture is checked
     against that fixture's snapshot alone. Each value is checked with its
     quantity's tolerance (:func:`value_tolerances`); see the module docstring.
+    When the run's metafor release is not the snapshot's, every change is traced
+    to the release change that made it, or stays a change (:func:`attribute`).
     """
     now = from_run(run)
     snaps = load_dir(snap_dir, names=set(now))
-    res = SnapshotCheck(str(snap_dir), versions_now=versions_of(run))
+    res = _compare(run, snaps, str(snap_dir))
+    if trace_releases:
+        res = attribute(res, run, snap_dir)
+    return res
+
+
+def _compare(run, snaps: dict, directory: str) -> SnapshotCheck:
+    """:func:`check` against snapshot documents already read (``{stem: doc}``), no tracing."""
+    now = from_run(run)
+    res = SnapshotCheck(directory, versions_now=versions_of(run))
     tolerances = {(snapshot_name(Path(a.fixture)), a.id): value_tolerances(a)[0] for a in run.analyses}
     for name, doc in now.items():
         snap = snaps.get(name)
@@ -350,6 +379,103 @@ def check(run, snap_dir, paths_run=None) -> SnapshotCheck:
     return res
 
 
+_OK = ("agree", "explained")
+
+
+def _keys(res: SnapshotCheck, engine: str = "python") -> set:
+    return {(c.analysis, c.what, c.quantity) for c in res.changes if c.engine == engine}
+
+
+def _verdicts(run) -> dict:
+    return {(a.id, rec.name): rec.verdict for a in run.analyses for rec in a.records}
+
+
+def _agrees(verdicts, key) -> bool:
+    """The two engines agree on the changed item in that run (a warnings change: on the warnings)."""
+    aid, what, q = key
+    if what in ("value", "added"):
+        return verdicts.get((aid, q)) in _OK
+    if what == "warnings":
+        return verdicts.get((aid, "warnings")) in _OK
+    return what in ("removed", "error")
+
+
+def attribute(res: SnapshotCheck, run, snap_dir) -> SnapshotCheck:
+    """Trace each change of ``res`` to the metafor release change that made it, when the run's
+    metafor release (N) is not the snapshot's (S); a change that cannot be traced stays a change.
+
+    The Python core reproduces every release (:data:`harness.core.versions.CHANGES`), so the
+    snapshot's own release can be re-run without R, against the R values stored in the snapshot
+    (:class:`StoredR`). A change of the run against the snapshot is a *release change* when
+
+    1. the Python side following S still gives the snapshot's Python value (no regression) and
+       agrees with the snapshot's R value (the stored record is sound);
+    2. the Python side following N differs from it there (the core itself says the release moves
+       this number), and in the run the two engines agree on it (R at N is reproduced);
+    3. switching the behaviours that differ between S and N one at a time, in the Python side
+       following S (:func:`harness.core.versions.swapped`), moves it: the change (or changes)
+       that do are named. A number that only moves with several switched together is named by
+       every change that moves its analysis.
+
+    Anything else stays a change: a Python value that no longer holds at S (also reported when
+    the run at N hides it), an R value that moved where the Python side does not move, a number
+    no single change traces. Only the fixtures with changes are re-run (once at S, then once per
+    behaviour that can move a number: the changes that only add options a spec valid at S cannot
+    use are skipped).
+    """
+    from .core.versions import CHANGES, Version, changed_fields, changes_of, conventions, swapped
+    from .verify import verify
+
+    old, new = res.versions_before.get("metafor"), res.versions_now.get("metafor")
+    if not res.changes or not old or not new:
+        return res
+    try:
+        if Version(old) == Version(new):
+            return res
+    except ValueError:
+        return res
+    names = {snapshot_name(Path(c.fixture)) for c in res.changes}
+    paths = sorted({str(a.fixture) for a in run.analyses if snapshot_name(Path(a.fixture)) in names})
+    if not paths:
+        return res
+    stored = StoredR(snap_dir)
+    snaps = load_dir(snap_dir, names=names)
+    at_old = verify(paths, r_side=stored)
+    regress = _compare(at_old, snaps, res.directory)
+    regressed = _keys(regress)
+    old_ok = _verdicts(at_old)
+    old_docs = from_run(at_old)
+    moved_now = _keys(_compare(run, old_docs, res.directory))
+    conv_new = conventions(new)
+    by_field = {}
+    offers = {c.field for c in CHANGES if c.offers}
+    for f in changed_fields(old, new):
+        if f in offers:
+            continue
+        with swapped(old, **{f: getattr(conv_new, f)}):
+            run_f = verify(paths, r_side=stored)
+        by_field[f] = _keys(_compare(run_f, old_docs, res.directory))
+    now_ok = _verdicts(run)
+    kept, traced = [], []
+    for c in res.changes:
+        key = (c.analysis, c.what, c.quantity)
+        fields = []
+        if (key not in regressed and _agrees(old_ok, key) and key in moved_now and _agrees(now_ok, key)):
+            fields = [f for f, keys in by_field.items() if key in keys]
+            if not fields:  # moved only by several changes together
+                fields = [f for f, keys in by_field.items() if any(k[0] == c.analysis for k in keys)]
+        if fields:
+            traced.append((c, [ch.label for f in fields for ch in changes_of(f, old, new)]))
+        else:
+            kept.append(c)
+    seen = {(c.analysis, c.what, c.quantity) for c in kept if c.engine == "python"}
+    for c in regress.changes:  # the Python side at the snapshot's release no longer gives its numbers
+        if c.engine == "python" and (c.analysis, c.what, c.quantity) not in seen:
+            kept.append(Change(c.fixture, c.analysis, f"python (metafor {Version(old)})", c.what, c.quantity, c.before, c.after, c.tolerance))
+    res.changes, res.release_changes, res.releases = kept, traced, (str(old), str(new))
+    return res
+
+
 def _short(fixture) -> str:
     p = Path(fixture)
     return p.parent.name if p.name == "spec.toml" else f"{p.parent.name}/{p.name}"
@@ -378,6 +504,13 @@ def render(res: SnapshotCheck, limit: int = 200) -> str:
         lines.append(table(res.changes[:limit]))
         if len(res.changes) > limit:
             lines.append(f"... and {len(res.changes) - limit} more changes")
+    if res.releases:
+        old, new = res.releases
+        n = len(res.release_changes)
+        lines.append(f"traced to metafor's release changes {old} -> {new} (not changes: the Python side following {old} still gives "
+                     f"the snapshot's numbers, following {new} it gives R's): {n} values, warnings or quantities")
+        for lab, k in release_counts(res.release_changes).items():
+            lines.append(f"  {k:6d}  {lab}")
     if res.moved:
         fixtures = sorted({_short(c.fixture) for c in res.moved})
         worst = max(res.moved, key=lambda c: c.rel_diff or 0.0)

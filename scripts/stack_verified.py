@@ -4,7 +4,8 @@
 
 EXPECTATION is the stack's ``NAME=VERSION,...`` (as for pytest's ``--expect-r``). The report
 must come from exactly those versions (R's from its engines.r, Python's and rpy2's from its
-engines.python), have compared every analysis with 0 differ, 0 missing and 0 engine errors, and
+engines.python), have compared every analysis with 0 differ, 0 missing, 0 engine errors and 0
+warnings mismatches (a warning one engine gives and the other does not), and
 say nothing of R being unavailable or the run being interrupted. Prints the versions found and
 the counts by verdict (verify's own summary line, printed before, gives the largest relative
 differences). Exit status 1 when any check fails.
@@ -38,7 +39,7 @@ def main(argv) -> int:
         if not version_matches(want, side.get(key)):
             problems.append(f"{key} {side.get(key)} (the stack is {key} {want})")
     s = run.get("summary", {})
-    for verdict in ("differ", "missing", "engine-error"):
+    for verdict in ("differ", "missing", "engine-error", "warning"):
         if s.get(verdict, 0):
             problems.append(f"{s[verdict]} {verdict}")
     if not s.get("analyses"):
@@ -57,7 +58,7 @@ def main(argv) -> int:
     if problems:
         print(f"{stack}: NOT verified: " + "; ".join(problems))
         return 1
-    print(f"{stack}: verified (0 differ, 0 missing, 0 engine errors)")
+    print(f"{stack}: verified (0 differ, 0 missing, 0 engine errors, 0 warnings mismatches)")
     return 0
 
 

@@ -16,3 +16,10 @@ FIXTURES = ROOT / "fixtures"
 @pytest.fixture(scope="session")
 def fixtures_dir():
     return FIXTURES
+
+
+def pytest_configure(config):
+    # scripts/stacks.sh: the CRAN stacks (the same R 4.2.2 and rpy2 as debian12, other R packages)
+    # run `-m "r and not r_bridge"`; debian12 and debian13 run them all
+    config.addinivalue_line("markers", "r_bridge: needs R and the rpy2 bridge but no particular metafor/robumeta/clubSandwich "
+                                       "release (worker faults, clusters, the browser, the plugin's machinery): run once per R and rpy2")

@@ -26,7 +26,7 @@ from harness.audit.report import render_set
 from harness.cli import main
 from harness.distributed import Cluster, r_engines, worker_pids
 
-pytestmark = pytest.mark.r
+pytestmark = [pytest.mark.r, pytest.mark.r_bridge]  # the cluster machinery: once per R (tests/conftest.py)
 
 DATA = Path(__file__).resolve().parent / "data" / "cochrane"
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,7 +45,7 @@ def rel_diff(a, b):
 
 
 def _engine_rules(r_engine):
-    return eb.behaviour(r_engine.versions()["metafor"])
+    return eb.rules_of(r_engine.versions()["metafor"])
 
 
 # ------------------------------------------------------------------------------ escalc against metafor
@@ -56,7 +56,7 @@ def _engine_rules(r_engine):
 def test_escalc_binary_matches_metafor_on_sparse_tables(r_engine, measure):
     """dat.axfors2021 (zero cells, double zeros, a 0/1 vs 0/1 trial): every zero-cell rule, drop00 and vtype."""
     rules = _engine_rules(r_engine)
-    vtypes = rules.vtypes[measure] or ("LS",)
+    vtypes = rules.binary_vtype_options(measure) or ("LS",)
     n = 0
     for to in eb.TO_RULES:
         for drop00 in (False, True):
@@ -105,10 +105,10 @@ def test_version_rules_for_vtype():
     assert h0 == pytest.approx((1 - p) / p * (1 / n1 + 1 / n2), rel=1e-15)
     with pytest.raises(ValueError, match="'vtype' must be one of"):
         eb.binary_effects("RD", a, b, c, d, vtype="H0", metafor="3.8-1")
-    assert eb.behaviour("3.8-1").na_omitted(2) == "Studies with NAs omitted from model fitting."
-    assert eb.behaviour("3.8-1").na_omitted(2, "tables") == "Tables with NAs omitted from model fitting."
-    assert eb.behaviour("4.8-0").na_omitted(1, "tables") == "1 study with NAs omitted from model fitting."
-    assert eb.behaviour("5.0-1").na_omitted(3) == "3 studies with NAs omitted from model fitting."
+    assert eb.rules_of("3.8-1").na_omitted(2) == "Studies with NAs omitted from model fitting."
+    assert eb.rules_of("3.8-1").na_omitted(2, "tables") == "Tables with NAs omitted from model fitting."
+    assert eb.rules_of("4.8-0").na_omitted(1, "tables") == "1 study with NAs omitted from model fitting."
+    assert eb.rules_of("5.0-1").na_omitted(3) == "3 studies with NAs omitted from model fitting."
 
 
 @pytest.mark.r

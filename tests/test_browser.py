@@ -20,6 +20,8 @@ import pytest
 from harness.reports import browser, html
 from harness.reports.plots import COLOURS
 
+pytestmark = pytest.mark.r_bridge  # chromium renders the report: once per R (tests/conftest.py)
+
 CSV = """study,m1i,sd1i,n1i,m2i,sd2i,n2i
 Alpha,10.2,3.1,25,12.0,3.4,24
 Beta,8.9,2.7,40,9.6,2.9,41

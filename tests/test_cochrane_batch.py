@@ -127,6 +127,7 @@ def test_samples_audit_without_false_alarms(r_engine, capsys):
 
 
 @pytest.mark.r
+@pytest.mark.r_bridge
 def test_audit_html_in_chromium(r_engine, review_dir, tmp_path):
     from harness.reports import browser
 
@@ -170,6 +171,7 @@ def _diamonds(html: str) -> tuple[int, int]:
 
 
 @pytest.mark.r
+@pytest.mark.r_bridge
 def test_audit_html_forest_plots_in_chromium(r_engine, tmp_path):
     """totals.rm5 audited to HTML and opened in Chromium ("open every analysis"): each analysis's forest
     plot in RevMan's layout, RevMan's stored values beside the recomputed ones, honouring TOTALS. The

@@ -62,6 +62,7 @@ def _ok_call(eng):
 # the worker: crash, hang, R error
 
 
+@pytest.mark.r_bridge
 @pytest.mark.parametrize("sig, name", [(9, "SIGKILL"), (11, "SIGSEGV")])
 def test_worker_killed_by_a_signal_is_an_engine_error_and_restarted(fault_engine, sig, name):
     starts = fault_engine.starts
@@ -72,12 +73,14 @@ def test_worker_killed_by_a_signal_is_an_engine_error_and_restarted(fault_engine
     assert fault_engine.starts == starts + 1
 
 
+@pytest.mark.r_bridge
 def test_r_exiting_is_an_engine_error(fault_engine):
     r = fault_engine.call("mh_test_quit", status=3)
     assert r.fault == "crash" and "exited with status 3" in r.error
     _ok_call(fault_engine)
 
 
+@pytest.mark.r_bridge
 def test_hung_call_times_out_and_worker_restarts(fault_engine):
     fault_engine.timeout = 2
     try:
@@ -91,6 +94,7 @@ def test_hung_call_times_out_and_worker_restarts(fault_engine):
     _ok_call(fault_engine)
 
 
+@pytest.mark.r_bridge
 def test_worker_killed_while_idle_is_restarted_transparently(fault_engine):
     _ok_call(fault_engine)
     pid = fault_engine.pid
@@ -107,6 +111,7 @@ def test_worker_killed_while_idle_is_restarted_transparently(fault_engine):
     assert fault_engine.pid != pid
 
 
+@pytest.mark.r_bridge
 def test_r_error_and_warning_come_back_per_call(fault_engine):
     r = fault_engine.call("mh_test_error")
     assert r.error == "injected R error" and r.fault is None
@@ -114,6 +119,7 @@ def test_r_error_and_warning_come_back_per_call(fault_engine):
     assert r.error is None and r.warnings == ["injected R warning"] and r.value == {"x": [1.0]}
 
 
+@pytest.mark.r_bridge
 def test_bad_function_names_never_reach_r(fault_engine):
     for bad in ("system", 'mh_x"); system("true', "mh_a b", "base::system"):
         with pytest.raises(ValueError):
@@ -164,6 +170,7 @@ method = "DL"
 """
 
 
+@pytest.mark.r_bridge
 def test_verify_survives_hang_crash_and_r_error_and_writes_every_result(tmp_path, r_engine):
     (tmp_path / "data.csv").write_text(FAULT_CSV)
     (tmp_path / "spec.toml").write_text(FAULT_SPEC)

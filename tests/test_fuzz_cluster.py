@@ -18,7 +18,7 @@ from harness.fuzz import resolve
 from harness.fuzz.campaign import run_campaign
 from harness.fuzz.store import Store, StoreMismatch
 
-pytestmark = pytest.mark.r
+pytestmark = [pytest.mark.r, pytest.mark.r_bridge]  # the cluster machinery: once per R (tests/conftest.py)
 
 N, SEED, CHUNK = 12, 3, 3
 MODELS = ["DL", "REML-mods", "SMD-DL", "robu-CORR"]

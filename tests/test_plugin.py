@@ -170,6 +170,7 @@ def test_python_only():
 
 
 @pytest.mark.r  # the inner tests start R for real
+@pytest.mark.r_bridge
 def test_a_test_that_starts_r_without_the_marker_fails(pytester):
     pytester.makepyfile(test_inner=ESCAPES)
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -181,6 +182,7 @@ def test_a_test_that_starts_r_without_the_marker_fails(pytester):
 
 
 @pytest.mark.r
+@pytest.mark.r_bridge
 def test_expect_r_checks_the_engines_versions(pytester, r_engine):
     v = r_engine.versions()
     pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")

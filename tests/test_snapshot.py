@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import snapshot as snap
+from harness.core.versions import CHANGES
 from harness.verify import FIXTURES, verify
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
@@ -43,17 +44,44 @@ def test_committed_snapshots_hold():
     res = snap.check(run, SNAPSHOTS)
     print(snap.render(res))
     assert res.compared > 0
-    moved = {k: v for k, v in res.version_changes().items() if k in ("metafor", "robumeta", "clubSandwich")}
-    if moved:
-        # The committed snapshots are the golden record of the stack they were taken on; on a
-        # stack with other R package releases the numbers move where those releases differ
-        # (harness.core.versions.CHANGES), and the check must say why: the release change is named.
-        assert all(before is not None and now is not None for before, now in moved.values())
-        assert all(p in snap.render(res) for p in moved), snap.render(res)
-        return
+    # The committed snapshots are metafor 3.8-1's (Debian 12). On a stack with another release
+    # every number that moved must be traced to a release change of harness.core.versions.CHANGES
+    # (snapshot.attribute), and named; nothing else may move.
     assert res.ok, snap.render(res)
+    before, now = res.versions_before["metafor"], res.versions_now["metafor"]
+    if before != now:
+        assert res.releases == (before, now)
+        labels = {c.label for c in CHANGES}
+        assert all(names and set(names) <= labels for _, names in res.release_changes)
+        assert "traced to metafor's release changes" in snap.render(res)
+    else:
+        assert res.releases is None and not res.release_changes
     if res.not_in_snapshot:
         assert "not in snapshot" in snap.render(res)
+
+
+@pytest.mark.r
+def test_a_regression_fails_on_every_stack(tmp_path):
+    """A Python value or an R value of the snapshot that no longer holds is a change on every
+    stack, also where the metafor release moves the same number (SMDH's variances changed in
+    4.6-0, so on 4.8-0 and 5.0-1 gibson2002's SMDH results move by design): the Python side
+    following the snapshot's release must still give the snapshot's numbers."""
+    doc = json.loads((SNAPSHOTS / "gibson2002.json").read_text())
+    py = doc["analyses"]["gibson2002-SMDH-FE-z"]["python"]["values"]
+    py["beta"] = py["beta"] * (1 + 1e-6)   # closed form: beyond 1e-10
+    r = doc["analyses"]["gibson2002-SMDH-DL-z"]["r"]["values"]
+    r["se"] = r["se"] * (1 + 1e-6)
+    d = tmp_path / "snaps"
+    d.mkdir()
+    (d / "gibson2002.json").write_text(json.dumps(doc))
+    run = verify([FIXTURES / "gibson2002" / "spec.toml"])
+    res = snap.check(run, d)
+    out = snap.render(res)
+    assert not res.ok, out
+    assert {(c.analysis, c.quantity) for c in res.changes} == {("gibson2002-SMDH-FE-z", "beta"), ("gibson2002-SMDH-DL-z", "se")}, out
+    if res.releases:  # another release than the snapshot's: the undoctored SMDH numbers are traced, and named
+        assert snap.release_counts(res.release_changes), out
+        assert any("SMDH variances" in lab for _, names in res.release_changes for lab in names), out
 
 
 #: OpenBLAS core types whose kernels this machine runs (numpy's OpenBLAS is built with
@@ -67,6 +95,7 @@ MOVING = ["fixtures/hackshaw1998/spec.toml", "fixtures/konstantopoulos2011/spec.
 _UNDER_CORE = """
 import hashlib, json, sys
 from harness import snapshot as snap
+from harness.core.versions import CHANGES
 from harness.verify import verify
 run = verify(sys.argv[2:], r_side=snap.StoredR(sys.argv[1]))
 res = snap.check(run, sys.argv[1])
@@ -218,6 +247,7 @@ def test_agreement_fixture_reads_snapshots(agreement):
     agreement.check({n: getattr(fit, n) for n in ("beta", "se", "QE", "I2")}, ref, reference_name="R (snapshot)")
 
 
+@pytest.mark.r_bridge  # the CLI on a snapshot retaken on this stack: the same on every release
 def test_verify_against_snapshot_cli(tmp_path, r_engine):
     """`metaharness verify --against-snapshot` on a doctored snapshot names the change and exits 1."""
     import subprocess

@@ -67,6 +67,15 @@ def test_each_release_behaves_as_its_sources_say():
     assert "H0" not in old.smd_vtypes and "H0" in mid.smd_vtypes
     assert "LS3" not in old.smdh_vtypes and "LS3" in mid.smdh_vtypes
     assert "LS2" not in mid.rom_vtypes and "LS2" in new.rom_vtypes
+    # 2x2 tables (R/escalc.r, measures OR, RR, RD): 3.8-1 ignores vtype for OR and RR
+    assert (old.binary_vtype_options("OR"), old.binary_vtype_options("RD")) == (None, ("UB", "LS", "AV"))
+    assert mid.binary_vtype_options("RR") == new.binary_vtype_options("RR") == ("LS", "AV", "H0")
+    assert "H0" in mid.binary_vtype_options("RD") and new.binary_vtype_options("PETO") is None
+    # NEWS 4.2-0: the NA-omission warning counts the studies
+    assert old.na_omitted(2, "tables") == "Tables with NAs omitted from model fitting."
+    assert (mid.na_omitted(1), new.na_omitted(2)) == ("1 study with NAs omitted from model fitting.", "2 studies with NAs omitted from model fitting.")
+    assert conventions("4.2-0").counted_na_warning and not conventions("4.1-0").counted_na_warning
+    assert (old.print_wording_480, mid.print_wording_480, new.print_wording_480) == (False, True, True)
     # the warning for Knapp-Hartung asked for an FE model, verbatim from R/rma.uni.r of each release
     assert old.knha_fe_warning("FE") == "Knapp & Hartung method is not meant to be used in the context of FE models."
     assert mid.knha_fe_warning("EE") == "Knapp and Hartung method is not meant to be used in the context of EE models."
@@ -368,3 +377,21 @@ def test_wald_tau2_ci_agrees_with_the_engine(r_engine, tmp_path):
     dl = next(a for a in run.analyses if a.id == "toy-DL")
     lb = next(r for r in dl.records if r.name == "confint_wald.tau2_lb")
     assert lb.python == 0.0 and lb.r == 0.0  # the truncation, in both engines
+
+
+def test_swapped_behaviours_and_what_differs_between_releases():
+    """The snapshot check's tools: which behaviours differ between two releases (from CHANGES), and one
+    release's conventions with a behaviour of another, inside the block only."""
+    from harness.core.versions import changed_fields, changes_of, swapped
+
+    assert changed_fields("4.8-0", "4.8-0") == []
+    assert changed_fields("4.8-0", "5.0-1") == ["kh_fe_warning", "rom_bias_correction", "rom_vtypes", "r2_when_nested", "he_aliases"]
+    assert "smdh_legacy_variances" in changed_fields("3.8-1", "5.0-1") and "rom_bias_correction" not in changed_fields("3.8-1", "4.8-0")
+    assert [c.since for c in changes_of("kh_fe_warning", "3.8-1", "5.0-1")] == ["4.8-0", "5.0-1"]
+    with swapped("3.8-1", rom_bias_correction=True):
+        assert conventions("3.8-1").rom_bias_correction and conventions("3.8-1").smdh_legacy_variances is True  # the rest is 3.8-1's
+        assert conventions("4.8-0").rom_bias_correction is False  # another release is untouched
+    assert conventions("3.8-1").rom_bias_correction is False
+    with pytest.raises(ValueError, match="not behaviours"):
+        with swapped("3.8-1", no_such_field=1):
+            pass

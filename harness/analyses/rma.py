@@ -119,7 +119,7 @@ class RmaKind(AnalysisKind):
         measure = spec["measure"]
         if measure in eb.BINARY_MEASURES:
             tables.check_tables(spec)
-            known = {v for r in ("3.8-1", "5.0-1") for v in (eb.behaviour(r).vtypes[measure] or ("LS",))}
+            known = {v for r in ("3.8-1", "5.0-1") for v in (eb.rules_of(r).binary_vtype_options(measure) or ("LS",))}
             if spec["vtype"] not in known:
                 raise InputError(f"analysis {spec.id}: vtype {spec['vtype']!r} is not one of metafor's for measure {measure} ({', '.join(sorted(known))})", spec.fixture)
         elif measure == "GEN":
@@ -262,7 +262,7 @@ class RmaKind(AnalysisKind):
         rma.uni's warnings about them (wording of the metafor release followed)."""
         x = self.inputs(spec)
         if spec["measure"] in eb.BINARY_MEASURES:
-            rules = eb.behaviour(metafor_of(spec).version)
+            rules = metafor_of(spec)
             b = eb.escalc_binary(spec["measure"], x["ai"], x["bi"], x["ci"], x["di"], add=spec["add"], to=spec["to"],
                                  drop00=spec["drop00"], vtype=spec["vtype"], metafor=rules)
             es = EscalcResult(spec["measure"], b.yi, b.vi, slab if slab is not None else study_labels(None, None, len(b.yi)), spec["vtype"])

@@ -210,11 +210,11 @@ def html_block(title: str, lines: Sequence[str], table: str = "") -> str:
 # ---- metafor ------------------------------------------------------------------------------
 
 def _specified_wording(metafor) -> bool:
-    """metafor >= 4.8-0 says "specified" (not "estimated") for a tau^2 the user fixed
-    (the supported releases: 3.8-1 says "estimated"; 4.8-0 and 5.0-1 "specified")."""
-    from ..core.versions import Version, metafor_version
+    """metafor's print layout of 4.8-0 on: a fixed tau^2 "specified" (not "estimated"), and the
+    other wordings of ``print_wording_480`` in :data:`harness.core.versions.CHANGES`."""
+    from ..core.versions import conventions
 
-    return metafor_version(metafor) >= Version("4.8-0")
+    return conventions(metafor).print_wording_480
 
 
 def _rma_version(fit, metafor):

@@ -37,7 +37,8 @@ for OR, :math:`(1-\\bar p_1)/(\\bar p_1 n_1) + (1-\\bar p_2)/(\\bar p_2 n_2)` fo
 ``"H0"`` (the pooled proportion :math:`\\bar p = (a+c)/N` of the table:
 :math:`(1/n_1 + 1/n_2)/(\\bar p(1-\\bar p))` for OR, :math:`(1/n_1+1/n_2)(1-\\bar p)/\\bar p`
 for RR, :math:`(1/n_1+1/n_2)\\bar p(1-\\bar p)` for RD), and refuse the others.
-:func:`behaviour` maps a release to these rules; 4.8-0 and 5.0-1 agree here.
+Which release does what is :data:`harness.core.versions.CHANGES` (``binary_vtypes``,
+``counted_na_warning``); 4.8-0 and 5.0-1 agree here.
 
 References
 ----------
@@ -53,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .versions import Version, metafor_version
+from .versions import Conventions, Version, conventions
 
 #: metafor's binary measures implemented here
 BINARY_MEASURES = ("OR", "RR", "RD", "PETO")
@@ -65,41 +66,10 @@ RATIO_MEASURES = ("OR", "RR", "PETO")
 INF_WARNING = "Some 'yi' and/or 'vi' values equal to +-Inf. Recoded to NAs."
 
 
-@dataclass(frozen=True)
-class BinaryBehaviour:
-    """What differs between metafor releases for 2x2-table measures.
-
-    ``vtypes``: the ``vtype`` values each measure accepts (``None``: any
-    value is accepted and ignored, the variance is always "LS");
-    ``counted_na_warning``: whether the warning on studies omitted for NAs
-    says how many ("2 studies with NAs omitted from model fitting.", from
-    metafor 4.2-0) or not ("Studies with NAs omitted from model fitting.").
-    """
-
-    metafor: str
-    vtypes: dict
-    counted_na_warning: bool
-
-    def na_omitted(self, n: int, what: str = "studies") -> str:
-        """metafor's warning when ``n`` studies (rma.uni) or tables (rma.mh, rma.peto) are left out for NAs.
-
-        ``what``: ``"studies"`` (rma.uni: "Studies with NAs omitted ...") or
-        ``"tables"`` (rma.mh/rma.peto 3.8-1: "Tables with NAs omitted ...");
-        from 4.2-0 both say "<n> studies/study with NAs omitted from model fitting.".
-        """
-        if self.counted_na_warning:
-            return f"{n} {'studies' if n > 1 else 'study'} with NAs omitted from model fitting."
-        return ("Tables" if what == "tables" else "Studies") + " with NAs omitted from model fitting."
-
-
-def behaviour(metafor: str | Version | None = None) -> BinaryBehaviour:
-    """The rules of metafor release ``metafor`` (default: :data:`~harness.core.versions.DEFAULT_METAFOR`)."""
-    v = metafor_version(metafor)
-    if v >= "4.8-0":
-        vt = {"OR": ("LS", "AV", "H0"), "RR": ("LS", "AV", "H0"), "RD": ("UB", "LS", "AV", "H0"), "PETO": None}
-    else:  # 3.8-1 (and the releases before 4.8-0 that the harness does not reproduce)
-        vt = {"OR": None, "RR": None, "RD": ("UB", "LS", "AV"), "PETO": None}
-    return BinaryBehaviour(str(v), vt, counted_na_warning=v >= "4.2-0")
+def rules_of(metafor: str | Version | Conventions | None = None) -> Conventions:
+    """The conventions of metafor release ``metafor`` (a :class:`~harness.core.versions.Conventions`
+    is taken as it is; default :data:`~harness.core.versions.DEFAULT_METAFOR`)."""
+    return metafor if isinstance(metafor, Conventions) else conventions(metafor)
 
 
 def _arr(x):
@@ -171,13 +141,13 @@ def _wmean(x, w):
     return np.sum(x[ok] * w[ok]) / np.sum(w[ok])
 
 
-def _check_vtype(measure, vtype, rules: BinaryBehaviour):
-    allowed = rules.vtypes[measure]
+def _check_vtype(measure, vtype, rules: Conventions):
+    allowed = rules.binary_vtype_options(measure)
     if allowed is None:
         return "LS"  # the release ignores vtype for this measure
     if vtype not in allowed:
         names = ", ".join(f"'{v}'" for v in allowed)
-        raise ValueError(f"For measure {measure!r} (metafor {rules.metafor}), 'vtype' must be one of {names}, not {vtype!r}.")
+        raise ValueError(f"For measure {measure!r} (metafor {rules.version}), 'vtype' must be one of {names}, not {vtype!r}.")
     return vtype
 
 
@@ -188,7 +158,7 @@ def binary_effects(measure, ai, bi, ci, di, vtype="LS", metafor=None):
     """
     if measure not in BINARY_MEASURES:
         raise ValueError(f"`measure` must be one of {BINARY_MEASURES}, not {measure!r}")
-    rules = metafor if isinstance(metafor, BinaryBehaviour) else behaviour(metafor)
+    rules = rules_of(metafor)
     vtype = _check_vtype(measure, vtype, rules)
     ai, bi, ci, di = (np.asarray(x, dtype=float) for x in (ai, bi, ci, di))
     n1i, n2i = ai + bi, ci + di

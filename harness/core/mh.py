@@ -4,7 +4,7 @@ Pure functions on the cells ``ai, bi, ci, di`` (one table per study); they
 return dicts named as metafor names its output. Both follow metafor's
 R/rma.mh.r and R/rma.peto.r (3.8-1, 4.8-0 and 5.0-1 compute the same
 numbers; only the wording of one warning differs, see
-:class:`harness.core.effect_sizes_binary.BinaryBehaviour`):
+``counted_na_warning`` in :data:`harness.core.versions.CHANGES`):
 
 1. the study effects ``yi, vi`` come from ``escalc`` with ``add[0], to[0],
    drop00[0]`` (defaults 1/2, "only0", TRUE): they enter only the
@@ -83,7 +83,7 @@ def _pair(x, second):
 
 def _prepare(ai, bi, ci, di, measure, add, to, drop00, metafor):
     """Steps 1-3 of the module docstring: escalc effects, the tables pooled, warnings."""
-    rules = metafor if isinstance(metafor, eb.BinaryBehaviour) else eb.behaviour(metafor)
+    rules = eb.rules_of(metafor)
     add, to, drop00 = _pair(add, 0.0), _pair(to, "none"), _pair(drop00, False)
     for t in to:
         if t not in eb.TO_RULES:

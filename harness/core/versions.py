@@ -18,7 +18,9 @@ compares them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from functools import lru_cache, total_ordering
 from typing import Any
 
@@ -132,12 +134,26 @@ class Change:
     source: str
     #: a short name for reports and ``doctor`` (one line)
     label: str = ""
+    #: the change only adds what may be asked (an argument, a vtype, a name): whatever ran on
+    #: the older release runs the same on the newer
+    offers: bool = False
 
+
+#: the ``vtype`` options of the 2x2-table measures, as ``(measure, options)`` pairs; ``None``:
+#: the release accepts any vtype and ignores it (the variance is always "LS")
+_BINARY_VTYPES_381 = (("OR", None), ("RR", None), ("RD", ("UB", "LS", "AV")), ("PETO", None))
+_BINARY_VTYPES_480 = (("OR", ("LS", "AV", "H0")), ("RR", ("LS", "AV", "H0")), ("RD", ("UB", "LS", "AV", "H0")), ("PETO", None))
 
 #: every behaviour change the Python core reproduces, oldest first. For changes
 #: that metafor's NEWS does not date, ``since`` is the first *tested* release with
 #: the new behaviour (the source says which), not necessarily the first release.
 CHANGES: tuple[Change, ...] = (
+    Change("counted_na_warning", "4.2-0", False, True,
+           "the warning on studies left out for NAs says how many (\"2 studies with NAs omitted from model fitting.\"); "
+           "before: \"Studies with NAs omitted ...\" (rma.uni) and \"Tables with NAs omitted ...\" (rma.mh, rma.peto)",
+           "metafor NEWS 4.2-0 (\"functions that issue a warning when omitting studies due to NAs now indicate how many were omitted\"); "
+           "R/rma.uni.r, R/rma.mh.r, R/rma.peto.r",
+           label="NA-omission warning counts the studies (\"2 studies with NAs omitted ...\")"),
     Change("smdh_legacy_variances", "4.6-0", True, False,
            "escalc SMDH sampling variances: LS no longer multiplied by J^2; LS2 with sd^4 (not sd^2) in the yi^2 term; LS3 added",
            "metafor NEWS 4.6-0 (\"calculation of the sampling variances for measures SMDH ... slightly adjusted for consistency\"); R/escalc.r, measure SMDH",
@@ -145,23 +161,33 @@ CHANGES: tuple[Change, ...] = (
     Change("smdh_vtypes", "4.6-0", ("LS", "LS2"), ("LS", "LS2", "LS3"),
            "escalc SMDH: vtype LS3 (LS2 with n - 1 in the yi^2 term)",
            "metafor NEWS 4.6-0; R/escalc.r, measure SMDH",
-           label="SMDH vtype LS3"),
+           label="SMDH vtype LS3", offers=True),
     Change("escalc_correct", "4.8-0", False, True,
            "escalc has a `correct` argument (FALSE: no small-sample correction, J = 1, for SMD and SMDH)",
            "metafor NEWS 4.8-0 (\"escalc() gains a correct argument\")",
-           label="escalc(correct=): FALSE gives J = 1 (SMD, SMDH)"),
+           label="escalc(correct=): FALSE gives J = 1 (SMD, SMDH)", offers=True),
     Change("smd_vtypes", "4.8-0", ("LS", "UB", "LS2", "AV"), ("LS", "UB", "LS2", "AV", "H0"),
            "escalc SMD: vtype H0 (variance under H0: J^2 (1/n1 + 1/n2) m/(m - 2))",
            "R/escalc.r 4.8-0, measure SMD (not in NEWS; absent in 3.8-1)",
-           label="SMD vtype H0"),
+           label="SMD vtype H0", offers=True),
     Change("escalc_pi", "4.8-0", False, True,
            "escalc SMD takes two-sided p-values `pi` of the t-tests (the sign of pi is the sign of the effect)",
            "R/escalc.r 4.8-0 (`.convp2t`); absent in 3.8-1",
-           label="SMD from t-test p-values (escalc pi=)"),
+           label="SMD from t-test p-values (escalc pi=)", offers=True),
+    Change("binary_vtypes", "4.8-0", _BINARY_VTYPES_381, _BINARY_VTYPES_480,
+           "escalc OR and RR take vtype \"LS\", \"AV\" (n-weighted mean proportions of all studies) and \"H0\" (the table's pooled "
+           "proportion), and refuse any other; RD gains \"H0\". 3.8-1 computes OR and RR with the LS variance whatever vtype says",
+           "R/escalc.r 4.8-0, measures OR, RR, RD (not in NEWS; 3.8-1's escalc has no vtype branch for OR and RR)",
+           label="escalc OR/RR vtype AV and H0; RD vtype H0"),
+    Change("print_wording_480", "4.8-0", False, True,
+           "print methods: a fixed tau^2 is \"specified\" (not \"estimated\"), an infinite H^2 is not printed, regtest's "
+           "z and b are padded with a space when their signs differ, leave1out's rows are labelled \"-<study>\"",
+           "R/print.rma.uni.r (`!is.infinite(x$H2)`), R/print.regtest.r (`flag=`), R/leave1out.rma.uni.r (`paste0(\"-\", ...)`) of 4.8-0; not in NEWS",
+           label="print layout of 4.8-0 (\"specified\" tau^2, \"-<study>\" leave1out rows)"),
     Change("test_hksj", "4.8-0", False, True,
            "rma.uni accepts test = \"hksj\", another name of \"knha\"",
            "R/rma.uni.r 4.8-0 (absent in 3.8-1)",
-           label="test = \"hksj\" (another name of \"knha\")"),
+           label="test = \"hksj\" (another name of \"knha\")", offers=True),
     Change("trimfill_final_default_control", "4.8-0", False, True,
            "trimfill refits the iterations with the model's control; its final fit of the filled data gets only `...` "
            "(a `control` there would clash with the model's), so it uses rma.uni's default control (threshold 1e-5, maxiter 100); "
@@ -187,7 +213,7 @@ CHANGES: tuple[Change, ...] = (
     Change("rom_vtypes", "5.0-1", ("LS", "HO", "AV", "AVHO"), ("LS", "HO", "AV", "AVHO", "LS2"),
            "escalc ROM: vtype LS2 (second-order variance: LS + sd1^4/(2 n1^2 m1^4) + sd2^4/(2 n2^2 m2^4))",
            "R/escalc.r 5.0-1, measure ROM (not in NEWS)",
-           label="ROM vtype LS2"),
+           label="ROM vtype LS2", offers=True),
     Change("r2_when_nested", "5.0-1", False, True,
            "rma.uni computes R^2 whenever the intercept-only model is nested in the fitted one (also without an explicit intercept, e.g. all levels of a factor)",
            "metafor NEWS 5.0-1 (\"rma() now calculates R^2 as long as a standard random-effects model is nested within the fitted mixed-effects model\")",
@@ -195,7 +221,7 @@ CHANGES: tuple[Change, ...] = (
     Change("he_aliases", "5.0-1", (), ("CO", "VC"),
            "rma.uni: tau^2 estimators \"CO\" (Cochran) and \"VC\" (variance component), other names of the Hedges (HE) estimator",
            "R/rma.uni.r 5.0-1 (method list; computed in the HE branch)",
-           label="tau^2 estimators CO and VC (= HE)"),
+           label="tau^2 estimators CO and VC (= HE)", offers=True),
 )
 
 
@@ -211,11 +237,14 @@ class Conventions:
     #: ``version`` is one of :data:`SUPPORTED_METAFOR` (tested); otherwise the
     #: fields follow the dates in :data:`CHANGES`, untested
     supported: bool
+    counted_na_warning: bool
     smdh_legacy_variances: bool
     smdh_vtypes: tuple
     escalc_correct: bool
     smd_vtypes: tuple
     escalc_pi: bool
+    binary_vtypes: tuple
+    print_wording_480: bool
     test_hksj: bool
     kh_fe_warning: str
     trimfill_final_default_control: bool
@@ -227,6 +256,20 @@ class Conventions:
     def knha_fe_warning(self, method: str) -> str:
         """rma.uni's warning for Knapp-Hartung asked for an FE/EE/CE model."""
         return self.kh_fe_warning.format(method=method)
+
+    def na_omitted(self, n: int, what: str = "studies") -> str:
+        """The warning when ``n`` studies (rma.uni) or tables (rma.mh, rma.peto) are left out for NAs.
+
+        ``what``: ``"studies"`` or ``"tables"``; before 4.2-0 the text does not
+        count ("Studies ..." in rma.uni, "Tables ..." in rma.mh/rma.peto).
+        """
+        if self.counted_na_warning:
+            return f"{n} {'studies' if n > 1 else 'study'} with NAs omitted from model fitting."
+        return ("Tables" if what == "tables" else "Studies") + " with NAs omitted from model fitting."
+
+    def binary_vtype_options(self, measure: str) -> tuple | None:
+        """The ``vtype`` values escalc takes for 2x2-table ``measure`` (``None``: any, ignored)."""
+        return dict(self.binary_vtypes)[measure]
 
     def escalc_kwargs(self, measure: str, vtype: str, correct: bool | None) -> dict:
         """The behaviour arguments of :mod:`harness.core.effect_sizes`' function for ``measure``.
@@ -288,6 +331,10 @@ def _conventions(text: str) -> Conventions:
     return Conventions(version=v, supported=supported, **values)
 
 
+#: behaviours swapped in by :func:`swapped` (release text -> field values), for this context only
+_SWAPPED: ContextVar[tuple] = ContextVar("metafor_swapped_behaviours", default=())
+
+
 def conventions(version: str | Version | None = None) -> Conventions:
     """The behaviour of metafor ``version`` (default :data:`DEFAULT_METAFOR`).
 
@@ -298,7 +345,40 @@ def conventions(version: str | Version | None = None) -> Conventions:
     >>> conventions("3.8-1").rom_bias_correction, conventions("5.0-1").rom_bias_correction
     (False, True)
     """
-    return _conventions(metafor_version(version).text)
+    conv = _conventions(metafor_version(version).text)
+    for text, fields in _SWAPPED.get():
+        if conv.version == text:
+            conv = replace(conv, **fields)
+    return conv
+
+
+def changed_fields(old: str | Version, new: str | Version) -> list[str]:
+    """The :class:`Conventions` fields whose value differs between releases ``old`` and ``new``,
+    in the order of :data:`CHANGES`."""
+    a, b = _conventions(Version(old).text), _conventions(Version(new).text)
+    return list(dict.fromkeys(c.field for c in CHANGES if getattr(a, c.field) != getattr(b, c.field)))
+
+
+def changes_of(field: str, old: str | Version, new: str | Version) -> list[Change]:
+    """The entries of :data:`CHANGES` that set ``field`` in a release after ``old``, up to ``new``."""
+    lo, hi = sorted((Version(old), Version(new)))
+    return [c for c in CHANGES if c.field == field and lo < c.since <= hi]
+
+
+@contextmanager
+def swapped(version: str | Version, **fields):
+    """Within the block, :func:`conventions` of ``version`` has ``fields`` set as given: one
+    release's behaviour with some behaviours of another. Not a release anyone runs: it is how
+    a number that moved between two releases is traced to the change that moved it (the
+    snapshot check, :func:`harness.snapshot.attribute`)."""
+    unknown = set(fields) - set(Conventions.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"not behaviours of the conventions: {sorted(unknown)}")
+    token = _SWAPPED.set(_SWAPPED.get() + ((Version(version).text, dict(fields)),))
+    try:
+        yield
+    finally:
+        _SWAPPED.reset(token)
 
 
 class VersionMismatch(ValueError):
