@@ -45,7 +45,7 @@ class ArrayDataset(Dataset):
     def _text_frame(self):
         return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
 
-    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False):
+    def numeric(self, column, *, lower=None, lower_inclusive=True, **kw):
         self.require(column)
         x = self.frame[column].to_numpy(dtype=float)
         ok = np.isfinite(x).all()
@@ -53,12 +53,15 @@ class ArrayDataset(Dataset):
             ok = bool((x > lower).all() if not lower_inclusive else (x >= lower).all())
         if ok:
             return x.copy()
-        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
-                                                                          allow_empty=allow_empty)
+        # every other keyword (what, why, allow_empty, ...) only shapes the text path's error
+        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, **kw)
 
-    def text(self, column):
+    def text(self, column, what=None):
         self.require(column)
-        return [cell(x) for x in self.frame[column]]
+        x = self.frame[column].to_numpy(dtype=float)
+        if what is not None and not np.isfinite(x).all():  # a missing cell: the text path's error, word for word
+            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)
+        return [cell(v) for v in x]
 
     def labels(self, column):
         if column is None:
