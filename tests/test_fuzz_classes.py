@@ -300,3 +300,32 @@ def _rma_r_err(r_engine, y, v, threshold, mods=None):
     return r_engine.call("mh_rma", data=data, mods={n: data[n] for n in data if n.startswith("x")}, factors={}, measure="GEN",
                          vtype="LS", method="REML", test="z", level=95.0, intercept=True, threshold=threshold, maxiter=1000, tol=None,
                          weights=None, extras=[], newmods=None, newmods_ncol=1, confint_tol=1e-12)
+
+
+def test_reml_that_oscillates_at_its_rounding_converges(r_engine):
+    """fuzz seed 1, dataset 744 (k = 45, vi 6.8e-5 .. 624), model REML: metafor converged
+    (tau^2 = 0.0492046795123847), Python ran out of its 1,000 iterations. Fisher scoring contracts
+    by rho ~ -0.85 there: on the centred y both engines iterate on, each step's rounding (~5e-13) keeps
+    the double-precision iteration in a cycle whose changes (~5e-12) never meet the 1e-12 threshold.
+    Python now counts a change within |1 - rho| / (1 - |rho|) times the step noise as rounding."""
+    from harness.fuzz import dataset
+
+    ds = dataset(1, 744, "uni")
+    y, v = np.asarray(ds.columns["yi"], float), np.asarray(ds.columns["vi"], float)
+    assert (y[0], v[0], len(y)) == (3.1952620824471936, 326.8274755221674, 45)
+    fit = harness.rma(y, v, method="REML", control=CTRL)
+    assert fit.converged
+    exact_step = float(_reml_step_exact(y, v, fit.tau2))  # the fixed point is tau^2 + step, to first order
+    assert abs(exact_step) <= 1e-10 * fit.tau2
+    r = _rma_r_err(r_engine, y, v, 1e-12)
+    assert r.error is None and abs(r.value["tau2"][0] - fit.tau2) <= 1e-10 * fit.tau2
+    # without the amplification: the plain double-precision steps on the centred y cycle above the threshold
+    yc = y - y.mean()
+    t = fit.tau2
+    changes = []
+    for _ in range(200):
+        adj = float(T._fs_step(yc, v, t, "REML", len(y)))
+        changes.append(abs(adj))
+        t += adj
+    assert min(changes[100:]) > 1e-12
+    assert max(changes[100:]) <= 2e-10 * fit.tau2  # ... at the resolution the iteration has (far inside 1e-8)

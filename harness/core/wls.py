@@ -74,6 +74,7 @@ class Projection:
     trPP: np.ndarray  # = sum of squared elements of P
     Q: np.ndarray  # Q of the QR decomposition of W^(1/2) X (for further traces)
     vb: np.ndarray  # (X'WX)^-1
+    resid: np.ndarray | None = None  # r = y - X beta (P y = w r)
 
 
 def projection(y, w, X) -> Projection:
@@ -102,7 +103,7 @@ def projection(y, w, X) -> Projection:
     h = (Q**2).sum(-1)
     trP = (w * (1 - h)).sum(-1)
     trPP = (w**2 * (1 - h) ** 2).sum(-1) + _offdiag_pp(w, Q)
-    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M)
+    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
 
 
 #: rows of Q'Q-blocks formed at once by :func:`_offdiag_pp` (times k times the batch size)
