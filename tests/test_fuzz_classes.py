@@ -329,3 +329,41 @@ def test_reml_that_oscillates_at_its_rounding_converges(r_engine):
         t += adj
     assert min(changes[100:]) > 1e-12
     assert max(changes[100:]) <= 2e-10 * fit.tau2  # ... at the resolution the iteration has (far inside 1e-8)
+
+
+def test_robu_corr_terms_with_one_dominant_study(r_engine):
+    """fuzz seed 1, dataset 855, robu-CORR (intercept only): study 1 one effect (vi 2.3), study 2 three
+    (vi ~1e7); study weights s_j = 1/vbar_j 3.9e6 apart. Exactly: term2 = termB/denom with
+    termB = sum_j w_j (k_j - 1) / S, denom = S - sum_j s_j^2 / S (w_j = 1/(k_j vbar_j), S = sum s_j).
+    Python was 1.2e-9 off (it summed t t' and X'X over studies before subtracting); robumeta, which
+    subtracts per study, is off 1.8e-10 through its own denom = sumW - tr(...), inside the entry's bound."""
+    from harness.analyses.robu import RobuKind
+    from harness.compare.explained import find
+    from harness.fuzz import dataset, resolve
+    from harness.fuzz.batch import make_spec
+
+    ds = dataset(1, 855, "clustered")
+    v = [Fraction(x) for x in np.asarray(ds.columns["vi"], float)]
+    st = list(np.asarray(ds.columns["study"], float))
+    assert st == [1.0, 2.0, 2.0, 2.0] and float(v[0]) == 2.2955535792308064
+    k = {u: st.count(u) for u in set(st)}
+    vbar = {u: sum(x for x, s in zip(v, st) if s == u) / k[u] for u in k}
+    w = {u: 1 / (k[u] * vbar[u]) for u in k}
+    S = sum(k[u] * w[u] for u in k)
+    denom = S - sum((k[u] * w[u]) ** 2 for u in k) / S
+    term2 = float(sum(w[u] * (k[u] - 1) for u in k) / S / denom)
+    model = next(m for m in resolve(None) if m.name == "robu-CORR")
+    spec = make_spec(ds, model, "fuzz-s1-d855-clustered")
+    kind = RobuKind()
+    py = kind.run_python(spec).values["term2"]
+    r = kind.run_r(spec, r_engine).values["term2"]
+    assert abs(py - term2) <= 1e-14 * term2
+    assert 1e-10 * term2 < abs(r - term2) <= 1e-9 * term2
+    ctx = kind.explain_context(spec)
+    scale = ctx["corr_denom_scale"]
+    assert scale == pytest.approx(float(S / denom), rel=1e-12)  # 1.95e6
+    rel = abs(r - py) / abs(r)
+    ctx = {**ctx, "robumeta": r_engine.versions()["robumeta"]}
+    assert find("term2", ctx, abs(r - py), rel, rel_sym=rel).id == "robu-corr-denominator-cancellation"
+    assert rel >= 4 * 2.0**-52 * scale / 10  # the bound is not loose by orders
+    assert find("term2", ctx, 10 * abs(r - py), 10 * rel, rel_sym=10 * rel) is None

@@ -197,15 +197,15 @@ def intercept_projection(y, w):
     np.multiply(wr, r, out=buf[0])
     np.multiply(wr, wr, out=buf[1])
     yPy, yPPy = _sum_last(buf[:2])
-    w_other = _others(w)
-    w2_other = _others(w * w)
+    w_other = sum_of_others(w)
+    w2_other = sum_of_others(w * w)
     np.multiply(w, w_other, out=buf[0])
     np.multiply(w * w, w_other * w_other + w2_other, out=buf[1])
     sP, sPP = _sum_last(buf[:2])
     return W, S2, beta, r, yPy, yPPy, sP / W, sPP / (W * W)
 
 
-def _others(a, axis=-1):
+def sum_of_others(a, axis=-1):
     """:math:`\\sum_{j \\ne i} a_j` for each i along ``axis``: prefix + suffix sums (exclusive:
     :math:`a_i` itself is never added then taken away, so terms of one sign stay accurate)."""
     a = np.moveaxis(a, axis, -1)
