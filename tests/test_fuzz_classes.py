@@ -367,3 +367,16 @@ def test_robu_corr_terms_with_one_dominant_study(r_engine):
     assert find("term2", ctx, abs(r - py), rel, rel_sym=rel).id == "robu-corr-denominator-cancellation"
     assert rel >= 4 * 2.0**-52 * scale / 10  # the bound is not loose by orders
     assert find("term2", ctx, 10 * abs(r - py), 10 * rel, rel_sym=10 * rel) is None
+
+
+def test_stacked_projection_gives_the_one_by_one_bits():
+    """tr P^2's off-diagonal sum is formed row by row whatever the block size, so a stack of
+    problems (the batched fits) and each problem alone give the same bits."""
+    from harness.core.wls import projection
+
+    rng = np.random.default_rng(3)
+    for k, B in ((344, 100), (7, 5)):
+        X = np.column_stack([np.ones(k), rng.normal(size=(k, 2))])
+        y, w = rng.normal(size=(B, k)), 1 / rng.uniform(0.01, 10, size=(B, k))
+        stacked = projection(y, w, np.broadcast_to(X, (B, k, 3))).trPP
+        assert all(stacked[i] == projection(y[i], w[i], X).trPP for i in range(B))

@@ -106,24 +106,27 @@ def projection(y, w, X) -> Projection:
     return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
 
 
-#: rows of Q'Q-blocks formed at once by :func:`_offdiag_pp` (times k times the batch size)
+#: elements (rows x k x p x stacked problems) of the q_i'q_j products :func:`_offdiag_pp` forms at once
 _BLOCK_ELEMENTS = 1 << 21
 
 
 def _offdiag_pp(w, Q):
-    """:math:`\\sum_{i \\ne j} w_i w_j (q_i'q_j)^2`, the off-diagonal part of tr P^2, as a sum of squares."""
-    k = Q.shape[-2]
+    """:math:`\\sum_{i \\ne j} w_i w_j (q_i'q_j)^2`, the off-diagonal part of tr P^2, as a sum of squares.
+
+    Each row's sum over j is formed whole and the rows are summed at the end, so the bits do not
+    depend on the block size (nor on how many problems are stacked)."""
+    k, p = Q.shape[-2], Q.shape[-1]
     batch = int(np.prod(Q.shape[:-2], dtype=np.int64))
-    step = max(1, _BLOCK_ELEMENTS // max(1, k * batch))
-    out = np.zeros(Q.shape[:-2])
+    step = max(1, _BLOCK_ELEMENTS // max(1, k * p * batch))
+    rows = np.empty(Q.shape[:-1])
     for a in range(0, k, step):
         b = min(k, a + step)
-        G = np.einsum("...ip,...jp->...ij", Q[..., a:b, :], Q)  # (..., b - a, k): q_i'q_j
-        G2 = w[..., a:b, None] * w[..., None, :] * G * G
+        G = (Q[..., a:b, None, :] * Q[..., None, :, :]).sum(-1)  # (..., b - a, k): q_i'q_j
+        G2 = w[..., None, :] * G * G
         idx = np.arange(a, b)
         G2[..., idx - a, idx] = 0.0  # the diagonal is counted apart, through 1 - h
-        out = out + G2.sum((-2, -1))
-    return out
+        rows[..., a:b] = w[..., a:b] * G2.sum(-1)
+    return rows.sum(-1)
 
 
 def tr_PA(w, Q, a):
