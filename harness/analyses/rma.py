@@ -611,7 +611,9 @@ class RmaKind(AnalysisKind):
         if self.user_weights(spec) is not None or np.min(es.vi) <= 0:
             return None  # the noise measure is that of the inverse-variance weighted step
         try:
-            re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), metafor=metafor_of(spec).version.text)
+            with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
+                pywarnings.simplefilter("ignore")
+                re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), metafor=metafor_of(spec).version.text)
         except (ArithmeticError, ValueError, np.linalg.LinAlgError):
             return None
         if not re.converged:
