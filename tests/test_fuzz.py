@@ -41,6 +41,36 @@ def test_default_models_exist_and_cover_rve():
     assert any(m.kind_name == "robu" for m in resolve(None))
 
 
+def test_every_default_model_builds_its_spec_on_generated_datasets():
+    """make_spec validates each model's spec on the campaign's ArrayDataset (no R): its numeric/text
+    take the keywords Dataset's take (a mismatch failed every chunk of a default campaign)."""
+    for i in range(12):
+        for m in resolve(None):
+            spec = make_spec(dataset(1, i, m.family), m, f"s{i}")
+            assert spec.kind == m.kind_name
+
+
+def test_array_dataset_errors_are_the_text_paths():
+    import pandas as pd
+    import pytest
+
+    from harness.data import Dataset
+    from harness.errors import InputError
+    from harness.fuzz.batch import ArrayDataset, cell
+
+    frame = pd.DataFrame({"n": [10.0, 1.0, 12.0], "x": [1.0, np.nan, 0.0]})
+    arr = ArrayDataset("d", "<d>", frame)
+    txt = Dataset("d", "<d>", pd.DataFrame({c: [cell(v) for v in frame[c]] for c in frame}, dtype=object))
+    for call in (lambda d: d.numeric("n", lower=2, what="a sample size", why="two observations per arm"),
+                 lambda d: d.text("x", what="a moderator value"), lambda d: d.numeric("x")):
+        with pytest.raises(InputError) as a:
+            call(arr)
+        with pytest.raises(InputError) as b:
+            call(txt)
+        assert str(a.value) == str(b.value)
+    assert arr.text("n") == txt.text("n") and list(arr.numeric("x", allow_empty=True)[[0, 2]]) == [1.0, 0.0]
+
+
 def test_one_sided_engine_error_is_a_disagreement(fixtures_dir):
     kind = RmaKind()
     ds = dataset(1, 3, "uni")

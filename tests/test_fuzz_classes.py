@@ -176,3 +176,207 @@ def test_r2_of_two_zero_tau2s_is_rounding(r_engine):
     assert diff > 1  # the numbers differ grossly ...
     assert find("R2", ctx, diff, diff / max(r["R2"][0], 1e-300)).id == "r2-of-zero-tau2"  # ... and the entry covers exactly this
     assert find("R2", {**ctx, "tau2_re_over_threshold": 2.0}, diff, 1.0) is None  # not when tau^2_RE is a real estimate
+
+
+def _p_exact(v, X, t=0):
+    """P = W - WX(X'WX)^-1X'W with w = 1/(v + t), exactly (Fractions), as a list of rows."""
+    w = [1 / (Fraction(x) + Fraction(t)) for x in v]
+    X = [[Fraction(a) for a in row] for row in X]
+    k, p = len(w), len(X[0])
+    A = [[sum(w[i] * X[i][a] * X[i][b] for i in range(k)) for b in range(p)] for a in range(p)]
+    M = [_solve(A, [Fraction(int(a == b)) for a in range(p)]) for b in range(p)]  # columns of A^-1
+    H = [[sum(X[i][a] * M[b][a] * X[j][b] for a in range(p) for b in range(p)) for j in range(k)] for i in range(k)]
+    return [[(w[i] if i == j else 0) - w[i] * H[i][j] * w[j] for j in range(k)] for i in range(k)]
+
+
+# fuzz seed 1, dataset 178, model REML-mods (k = 4, p = 3, tau^2 = 0 in both engines): variances
+# 0.24 to 6,117 (vi_ratio 2.6e4, below the 1e5 the explicit-P entries first asked for)
+Y178 = np.array([-448.22336099484534, 604.0633969246381, -716.9745361462635, 741.2196623405667])
+V178 = np.array([0.39682351449828673, 6116.580524381301, 280.81338763612536, 0.2394696520432095])
+X178 = np.array([[2.476247609441168, 1.1576360008984672], [0.013834806110879018, -0.3022516681000459],
+                 [-1.5506931243085846, 0.8419626144785257], [0.4382151856115917, -0.4714049939713873]])
+
+
+def test_general_path_se_tau2_with_a_dominant_weight_is_exact(r_engine):
+    """REML se.tau2 = sqrt(2 / sum(P*P)). metafor was right here (1.3e-10 from exact): Python's
+    expanded tr P^2 = sum w^2 - 2 sum w^2 h + ||Q'WQ||^2 cancelled to 2e-8 relative; tr P^2 is now
+    a sum of squares (wls.projection)."""
+    Xd = np.column_stack([np.ones(4), X178])
+    fit = harness.rma(Y178, V178, mods=X178, method="REML", control=CTRL)
+    assert fit.tau2 == 0.0
+    P = _p_exact(V178, Xd)
+    exact = float(2 / sum(x * x for row in P for x in row)) ** 0.5  # 4878.951203905984
+    assert abs(fit.se_tau2 - exact) <= 1e-12 * exact
+    r = _rma_r(r_engine, Y178, V178, "REML", X178).value
+    assert r["tau2"][0] <= 1e-12
+    assert abs(r["se_tau2"][0] - exact) <= 1e-9 * exact  # metafor's explicit P: 1.3e-10 here
+    assert abs(r["se_tau2"][0] - fit.se_tau2) <= 1e-8 * r["se_tau2"][0]  # within the iterative tolerance
+
+
+def test_qe_with_a_dominant_weight_metafor_within_the_explicit_p_bound(r_engine):
+    """QE on the same data: Python exact to 1e-14, metafor 6.7e-8 off -- at vi_ratio 2.6e4, inside
+    the entry's bound k eps vi_ratio^2 (5.8e-7): the entry's gate now starts at 1e3."""
+    from harness.compare.explained import find
+
+    Xd = np.column_stack([np.ones(4), X178])
+    exact = float(_qe_exact(Y178, V178, Xd))
+    py = harness.rma(Y178, V178, mods=X178, method="REML", control=CTRL).QE
+    r = _rma_r(r_engine, Y178, V178, "REML", X178).value["QE"][0]
+    assert abs(py - exact) <= 1e-14 * exact
+    assert abs(r - exact) > 1e-8 * exact
+    ratio = V178.max() / V178.min()
+    ctx = {"kind": "rma", "vi_ratio": ratio, "explicit_p_scale": 4 * ratio**2, "metafor": r_engine.versions()["metafor"]}
+    rel = abs(r - py) / abs(r)
+    assert find("QE", ctx, abs(r - py), rel, rel_sym=rel).id == "explicit-p-variance-spread"
+    assert find("QE", {**ctx, "vi_ratio": 999.0}, abs(r - py), rel, rel_sym=rel) is None  # below the gate: not explained
+    assert find("QE", ctx, 1e3 * abs(r - py), 1e3 * rel, rel_sym=1e3 * rel) is None  # nor a difference beyond the bound
+
+
+def test_intercept_only_reml_se_tau2_with_a_dominant_weight_is_exact():
+    """RR of the tables 610,0,5168,0 and 8,307,1,33 (metafor's 1/2 added to the first table's cells):
+    vi 1.4e-6 and 1.09, REML tau^2 = 0. Exact se.tau2 = sqrt(2 / sum(P*P)) = 0.7724540481910477
+    (metafor 3.8-1: 0.7724540482); the closed form S2 - 2 S3/W + (S2/W)^2 gave 0.7724521124."""
+    es = harness.escalc("RR", ai=[610, 8], bi=[0, 307], ci=[5168, 1], di=[0, 33])
+    fit = harness.rma(es.yi, es.vi, method="REML", control=CTRL)
+    assert fit.tau2 == 0.0
+    P = _p_exact(es.vi, [[1.0], [1.0]])
+    exact = float(2 / sum(x * x for row in P for x in row)) ** 0.5
+    assert exact == pytest.approx(0.7724540481910477, rel=1e-15)
+    assert abs(fit.se_tau2 - exact) <= 1e-13 * exact
+
+
+# fuzz seed 1, dataset 120, model REML-mods (k = 9, binary moderators): Python R^2 = 100, metafor NA
+Y120 = np.array([-18546.29777822004, -37.03402583150081, 9301.44874541482, -9.64806147144464, -16.153168217689434,
+                 -31.064518514590016, -9.1062050038699, -6820.802025792241, 38134.380354570094])
+V120 = np.array([897957488.8259267, 6174.237601826748, 38872245.629117884, 7794.390102013154, 86.40393274623108,
+                 134.111038428304, 13.429870469904582, 40047708.495634675, 247269383.3179455])
+X120 = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+
+
+def test_r2_undefined_in_metafor_when_its_refit_cannot_meet_the_threshold(r_engine):
+    """metafor's R^2 refits the intercept-only model in try() and returns NA when the refit fails.
+    Here that refit stops at maxiter ("Fisher scoring did not converge"): its step's rounding error
+    exceeds the 1e-12 threshold. Python's refit is the REML fixed point (exact arithmetic), and with a
+    threshold its steps can meet (1e-8) metafor's refit converges to it and R^2 is Python's."""
+    from harness.analyses.rma import RmaKind
+    from harness.compare.compare import Record
+    from harness.fuzz import dataset, resolve
+    from harness.fuzz.batch import make_spec
+
+    re = harness.rma(Y120, V120, method="REML", control=CTRL)
+    full = harness.rma(Y120, V120, mods=X120, method="REML", control=CTRL)
+    assert re.converged and abs(float(_reml_step_exact(Y120, V120, re.tau2))) <= 1e-13 * re.tau2
+    r_re = _rma_r_err(r_engine, Y120, V120, 1e-12)
+    assert r_re.error is not None and "did not converge" in r_re.error
+    r = _rma_r(r_engine, Y120, V120, "REML", X120).value
+    assert np.isnan(r["R2"][0]) and not np.isnan(full.R2)
+    loose = _rma_r_err(r_engine, Y120, V120, 1e-8)
+    assert loose.error is None and abs(loose.value["tau2"][0] - re.tau2) <= 1e-10 * re.tau2
+    loose_full = _rma_r_err(r_engine, Y120, V120, 1e-8, X120)
+    assert abs(loose_full.value["R2"][0] - full.R2) <= 1e-8 * full.R2  # metafor's R^2 once its refit converges
+    # the kind explains exactly this record (the campaign's dataset, its REML-mods spec)
+    ds = dataset(1, 120, "uni")
+    assert np.array_equal(np.asarray(ds.columns["yi"], float), Y120)
+    model = next(m for m in resolve(None) if m.name == "REML-mods")
+    spec = make_spec(ds, model, "fuzz-s1-d120-uni")
+    kind = RmaKind()
+    why = kind.explain(spec, Record("R2", full.R2, float("nan"), None, None, None, "differ"))
+    assert why is not None and why.startswith("r2-refit-threshold-below-rounding")
+    # the case is R^2 undefined in R only (a number in R is for the size-bounded entries: here, with
+    # vi_ratio 6.7e7, explicit-p-variance-spread's bound exceeds 1 and covers it)
+    assert kind._explain_r2_undefined_in_r(spec, Record("R2", full.R2, 50.0, abs(full.R2 - 50.0), 1.0, None, "differ")) is None
+    assert kind._explain_r2_undefined_in_r(spec, Record("R2", float("nan"), float("nan"), None, None, None, "differ")) is None
+    from harness.compare.explained import find
+
+    ctx = {"kind": "rma", "method": "REML", "case": "r2-undefined-in-r", "metafor": r_engine.versions()["metafor"]}
+    assert find("R2", {**ctx, "re_step_noise_over_threshold": 2.0}).id == "r2-refit-threshold-below-rounding"
+    assert find("R2", {**ctx, "re_step_noise_over_threshold": 0.5}) is None  # a refit that can converge: not explained
+
+
+def _rma_r_err(r_engine, y, v, threshold, mods=None):
+    data = {"yi": y, "vi": v}
+    if mods is not None:
+        data.update({f"x{j + 1}": col for j, col in enumerate(mods.T)})
+    return r_engine.call("mh_rma", data=data, mods={n: data[n] for n in data if n.startswith("x")}, factors={}, measure="GEN",
+                         vtype="LS", method="REML", test="z", level=95.0, intercept=True, threshold=threshold, maxiter=1000, tol=None,
+                         weights=None, extras=[], newmods=None, newmods_ncol=1, confint_tol=1e-12)
+
+
+def test_reml_that_oscillates_at_its_rounding_converges(r_engine):
+    """fuzz seed 1, dataset 744 (k = 45, vi 6.8e-5 .. 624), model REML: metafor converged
+    (tau^2 = 0.0492046795123847), Python ran out of its 1,000 iterations. Fisher scoring contracts
+    by rho ~ -0.85 there: on the centred y both engines iterate on, each step's rounding (~5e-13) keeps
+    the double-precision iteration in a cycle whose changes (~5e-12) never meet the 1e-12 threshold.
+    Python now counts a change within |1 - rho| / (1 - |rho|) times the step noise as rounding."""
+    from harness.fuzz import dataset
+
+    ds = dataset(1, 744, "uni")
+    y, v = np.asarray(ds.columns["yi"], float), np.asarray(ds.columns["vi"], float)
+    assert (y[0], v[0], len(y)) == (3.1952620824471936, 326.8274755221674, 45)
+    fit = harness.rma(y, v, method="REML", control=CTRL)
+    assert fit.converged
+    exact_step = float(_reml_step_exact(y, v, fit.tau2))  # the fixed point is tau^2 + step, to first order
+    assert abs(exact_step) <= 1e-10 * fit.tau2
+    r = _rma_r_err(r_engine, y, v, 1e-12)
+    assert r.error is None and abs(r.value["tau2"][0] - fit.tau2) <= 1e-10 * fit.tau2
+    # without the amplification: the plain double-precision steps on the centred y cycle above the threshold
+    yc = y - y.mean()
+    t = fit.tau2
+    changes = []
+    for _ in range(200):
+        adj = float(T._fs_step(yc, v, t, "REML", len(y)))
+        changes.append(abs(adj))
+        t += adj
+    assert min(changes[100:]) > 1e-12
+    assert max(changes[100:]) <= 2e-10 * fit.tau2  # ... at the resolution the iteration has (far inside 1e-8)
+
+
+def test_robu_corr_terms_with_one_dominant_study(r_engine):
+    """fuzz seed 1, dataset 855, robu-CORR (intercept only): study 1 one effect (vi 2.3), study 2 three
+    (vi ~1e7); study weights s_j = 1/vbar_j 3.9e6 apart. Exactly: term2 = termB/denom with
+    termB = sum_j w_j (k_j - 1) / S, denom = S - sum_j s_j^2 / S (w_j = 1/(k_j vbar_j), S = sum s_j).
+    Python was 1.2e-9 off (it summed t t' and X'X over studies before subtracting); robumeta, which
+    subtracts per study, is off 1.8e-10 through its own denom = sumW - tr(...), inside the entry's bound."""
+    from harness.analyses.robu import RobuKind
+    from harness.compare.explained import find
+    from harness.fuzz import dataset, resolve
+    from harness.fuzz.batch import make_spec
+
+    ds = dataset(1, 855, "clustered")
+    v = [Fraction(x) for x in np.asarray(ds.columns["vi"], float)]
+    st = list(np.asarray(ds.columns["study"], float))
+    assert st == [1.0, 2.0, 2.0, 2.0] and float(v[0]) == 2.2955535792308064
+    k = {u: st.count(u) for u in set(st)}
+    vbar = {u: sum(x for x, s in zip(v, st) if s == u) / k[u] for u in k}
+    w = {u: 1 / (k[u] * vbar[u]) for u in k}
+    S = sum(k[u] * w[u] for u in k)
+    denom = S - sum((k[u] * w[u]) ** 2 for u in k) / S
+    term2 = float(sum(w[u] * (k[u] - 1) for u in k) / S / denom)
+    model = next(m for m in resolve(None) if m.name == "robu-CORR")
+    spec = make_spec(ds, model, "fuzz-s1-d855-clustered")
+    kind = RobuKind()
+    py = kind.run_python(spec).values["term2"]
+    r = kind.run_r(spec, r_engine).values["term2"]
+    assert abs(py - term2) <= 1e-14 * term2
+    assert 1e-10 * term2 < abs(r - term2) <= 1e-9 * term2
+    ctx = kind.explain_context(spec)
+    scale = ctx["corr_denom_scale"]
+    assert scale == pytest.approx(float(S / denom), rel=1e-12)  # 1.95e6
+    rel = abs(r - py) / abs(r)
+    ctx = {**ctx, "robumeta": r_engine.versions()["robumeta"]}
+    assert find("term2", ctx, abs(r - py), rel, rel_sym=rel).id == "robu-corr-denominator-cancellation"
+    assert rel >= 4 * 2.0**-52 * scale / 10  # the bound is not loose by orders
+    assert find("term2", ctx, 10 * abs(r - py), 10 * rel, rel_sym=10 * rel) is None
+
+
+def test_stacked_projection_gives_the_one_by_one_bits():
+    """tr P^2's off-diagonal sum is formed row by row whatever the block size, so a stack of
+    problems (the batched fits) and each problem alone give the same bits."""
+    from harness.core.wls import projection
+
+    rng = np.random.default_rng(3)
+    for k, B in ((344, 100), (7, 5)):
+        X = np.column_stack([np.ones(k), rng.normal(size=(k, 2))])
+        y, w = rng.normal(size=(B, k)), 1 / rng.uniform(0.01, 10, size=(B, k))
+        stacked = projection(y, w, np.broadcast_to(X, (B, k, 3))).trPP
+        assert all(stacked[i] == projection(y[i], w[i], X).trPP for i in range(B))

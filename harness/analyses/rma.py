@@ -566,6 +566,10 @@ class RmaKind(AnalysisKind):
         registered = super().explain(spec, record)  # the explained-differences registry first
         if registered:
             return registered
+        if record.name == "R2":
+            why = self._explain_r2_undefined_in_r(spec, record)
+            if why:
+                return why
         if record.rel_diff is None or not spec["mods"]:
             return None
         kappa = self._condition(spec)
@@ -576,6 +580,46 @@ class RmaKind(AnalysisKind):
             why = explain({**self.explain_context(spec), "design": "ill-conditioned"}, record)
             return None if why is None else f"{why} (this design: kappa = {kappa:.2g}, kappa^2*eps = {bound:.1g})"
         return None
+
+    def _explain_r2_undefined_in_r(self, spec, record):
+        """R^2 NA in metafor, a number in Python: metafor's R^2 refits the intercept-only
+        model inside ``try()`` and sets R^2 to NA when that refit fails; the entry
+        ``r2-refit-threshold-below-rounding`` holds when the refit's Fisher-scoring step at
+        Python's converged estimate has a rounding error above metafor's absolute threshold
+        (the failure of ``fisher-scoring-threshold-below-rounding``, in the refit)."""
+        if spec["method"] not in ("ML", "REML", "EB") or not spec["mods"]:
+            return None
+        if record.python is None or not math.isfinite(record.python) or record.r is None or not math.isnan(record.r):
+            return None
+        measured = self._refit_step_noise(spec)
+        if measured is None:
+            return None
+        tau2_re, noise = measured
+        from ..compare.explained import explain
+
+        ctx = {**self.explain_context(spec), "case": "r2-undefined-in-r", "re_step_noise_over_threshold": noise / spec["threshold"]}
+        why = explain(ctx, record)
+        return None if why is None else (f"{why} (intercept-only refit: tau^2 = {tau2_re:.6g}, step noise {noise:.2g} = "
+                                         f"{noise / spec['threshold']:.2g} x threshold)")
+
+    def _refit_step_noise(self, spec):
+        """(tau^2, step noise) of Python's intercept-only refit, the step noise amplified by
+        k * vi_ratio as for metafor's explicit P (see :meth:`explain_error`); None if it did not converge."""
+        from ..core.tau2 import step_noise
+
+        es = self._escalc(spec)
+        if self.user_weights(spec) is not None or np.min(es.vi) <= 0:
+            return None  # the noise measure is that of the inverse-variance weighted step
+        try:
+            with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
+                pywarnings.simplefilter("ignore")
+                re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), metafor=metafor_of(spec).version.text)
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+            return None
+        if not re.converged:
+            return None
+        ratio = float(np.max(es.vi) / np.min(es.vi))
+        return re.tau2, step_noise(es.yi, es.vi, None, re.tau2, spec["method"]) * len(es.vi) * ratio
 
     def _condition(self, spec):
         def compute():

@@ -34,6 +34,8 @@ Options
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
@@ -272,10 +274,24 @@ class RobuKind(AnalysisKind):
         return CLOSED
 
     def explain_context(self, spec):
-        """Spec options plus ``yi_range``: (max yi - min yi) / max |yi| (0: identical effects)."""
-        y = self.inputs(spec)[0]["yi"]
+        """Spec options plus ``yi_range``: (max yi - min yi) / max |yi| (0: identical effects), and
+        ``corr_denom_scale``: sumW / denom of CORR's tau^2 denominator ``denom = sumW - tr((X'WX)^-1
+        X'WJWX)`` for the intercept (study weights s_j = 1/vbar_j: S^2 / sum_j s_j S_-j), by which
+        robumeta's subtraction amplifies the rounding of sumW."""
+        x = self.inputs(spec)[0]
+        y = x["yi"]
         scale = float(np.max(np.abs(y))) if len(y) else 0.0
-        return {**super().explain_context(spec), "yi_range": float(np.ptp(y)) / scale if scale > 0 else 0.0}
+        out = {**super().explain_context(spec), "yi_range": float(np.ptp(y)) / scale if scale > 0 else 0.0}
+        if spec.get("modelweights") == "CORR" and len(y):
+            from ..core.wls import sum_of_others
+
+            study = np.array(x["study"], dtype=object)
+            vi = np.asarray(x["vi"], float)
+            sj = np.array([1.0 / vi[study == u].mean() for u in dict.fromkeys(study.tolist())])
+            S = sj.sum()
+            inner = float((sj * sum_of_others(sj)).sum())
+            out["corr_denom_scale"] = S * S / inner if inner > 0 else math.inf
+        return out
 
     def condition_number(self, spec):
         x, M, _, _ = self.inputs(spec)

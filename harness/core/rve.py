@@ -51,6 +51,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from .wls import sum_of_others
+
 #: robumeta's pseudo-inverse threshold on eigenvalues (``:462, :472, :501``)
 ROBU_EIG_TOL = 1e-10
 #: robumeta's sensitivity() grid (``R/sensitivity.R:58``)
@@ -291,8 +293,18 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         sumW = w.sum((-2, -1))
         WKXX = np.einsum("...nkp,...nk,...nkq->...pq", X, w / k_rows, X)
         w1 = w[..., 0] / ksafe  # (W/k)[1,1]
-        XJX_XX = np.einsum("...n,...np,...nq->...pq", w1, t_, t_) - np.einsum("...n,...nkp,...nkq->...pq", w1, X, X)
-        denom = sumW - _tr(Q0, XWJWX)
+        # sum_j w1_j (t_j t_j' - X_j'X_j), each study's difference formed before the sum (as
+        # robumeta's per-study matrices): the two sums apart cancel (a one-effect study adds
+        # w1_j to both; 1e-9 relative off with study weights 4e6 apart)
+        XJX_XX = np.einsum("...n,...npq->...pq", w1, t_[..., :, :, None] * t_[..., :, None, :] - np.einsum("...nkp,...nkq->...npq", X, X))
+        if P == 1 and bool(np.all(np.where(mask[..., None], X, 1.0) == 1.0)):
+            # intercept only: sumW - sum_j s_j^2 / sumW (s_j = sum of study j's weights) cancels by
+            # (s_max/s_min) eps when one study dominates; sum_j s_j S_-j / sumW is a sum of
+            # positive terms (S_-j = the other studies' sum, prefix + suffix sums)
+            s1 = s[..., 0]
+            denom = (s1 * sum_of_others(s1)).sum(-1) / sumW
+        else:
+            denom = sumW - _tr(Q0, XWJWX)
         termA = _tr(Q0, WKXX)
         termB = _tr(Q0, XJX_XX)
         term1 = (Qe - N + termA) / denom

@@ -209,6 +209,26 @@ def _step_noise(a, b, d):
     return STEP_NOISE * _EPS * (np.abs(a) + np.abs(b)) / np.abs(d)
 
 
+#: an iteration t -> t + adj(t) that contracts by rho = 1 + adj'(t) < 0 at its fixed point
+#: oscillates: a rounding error delta per step then keeps it in a cycle whose changes reach
+#: |1 - rho| delta / (1 - |rho|) (e_{n+1} = rho e_n + delta_n), so a change of that size is
+#: rounding too. Bounded (|rho| >= 1 - 1/AMP_MAX is no contraction to speak of)
+AMP_MAX = 64.0
+
+
+def _contraction_amp(method, a, d, zPz, yPPy, k, p, w_sum, stepadj):
+    """max(1, |1 - rho| / (1 - |rho|)) with rho = 1 + stepadj * adj'(t) at the fixed point
+    (a = b there): REML and ML adj = (y'PPy - b)/d with (y'PPy)' = -2 y'PPPy and b' = -d (tr P' =
+    -tr PP, (sum w)' = -sum w^2); EB adj = (y'Py k/(k-p) - k)/sum w with (y'Py)' = -y'PPy."""
+    if method in ("REML", "ML"):
+        rho = 1 + stepadj * (d - 2 * zPz) / d
+    else:
+        rho = 1 - stepadj * yPPy * k / (k - p) / w_sum
+    r = np.abs(rho)
+    amp = np.abs(1 - rho) / np.maximum(1 - r, 1 / AMP_MAX)
+    return np.where(rho < 0, np.minimum(np.maximum(amp, 1.0), 2 * AMP_MAX), 1.0)
+
+
 def step_noise(y, v, X, tau2, method) -> float:
     """Rounding error of the Fisher-scoring step at ``tau2`` (:data:`STEP_NOISE`; ML/REML/EB).
 
@@ -287,14 +307,21 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         w = 1 / (vf[a] + ta[:, None])
         pr = projection(yf[a], w, Xf[a])
         if method == "ML":
-            adj = (pr.yPPy - w.sum(-1)) / (w**2).sum(-1)
-            noise = _step_noise(pr.yPPy, w.sum(-1), (w**2).sum(-1))
+            d = (w**2).sum(-1)
+            adj = (pr.yPPy - w.sum(-1)) / d
+            noise = _step_noise(pr.yPPy, w.sum(-1), d)
         elif method == "REML":
-            adj = (pr.yPPy - pr.trP) / pr.trPP
-            noise = _step_noise(pr.yPPy, w.sum(-1), pr.trPP)
+            d = pr.trPP
+            adj = (pr.yPPy - pr.trP) / d
+            noise = _step_noise(pr.yPPy, w.sum(-1), d)
         else:  # EB
-            adj = (pr.yPy * k / (k - p) - k) / w.sum(-1)
-            noise = _step_noise(pr.yPy * k / (k - p), k, w.sum(-1))
+            d = w.sum(-1)
+            adj = (pr.yPy * k / (k - p) - k) / d
+            noise = _step_noise(pr.yPy * k / (k - p), k, d)
+        z = w * pr.resid  # P y
+        sz = np.sqrt(w) * z
+        zPz = (w * z * z).sum(-1) - (np.einsum("bkp,bk->bp", pr.Q, sz) ** 2).sum(-1)  # (Py)'P(Py) = y'PPPy
+        noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w.sum(-1), stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         # a step of -inf cannot be halved above tau2_min (the loop below would
@@ -334,11 +361,12 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
 
 
-def _fs_step(y, v, t, method, k, noise=False):
+def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
     """One Fisher-scoring adjustment for X = 1 (same formulas as :func:`_fisher_scoring`);
-    with ``noise``: (adjustment, its rounding error, :data:`STEP_NOISE`)."""
+    with ``noise``: (adjustment, its rounding error: :data:`STEP_NOISE`, amplified by the
+    iteration's oscillation, :func:`_contraction_amp`)."""
     w = 1 / (v + t)
-    W, S2, _, _, yPy, yPPy, trP, trPP = intercept_projection(y, w)
+    W, S2, _, r, yPy, yPPy, trP, trPP = intercept_projection(y, w)
     if method == "REML":
         a, b, d = yPPy, trP, trPP
         scale = W
@@ -349,7 +377,11 @@ def _fs_step(y, v, t, method, k, noise=False):
         a, b, d = yPy * k / (k - 1), k, W
         scale = k
     adj = (a - b) / d
-    return (adj, _step_noise(a, scale, d)) if noise else adj
+    if not noise:
+        return adj
+    z = w * r  # P y
+    zPz = rowdot(w * z, z) - rowdot(w, z) ** 2 / W  # y'PPPy
+    return adj, _step_noise(a, scale, d) * _contraction_amp(method, a, d, zPz, yPPy, k, 1, W, stepadj)
 
 
 def _io_loglik(y, v, t, method):
@@ -380,7 +412,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
     it, conv = 0, False
     while True:
         it += 1
-        adj, noise = _fs_step(y, v, t, method, k, noise=True)
+        adj, noise = _fs_step(y, v, t, method, k, noise=True, stepadj=stepadj)
         adj, noise = float(adj) * stepadj, float(noise)
         if adj != adj:
             adj = 0.0
@@ -435,7 +467,7 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
     a, ya, va, ta, it = np.arange(B), yf, vf, tau2.copy(), 0
     while a.size:
         it += 1
-        adj, noise = _fs_step(ya, va, ta[:, None], method, k, noise=True)
+        adj, noise = _fs_step(ya, va, ta[:, None], method, k, noise=True, stepadj=stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         adj = np.where(np.isneginf(adj), np.nan, adj)  # as in _fisher_scoring

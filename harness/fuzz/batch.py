@@ -45,7 +45,7 @@ class ArrayDataset(Dataset):
     def _text_frame(self):
         return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
 
-    def numeric(self, column, *, lower=None, lower_inclusive=True, what=None, allow_empty=False, why=None):
+    def numeric(self, column, *, lower=None, lower_inclusive=True, **kw):
         self.require(column)
         x = self.frame[column].to_numpy(dtype=float)
         ok = np.isfinite(x).all()
@@ -53,14 +53,15 @@ class ArrayDataset(Dataset):
             ok = bool((x > lower).all() if not lower_inclusive else (x >= lower).all())
         if ok:
             return x.copy()
-        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, what=what,
-                                                                          allow_empty=allow_empty, why=why)
+        # every other keyword (what, why, allow_empty, ...) only shapes the text path's error
+        return Dataset(self.name, self.path, self._text_frame()).numeric(column, lower=lower, lower_inclusive=lower_inclusive, **kw)
 
     def text(self, column, what=None):
         self.require(column)
-        if what is not None and not np.isfinite(self.frame[column].to_numpy(dtype=float)).all():
-            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)  # the same error as a fixture's
-        return [cell(x) for x in self.frame[column]]
+        x = self.frame[column].to_numpy(dtype=float)
+        if what is not None and not np.isfinite(x).all():  # a missing cell: the text path's error, word for word
+            return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)
+        return [cell(v) for v in x]
 
     def labels(self, column):
         if column is None:
@@ -127,14 +128,22 @@ class BatchStats:
     python_seconds: float = 0.0
 
 
-#: seconds one call in a batch may take in R (setTimeLimit in mh_fuzz_batch)
+#: seconds one call in a batch may take in R (setTimeLimit in mh_fuzz_batch); the environment's
+#: ``METAHARNESS_FUZZ_CALL_TIMEOUT`` overrides it (a saturated machine: metafor's REML at k = 344
+#: then needs more than a minute, and the limit, a guard against hangs, would decide the record)
 PER_CALL_SECONDS = 60.0
+
+
+def per_call_seconds() -> float:
+    from ..engines.worker import _env_float
+
+    return _env_float("METAHARNESS_FUZZ_CALL_TIMEOUT", PER_CALL_SECONDS)
 
 
 def r_batch(engine, calls, stats: BatchStats | None = None) -> list[RCall]:
     """Make ``calls`` ([(fname, kwargs)]) in R with one crossing; one :class:`RCall` each.
 
-    Each call is bounded in R (:data:`PER_CALL_SECONDS`); the engine's own
+    Each call is bounded in R (:func:`per_call_seconds`); the engine's own
     per-call timeout (R worker process) is raised for the batch to cover them all.
     """
     if not calls:
@@ -142,10 +151,11 @@ def r_batch(engine, calls, stats: BatchStats | None = None) -> list[RCall]:
     payload = {str(i + 1): {"fname": f, "args": kw} for i, (f, kw) in enumerate(calls)}
     t0 = time.perf_counter()
     saved = getattr(engine, "timeout", None)
+    per_call = per_call_seconds()
     try:
         if saved is not None:
-            engine.timeout = max(saved, PER_CALL_SECONDS * len(calls) + 60.0)
-        res = engine.call("mh_fuzz_batch", calls=payload, per_call=PER_CALL_SECONDS)
+            engine.timeout = max(saved, per_call * len(calls) + 60.0)
+        res = engine.call("mh_fuzz_batch", calls=payload, per_call=per_call)
     finally:
         if saved is not None:
             engine.timeout = saved
