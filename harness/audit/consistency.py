@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from ..core import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .findings import Finding, fmt, fmt_iv
 from .numbers import Reported

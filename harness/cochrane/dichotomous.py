@@ -47,7 +47,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from ..core import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from ..core import revman_binary as rb
 from .rm5 import INPUTS, Analysis, ci_level, empty_inputs, unique_names

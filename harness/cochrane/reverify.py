@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import stats
+from ..core import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from ..compare.compare import OK_VERDICTS, QuantityRecord, Record, compare_to_reference, compare_values, worst_verdict
 from ..compare.tolerance import CLOSED, ITERATIVE, STORED_DOUBLE, STORED_DOUBLE_P, Tolerance, printed

@@ -28,7 +28,7 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 from scipy.special import gammaln
 
 #: ``vtype`` values of metafor's escalc implemented here, per measure (the

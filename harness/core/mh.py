@@ -46,7 +46,7 @@ Peto (Yusuf et al. 1985): :math:`E = x n_1/N`, :math:`V = x y n_1 n_2/(N^2(N-1))
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from . import effect_sizes_binary as eb
 from .rma import level_to_alpha

@@ -62,7 +62,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
 from .revman import RevManPooled, heterogeneity, pool
 
