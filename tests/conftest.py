@@ -23,3 +23,12 @@ def pytest_configure(config):
     # run `-m "r and not r_bridge"`; debian12 and debian13 run them all
     config.addinivalue_line("markers", "r_bridge: needs R and the rpy2 bridge but no particular metafor/robumeta/clubSandwich "
                                        "release (worker faults, clusters, the browser, the plugin's machinery): run once per R and rpy2")
+
+
+@pytest.fixture(scope="module")
+def local2():
+    """A 2-worker Dask LocalCluster (harness.distributed.Cluster), one per test module."""
+    from harness.distributed import Cluster
+
+    with Cluster(workers=2) as cl:
+        yield cl

@@ -24,7 +24,7 @@ from harness.audit import batch
 from harness.audit.batch import AuditOptions, FileError, audit_files, expand
 from harness.audit.report import render_set
 from harness.cli import main
-from harness.distributed import Cluster, r_engines, worker_pids
+from harness.distributed import r_engines, worker_pids
 
 pytestmark = [pytest.mark.r, pytest.mark.r_bridge]  # the cluster machinery: once per R (tests/conftest.py)
 
@@ -59,12 +59,6 @@ def reference(r_engine):
     # tests/test_cochrane_batch.py establishes these per file: precision_CR.csv 1.2 differs, truncated_CR.csv is cut
     assert aset.counts()["inconsistent"] == 1 and aset.counts()["error"] >= 1
     return paths, aset
-
-
-@pytest.fixture(scope="module")
-def local2():
-    with Cluster(workers=2) as cl:
-        yield cl
 
 
 def test_two_local_workers_give_the_same_results_in_order(reference, local2):

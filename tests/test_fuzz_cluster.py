@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.distributed import Cluster, worker_pids
+from harness.distributed import worker_pids
 from harness.fuzz import resolve
 from harness.fuzz.campaign import run_campaign
 from harness.fuzz.store import Store, StoreMismatch
@@ -40,12 +40,6 @@ def reference(tmp_path_factory, r_engine):
     res = run_campaign(N, SEED, resolve(MODELS), engine=r_engine, chunk=CHUNK, workers=1, store=path)
     assert res.layout == "1 process (no cluster)"
     return path, res
-
-
-@pytest.fixture(scope="module")
-def local2():
-    with Cluster(workers=2) as cl:
-        yield cl
 
 
 def same(a, b):

@@ -82,9 +82,6 @@ class Packs:
         self._size += len(body)
         return f"{self.prefix}{len(self._done)}:{len(self._open) - 1}"
 
-    def __bool__(self) -> bool:
-        return bool(self._done or self._open)
-
     def html(self) -> str:
         """The pack elements and the script that unpacks them ("" without parts)."""
         packs = self._done + ([self._open] if self._open else [])
