@@ -499,7 +499,9 @@ class RmaKind(AnalysisKind):
             if spec["method"] not in FE_METHODS:
                 thr = spec["threshold"]
                 try:
-                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
+                    with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
+                        pywarnings.simplefilter("ignore")
+                        re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
                     m["tau2_re_over_threshold"] = re.tau2 / thr if re.converged else math.nan
                 except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                     m["tau2_re_over_threshold"] = math.nan
@@ -509,7 +511,7 @@ class RmaKind(AnalysisKind):
                 m["tau2_over_threshold"] = fit.tau2 / thr if fit is not None else math.nan
             if fit is not None and fit.k > fit.p and fit.QE > 0:
                 # QEp = P(chi2_df > QE): a relative error e in QE moves it by e * QE f(QE) / QEp
-                from scipy.stats import chi2
+                from ..core.distributions import chi2
 
                 df = fit.k - fit.p
                 m["explicit_p_scale_qep"] *= max(1.0, float(fit.QE * chi2.pdf(fit.QE, df) / max(chi2.sf(fit.QE, df), 1e-300)))

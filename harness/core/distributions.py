@@ -1,4 +1,4 @@
-"""Tail probabilities and quantiles of the normal, t, chi-square and F distributions.
+"""Tail probabilities and quantiles of the normal, t, chi-square and F distributions (and the chi-square density).
 
 The functions scipy.stats evaluates for these distributions, called directly from scipy.special,
 so that the core does not import scipy.stats (about half a second at every start of the command
@@ -87,6 +87,20 @@ def chi2_sf(x, df):
     return _sf(lambda x, df: special.chdtrc(df, x), x, 0.0, _df_ok(df), df)
 
 
+def chi2_pdf(x, df):
+    """The chi-square density (``stats.chi2.pdf``; R ``dchisq(x, df)``):
+    x^(df/2 - 1) e^(-x/2) / (2^(df/2) Gamma(df/2)), evaluated on the log scale (``xlogy``,
+    ``gammaln``) as scipy's ``chi2_gen._logpdf``; 0 for x < 0, NaN for df <= 0."""
+    x = np.asarray(x, dtype=float)
+    df = np.asarray(df, dtype=float)
+    x, df = np.broadcast_arrays(x, df)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        half = df / 2.0
+        val = np.exp(special.xlogy(half - 1.0, x) - x / 2.0 - special.gammaln(half) - (np.log(2) * df) / 2.0)
+    out = np.where(x < 0, 0.0, val)
+    return _scalar(np.where((df <= 0) | np.isnan(x) | np.isnan(df), np.nan, out))
+
+
 def chi2_isf(q, df):
     """The x with P(X²_df > x) = q (``stats.chi2.isf``; R ``qchisq(q, df, lower.tail = FALSE)``)."""
     return _quantile(lambda q, df: special.chdtri(df, q), q, np.inf, 0.0, _df_ok(df), df)
@@ -121,5 +135,5 @@ def rankdata(x, method="ordinal"):
 #: scipy.stats' distribution objects, for the methods the core calls
 norm = SimpleNamespace(sf=norm_sf, isf=norm_isf)
 t = SimpleNamespace(sf=t_sf, isf=t_isf)
-chi2 = SimpleNamespace(sf=chi2_sf, isf=chi2_isf, ppf=chi2_ppf)
+chi2 = SimpleNamespace(sf=chi2_sf, isf=chi2_isf, ppf=chi2_ppf, pdf=chi2_pdf)
 f = SimpleNamespace(sf=f_sf)

@@ -12,6 +12,7 @@ own computing (R times itself: :attr:`BatchStats.r_seconds`).
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +43,21 @@ class ArrayDataset(Dataset):
     check would reject goes through the text path, so the error is the same one.
     """
 
+    @functools.cached_property
+    def _arrays(self) -> dict:
+        """The columns as float arrays, converted once (a dataset is read by every model of a chunk)."""
+        return {c: self.frame[c].to_numpy(dtype=float) for c in self.frame.columns}
+
+    def require(self, column, what="a column"):
+        if column not in self._arrays:
+            super().require(column, what)
+
     def _text_frame(self):
         return pd.DataFrame({c: [cell(x) for x in self.frame[c]] for c in self.frame.columns}, index=self.frame.index, dtype=object)
 
     def numeric(self, column, *, lower=None, lower_inclusive=True, **kw):
         self.require(column)
-        x = self.frame[column].to_numpy(dtype=float)
+        x = self._arrays[column]
         ok = np.isfinite(x).all()
         if ok and lower is not None:
             ok = bool((x > lower).all() if not lower_inclusive else (x >= lower).all())
@@ -58,7 +68,7 @@ class ArrayDataset(Dataset):
 
     def text(self, column, what=None):
         self.require(column)
-        x = self.frame[column].to_numpy(dtype=float)
+        x = self._arrays[column]
         if what is not None and not np.isfinite(x).all():  # a missing cell: the text path's error, word for word
             return Dataset(self.name, self.path, self._text_frame()).text(column, what=what)
         return [cell(v) for v in x]

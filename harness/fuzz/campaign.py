@@ -312,15 +312,16 @@ def run_chunk(seed, models, start, stop, engine):
             rec["dataset"] += [ds.index] * n
             rec["family"] += [ds.family] * n
             rec["model"] += [m.name] * n
-            for x in cmp.records:
-                rec["quantity"].append(x.name)
-                rec["base"].append(x.name.split("[", 1)[0])
-                rec["python"].append(_opt(x.python))
-                rec["r"].append(_opt(x.r))
-                rec["abs_diff"].append(_opt(x.abs_diff))
-                rec["rel_diff"].append(_opt(x.rel_diff))
-                rec["verdict"].append(x.verdict)
-                rec["explanation"].append(x.explanation)
+            xs = cmp.records
+            names = [x.name for x in xs]
+            rec["quantity"] += names
+            rec["base"] += [q.split("[", 1)[0] for q in names]
+            rec["python"] += [None if x.python is None else float(x.python) for x in xs]
+            rec["r"] += [None if x.r is None else float(x.r) for x in xs]
+            rec["abs_diff"] += [None if x.abs_diff is None else float(x.abs_diff) for x in xs]
+            rec["rel_diff"] += [None if x.rel_diff is None else float(x.rel_diff) for x in xs]
+            rec["verdict"] += [x.verdict for x in xs]
+            rec["explanation"] += [x.explanation for x in xs]
             status, cat, detail, msg, _ = classify(cmp, py, r)
             w = _worst(cmp)
             row.update(status=status, category=cat or None, detail=detail or None, message=msg or None, python_error=py.error,
