@@ -30,12 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a batch system's time limit) stops a run as Ctrl-C does
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage already
         return int(e.code or 0)
+    # A command stopped by SIGTERM ends as an interrupted one: what finished is reported and kept
+    # (a campaign's store, an audit's finished files), exit 130. Only in the main thread, where
+    # Python runs signal handlers; the previous handler comes back afterwards.
+    term = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         return args.func(args)
     except InputError as e:
@@ -55,6 +66,9 @@ def main(argv=None) -> int:
         print(f"metaharness: internal error ({type(e).__name__}: {e}); this is a bug in metaharness, please report it "
               f"(set METAHARNESS_DEBUG=1 for the traceback)", file=sys.stderr)
         return 3
+    finally:
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -168,3 +168,34 @@ def test_audit_tables_fit_the_terminal():
     for cols in (80, 120):
         p = run("audit", str(root / "fixtures" / "published" / "dersimonian2007.toml"), columns=cols)
         assert max(len(line) for line in p.stdout.splitlines()) <= cols, cols
+
+
+def test_sigterm_stops_a_command_as_an_interrupt(monkeypatch, capsys):
+    """SIGTERM (``kill``, a batch system's time limit) ends a command the way Ctrl-C does: the
+    command's own KeyboardInterrupt handling runs (a campaign keeps its store), exit 130, and the
+    previous SIGTERM handler is back afterwards."""
+    import os
+    import signal
+    import time
+
+    from harness import cli
+    from harness.commands import kinds
+
+    seen = []
+
+    def run(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)  # the handler raises at the next bytecode
+        except KeyboardInterrupt:
+            seen.append("cleanup")
+            raise
+        return 0
+
+    monkeypatch.setattr(kinds, "run", run)
+    before = signal.getsignal(signal.SIGTERM)
+    t0 = time.perf_counter()
+    assert cli.main(["kinds"]) == 130
+    assert time.perf_counter() - t0 < 5 and seen == ["cleanup"]
+    assert "metaharness: interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
