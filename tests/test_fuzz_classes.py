@@ -380,3 +380,73 @@ def test_stacked_projection_gives_the_one_by_one_bits():
         y, w = rng.normal(size=(B, k)), 1 / rng.uniform(0.01, 10, size=(B, k))
         stacked = projection(y, w, np.broadcast_to(X, (B, k, 3))).trPP
         assert all(stacked[i] == projection(y[i], w[i], X).trPP for i in range(B))
+
+
+def _reml_mods_case(i):
+    """fuzz seed 1 dataset ``i`` (family uni), model REML-mods: the spec, the kind, y, v, X."""
+    from harness.analyses.rma import RmaKind
+    from harness.fuzz import dataset, resolve
+    from harness.fuzz.batch import make_spec
+
+    ds = dataset(1, i, "uni")
+    model = next(m for m in resolve(None) if m.name == "REML-mods")
+    spec = make_spec(ds, model, f"fuzz-s1-d{i}-uni")
+    c = ds.columns
+    y, v = np.asarray(c["yi"], float), np.asarray(c["vi"], float)
+    X = np.column_stack([np.asarray(c["x1"], float), np.asarray(c["x2"], float)])
+    return spec, RmaKind(), y, v, X
+
+
+@pytest.mark.parametrize("i, yi0, rel_r, slack", [
+    # dataset, its first yi (the generator's data is what is checked), metafor's measured relative
+    # error in QE (metafor 3.8-1 and 5.0-1 alike), and how far the entry's bound is above it
+    (1474, -0.15112003350864583, 0.116, 85),    # k = 4, p = 3; vi 5.6e-9 .. 5.6e-3 (one dominant weight)
+    (4257, 9.963716612926772, 1.16e-9, 29),     # vi_ratio 386: below the explicit-p-variance-spread gate
+    (7721, 1.0724956999599171, 1.49e-3, 56),    # equal vi: QE = 4.1e-11 next to y_c'W y_c = 5.0e1
+])
+def test_qe_that_cancels_in_metafors_explicit_p(r_engine, i, yi0, rel_r, slack):
+    """metafor's QE = y_c'P y_c with an explicit P is the difference of y_c'W y_c and
+    y_c'WX(X'WX)^-1X'W y_c: with QE small next to them, or the weighted design ill-conditioned,
+    it loses up to k eps kappa(W^1/2 X)^2 (y_c'W y_c)/QE. Exact rational arithmetic sides with
+    Python (its QE: squared QR residuals); metafor within the entry's measured bound."""
+    from harness.compare.explained import EPS, find
+
+    spec, kind, y, v, X = _reml_mods_case(i)
+    assert y[0] == yi0 and len(y) == 4
+    Xd = np.column_stack([np.ones(4), X])
+    exact = float(_qe_exact(y, v, Xd))
+    py = kind.run_python(spec).values["QE"]
+    r = kind.run_r(spec, r_engine).values["QE"]
+    assert abs(py - exact) <= (2e-10 if i == 7721 else 1e-13) * exact  # 7721: Python 1.1e-10 (kappa eps ||y_c||/||r||)
+    assert abs(r - exact) / exact == pytest.approx(rel_r, rel=0.02)  # metafor: far beyond rounding
+    ctx = kind.explain_context(spec)
+    scale = ctx["explicit_p_qe_scale"]
+    w = 1 / v
+    yc = y - y.mean()
+    s = np.linalg.svd(Xd * np.sqrt(w)[:, None], compute_uv=False)
+    assert scale == pytest.approx(4 * (s[0] / s[-1]) ** 2 * float(yc @ (w * yc)) / exact, rel=1e-9)
+    ctx = {**ctx, "metafor": r_engine.versions()["metafor"]}
+    rel = abs(r - py) / max(abs(r), abs(py))
+    assert find("QE", ctx, abs(r - py), rel, rel_sym=rel).id == "explicit-p-qe-cancellation"
+    assert EPS * scale / rel == pytest.approx(slack, rel=0.1)  # the bound: above the error, not by orders
+    assert find("QE", ctx, 1e3 * abs(r - py), 1e3 * rel, rel_sym=1e3 * rel) is None  # a larger difference is not explained
+    assert find("QE", {**ctx, "explicit_p_qe_scale": 999.0}, abs(r - py), rel, rel_sym=rel) is None  # below the gate
+
+
+def test_qep_of_a_cancelling_qe(r_engine):
+    """fuzz seed 1 dataset 7721: QE = 4.1e-11 exactly (df = 1); metafor's QE 1.5e-3 off moves
+    QEp = P(chi2_1 > QE) by rel(QE) * QE f(QE) = 1.5e-3 * sqrt(QE / 2 pi) = 3.8e-9: explained by the
+    QEp entry (its bound: the QE bound times QE f(QE)/QEp = 2.5e-6 here), and Python's QEp is the exact QE's."""
+    from harness.compare.explained import find
+    from harness.core.distributions import chi2
+
+    spec, kind, y, v, X = _reml_mods_case(7721)
+    exact = float(_qe_exact(y, v, np.column_stack([np.ones(4), X])))
+    py = kind.run_python(spec).values["QEp"]
+    r = kind.run_r(spec, r_engine).values["QEp"]
+    assert abs(py - float(chi2.sf(exact, 1))) <= 1e-15
+    assert 1e-9 < abs(r - py) / py < 1e-8
+    ctx = {**kind.explain_context(spec), "metafor": r_engine.versions()["metafor"]}
+    rel = abs(r - py) / max(abs(r), abs(py))
+    assert find("QEp", ctx, abs(r - py), rel, rel_sym=rel).id == "explicit-p-qe-cancellation-qep"
+    assert find("QEp", ctx, 1e3 * abs(r - py), 1e3 * rel, rel_sym=1e3 * rel) is None

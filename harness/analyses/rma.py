@@ -29,11 +29,13 @@ import numpy as np
 
 from ..api import univariate as api
 from ..api._inputs import labels as study_labels
+from ..compare.explained import EPS
 from ..compare.tolerance import CLOSED, ITERATIVE, rounding_bound
 from ..core import effect_sizes_binary as eb
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2, confint_tau2_wald
 from ..core.design import model_matrix
+from ..core.wls import explicit_p_qe_scale
 from ..core.influence import leave1out_arrays
 from ..core.predict import predict_arrays
 from ..core.rma import FE_METHODS, TESTS, level_to_alpha
@@ -482,6 +484,13 @@ class RmaKind(AnalysisKind):
             k * vi_ratio^2, the error scale of metafor's explicit P (k terms summed,
             entries differences of weights vi_ratio apart); ``explicit_p_scale_qep`` that
             times the sensitivity of QEp to QE (QE f(QE)/QEp for the chi^2 tail).
+        ``explicit_p_qe_scale``
+            k kappa(W^(1/2) X)^2 (y_c'W y_c)/QE (``core.wls.explicit_p_qe_scale``): the
+            cancellation of metafor's QE = y_c'P y_c, measured at Python's fit (its
+            design after redundant columns are dropped, W = 1/vi, y_c = yi - mean(yi));
+            ``explicit_p_qe_scale_qep`` that times QE f(QE)/QEp (first order, not capped
+            below by 1 as for ``explicit_p_scale_qep``; infinite once eps times the QE scale
+            reaches 1: a QE without a reliable digit gives a QEp without one).
         ``tau2_re_over_threshold``
             the intercept-only model's tau^2 (the denominator of R^2, refitted by
             Python with the same method and control) over the convergence threshold.
@@ -514,7 +523,12 @@ class RmaKind(AnalysisKind):
                 from ..core.distributions import chi2
 
                 df = fit.k - fit.p
-                m["explicit_p_scale_qep"] *= max(1.0, float(fit.QE * chi2.pdf(fit.QE, df) / max(chi2.sf(fit.QE, df), 1e-300)))
+                sens = float(fit.QE * chi2.pdf(fit.QE, df) / max(chi2.sf(fit.QE, df), 1e-300))
+                m["explicit_p_scale_qep"] *= max(1.0, sens)
+                if fit.X is not None:
+                    s = m["explicit_p_qe_scale"] = explicit_p_qe_scale(fit.yi, fit.vi, fit.X, fit.QE)
+                    # first order while QE keeps a digit (EPS * s < 1); without one, QEp has none either
+                    m["explicit_p_qe_scale_qep"] = s * sens if EPS * s < 1 else math.inf
             return m
 
         return _cached(self, "_measure_cache", spec, compute)

@@ -221,3 +221,31 @@ def sum_of_others(a, axis=-1):
 
 def _sum_last(a):
     return np.add.reduce(a, axis=-1)
+
+
+def explicit_p_qe_scale(y, v, X, qe):
+    """Error scale of QE evaluated as metafor does, through an explicit P (relative, in units of eps).
+
+    metafor computes QE = y_c' P y_c with y_c = y - mean(y), W = diag(1/v) and
+    P = W - W X S X' W, S = (X'WX)^-1 formed from the QR factors of W^(1/2) X
+    (``.invcalc``: ``qr.solve(sWX, diag(k))`` then ``tcrossprod``). QE is then the
+    difference of y_c'W y_c and y_c'W X S X'W y_c, two terms of size y_c'W y_c; S as
+    the product of two triangular inverses carries a relative error up to about
+    eps * kappa(W^(1/2) X)^2 (Higham 2002, sec. 14.1 and 20.4: the inverse of the
+    normal matrix), and the k-term sums add a factor k. The relative error of QE is
+    therefore bounded by about
+
+        k * kappa(W^(1/2) X)^2 * (y_c' W y_c) / QE   (times eps),
+
+    which this returns (at the exact QE, approximated by ``qe`` computed without the
+    cancellation, from QR residuals). kappa is the 2-norm condition number (SVD).
+    NaN (no bound: nothing is explained by it) when ``qe`` is not positive or the
+    weighted design is singular.
+    """
+    y, v, X = (np.asarray(a, dtype=float) for a in (y, v, X))
+    w = 1.0 / v
+    yc = y - y.mean()
+    s = np.linalg.svd(X * np.sqrt(w)[:, None], compute_uv=False)
+    if not qe > 0 or not s[-1] > 0:
+        return float("nan")
+    return float(len(y) * (s[0] / s[-1]) ** 2 * np.dot(yc, w * yc) / qe)
