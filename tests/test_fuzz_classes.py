@@ -450,3 +450,82 @@ def test_qep_of_a_cancelling_qe(r_engine):
     rel = abs(r - py) / max(abs(r), abs(py))
     assert find("QEp", ctx, abs(r - py), rel, rel_sym=rel).id == "explicit-p-qe-cancellation-qep"
     assert find("QEp", ctx, 1e3 * abs(r - py), 1e3 * rel, rel_sym=1e3 * rel) is None
+
+def _fuzz_spec(index, model_name):
+    from harness.fuzz import dataset, resolve
+    from harness.fuzz.batch import make_spec
+
+    ds = dataset(1, index, "uni")
+    model = next(m for m in resolve(None) if m.name == model_name)
+    return ds, make_spec(ds, model, f"fuzz-s1-d{index}-uni")
+
+
+def test_i2_of_a_zero_tau2_takes_tau2s_tolerance_through_its_slope(r_engine):
+    """fuzz seed 1, dataset 1100, REML-mods (k = 4; x2 constant, dropped by both engines): the exact REML
+    score at tau^2 = 0 is negative, so the estimate is 0 and so is I^2. Both engines stop within the
+    threshold of 0 (Python 5.3e-13, metafor 1.2e-14), each I^2 is 100 tau^2/(vt + tau^2) of its own tau^2,
+    and the I^2 difference (1.2e-10) is tau^2's allowed difference times the slope 100/vt (vt = 0.447):
+    I^2's absolute tolerance is tau^2's (ITERATIVE.atol) times 100/vt, not ITERATIVE.atol itself."""
+    from harness.analyses.rma import RmaKind
+    from harness.compare.tolerance import ITERATIVE
+
+    ds, spec = _fuzz_spec(1100, "REML-mods")
+    y, v = np.asarray(ds.columns["yi"], float), np.asarray(ds.columns["vi"], float)
+    x2 = np.asarray(ds.columns["x2"], float)
+    assert np.ptp(x2) == 0  # redundant next to the intercept
+    X = np.column_stack([np.ones(len(y)), np.asarray(ds.columns["x1"], float)])
+    P = _p_exact(v, X)
+    k = len(y)
+    Py = [sum(P[i][j] * Fraction(y[j]) for j in range(k)) for i in range(k)]
+    trP = sum(P[i][i] for i in range(k))
+    assert sum(a * a for a in Py) - trP < 0  # REML score at 0, exactly: the maximum is at the boundary 0
+    vt = float((k - 2) / trP)  # metafor's typical sampling variance, exactly (0.4472...)
+    kind = RmaKind()
+    py, r = kind.run_python(spec).values, kind.run_r(spec, r_engine).values
+    for side in (py, r):
+        assert 0 <= side["tau2"] <= 1e-12  # both stop within the threshold of the exact 0
+        assert side["I2"] == pytest.approx(100 * side["tau2"] / (vt + side["tau2"]), rel=1e-9)
+    diff = abs(py["I2"] - r["I2"])
+    assert diff > ITERATIVE.atol  # what the campaign reported as a difference
+    tol = kind.tolerance(spec, "I2")
+    assert tol.atol == pytest.approx(100 * ITERATIVE.atol / vt, rel=1e-12) and tol.rtol == ITERATIVE.rtol
+    assert tol.allows(py["I2"], r["I2"])
+    assert kind.tolerance(spec, "H2").atol == pytest.approx(ITERATIVE.atol / vt, rel=1e-12)
+    # not looser than tau^2's own tolerance: a tau^2 difference of twice its atol is not covered in I^2
+    assert not tol.allows(100 * 2 * ITERATIVE.atol / (vt + 2 * ITERATIVE.atol), 0.0)
+    assert kind.tolerance(spec, "tau2") == ITERATIVE
+
+
+def test_coefficient_of_identical_effects_is_within_the_normal_equations_bound(r_engine):
+    """fuzz seed 1, dataset 6531, REML-mods (k = 5, all effects -0.855, variances 5.7e-6 to 20): with an
+    intercept the weighted least-squares moderators are exactly 0 at any weights (exact arithmetic
+    below). Python's are ~1e-16; metafor's explicit inverse leaves ~1.2e-10, within the componentwise
+    forward-error bound b = k eps |(X'WX)^-1| (|X|'W|X| |beta| + |X|'W|y|) (1.8e-9 to 3.6e-9 here)."""
+    from harness.analyses.rma import RmaKind
+    from harness.compare.compare import Record
+
+    ds, spec = _fuzz_spec(6531, "REML-mods")
+    y, v = np.asarray(ds.columns["yi"], float), np.asarray(ds.columns["vi"], float)
+    assert np.ptp(y) == 0
+    X = np.column_stack([np.ones(len(y)), np.asarray(ds.columns["x1"], float), np.asarray(ds.columns["x2"], float)])
+    w = [1 / Fraction(x) for x in v]
+    Xf = [[Fraction(a) for a in row] for row in X]
+    A = [[sum(w[i] * Xf[i][a] * Xf[i][b] for i in range(len(y))) for b in range(3)] for a in range(3)]
+    exact = _solve(A, [sum(w[i] * Xf[i][a] * Fraction(y[i]) for i in range(len(y))) for a in range(3)])
+    assert exact == [Fraction(y[0]), 0, 0]  # tau^2 = 0 on both sides here; the zeros hold at any weights
+    kind = RmaKind()
+    py, r = kind.run_python(spec).values, kind.run_r(spec, r_engine).values
+    assert py["tau2"] == 0 and r["tau2"] == 0
+    bounds = kind._coefficient_bounds(spec)
+    for name in ("x1", "x2"):
+        b, se = bounds[name]
+        assert abs(py[f"beta[{name}]"]) <= 1e-14
+        assert 1e-11 < abs(r[f"beta[{name}]"]) <= b  # metafor's error is real and within the bound ...
+        assert abs(r[f"beta[{name}]"]) >= b / 100  # ... which is not loose by orders (0.03-0.07 of it)
+        for q, scale in ((f"beta[{name}]", 1.0), (f"zval[{name}]", 1 / se)):
+            a, c = py[q], r[q]
+            rec = Record(q, a, c, abs(a - c), abs(a - c) / abs(c), None, "differ")
+            why = kind.explain(spec, rec)
+            assert why is not None and why.startswith("coefficient-rounding"), q
+            far = Record(q, a, a + 2 * b * scale, 2 * b * scale, 1.0, None, "differ")
+            assert kind._explain_coefficient_rounding(spec, far) is None  # beyond the bound: a difference

@@ -29,8 +29,7 @@ import numpy as np
 
 from ..api import univariate as api
 from ..api._inputs import labels as study_labels
-from ..compare.explained import EPS
-from ..compare.tolerance import CLOSED, ITERATIVE, rounding_bound
+from ..compare.tolerance import CLOSED, EPS, ITERATIVE, Tolerance, rounding_bound
 from ..core import effect_sizes_binary as eb
 from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2, confint_tau2_wald
@@ -586,6 +585,10 @@ class RmaKind(AnalysisKind):
             why = self._explain_r2_undefined_in_r(spec, record)
             if why:
                 return why
+        if record.name.startswith(("beta[", "zval[")):
+            why = self._explain_coefficient_rounding(spec, record)
+            if why:
+                return why
         if record.rel_diff is None or not spec["mods"]:
             return None
         kappa = self._condition(spec)
@@ -618,6 +621,60 @@ class RmaKind(AnalysisKind):
         return None if why is None else (f"{why} (intercept-only refit: tau^2 = {tau2_re:.6g}, step noise {noise:.2g} = "
                                          f"{noise / spec['threshold']:.2g} x threshold)")
 
+    def _explain_coefficient_rounding(self, spec, record):
+        """A coefficient (or its z) within the forward-error bound of the weighted normal equations.
+
+        metafor solves :math:`\\beta = (X'WX)^{-1}X'Wy` from an explicit inverse (``.invcalc``:
+        ``tcrossprod(qr.solve(sqrt(W) %*% X, diag(k)))``, then ``stXWX %*% crossprod(X,W) %*% Y``:
+        metafor 5.0-1 R/misc.func.hidden.rma.uni.r line 8, R/rma.uni.r line 2621; the same in 3.8-1).
+        Rounding the k-term sums of :math:`X'WX` and :math:`X'Wy` perturbs them componentwise by at most
+        :math:`\\gamma_k |X|'W|X|` and :math:`\\gamma_k |X|'W|y|` (:math:`\\gamma_k \\approx k\\varepsilon`),
+        which moves :math:`\\beta` by at most
+        :math:`b = k\\varepsilon\\,|(X'WX)^{-1}|\\,(|X|'W|X|\\,|\\beta| + |X|'W|y|)` (Higham 2002,
+        *Accuracy and Stability of Numerical Algorithms*, 2nd ed., thm. 7.4 and sec. 20.4), ``b_j / se_j``
+        for :math:`z_j`. A coefficient that is 0 in exact arithmetic (identical effects with an
+        intercept) has no relative scale of its own: this absolute bound, measured on the data at
+        Python's tau^2, is its scale (registry entry ``coefficient-rounding``). On the campaign's
+        identical-effects designs metafor's errors are at most 0.07 b, Python's at most 4e-5 b."""
+        if record.abs_diff is None or record.python is None or record.r is None:
+            return None
+        bounds = self._coefficient_bounds(spec)
+        if bounds is None:
+            return None
+        label = record.name[record.name.index("[") + 1:-1]
+        if label not in bounds:
+            return None
+        b, se = bounds[label]
+        bound = b if record.name.startswith("beta[") else (b / se if se > 0 else math.inf)
+        if not math.isfinite(bound) or record.abs_diff > bound:
+            return None
+        from ..compare.explained import explain
+
+        why = explain({**super().explain_context(spec), "case": "coefficient-rounding"}, record)
+        return None if why is None else f"{why} (this coefficient: rounding bound {bound:.2g}, difference {record.abs_diff:.2g})"
+
+    def _coefficient_bounds(self, spec):
+        """{label: (b_j, se_j)} of :meth:`_explain_coefficient_rounding` from Python's fit, or None."""
+        def compute():
+            if self.user_weights(spec) is not None:
+                return None
+            fit = self.run_python(spec).info.get("fit")
+            if fit is None:
+                return None
+            y = np.asarray(fit.yi, float)
+            X = np.ones((len(y), 1)) if fit.X is None else np.asarray(fit.X, float)
+            w = 1.0 / (np.asarray(fit.vi, float) + float(fit.tau2))
+            beta = np.abs(np.asarray(fit.beta, float))
+            try:
+                M = np.abs(np.linalg.inv(X.T @ (w[:, None] * X)))
+            except np.linalg.LinAlgError:
+                return None
+            aX = np.abs(X)
+            b = len(y) * EPS * M @ (aX.T @ (w[:, None] * aX) @ beta + aX.T @ (w * np.abs(y)))
+            return dict(zip(fit.coef_names, zip(b.tolist(), np.asarray(fit.se, float).tolist())))
+
+        return _cached(self, "_coef_cache", spec, compute)
+
     def _refit_step_noise(self, spec):
         """(tau^2, step noise) of Python's intercept-only refit, the step noise amplified by
         k * vi_ratio as for metafor's explicit P (see :meth:`explain_error`); None if it did not converge."""
@@ -637,17 +694,17 @@ class RmaKind(AnalysisKind):
         ratio = float(np.max(es.vi) / np.min(es.vi))
         return re.tau2, step_noise(es.yi, es.vi, None, re.tau2, spec["method"]) * len(es.vi) * ratio
 
-    def _condition(self, spec):
-        def compute():
-            es, kept, _ = self.effects(spec)
-            d = self.design(spec)
-            X = d["X"][kept]
-            # the columns both engines fit: redundant ones are dropped first (as in run_python)
-            redundant = redundant_columns(X, list(d["names"]))
-            X = X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
-            return weighted_condition(X, es.vi[kept])
+    def _fitted_design(self, spec):
+        """(vi, X) of the studies and columns both engines fit: 2x2 tables with NA effects left
+        out, redundant columns dropped first (as in run_python)."""
+        es, kept, _ = self.effects(spec)
+        d = self.design(spec)
+        X = d["X"][kept]
+        redundant = redundant_columns(X, list(d["names"]))
+        return es.vi[kept], X[:, [j for j, n in enumerate(d["names"]) if n not in redundant]]
 
-        return _cached(self, "_cond_cache", spec, compute)
+    def _condition(self, spec):
+        return _cached(self, "_cond_cache", spec, lambda: weighted_condition(*reversed(self._fitted_design(spec))))
 
     def condition_number(self, spec):
         return self._condition(spec)
@@ -660,8 +717,37 @@ class RmaKind(AnalysisKind):
         if base.startswith("trimfill_") and base.endswith((".k0", ".side_right", ".p_k0", ".k")):
             return CLOSED
         if spec["method"] in ITERATIVE_METHODS and base not in TAU2_FREE:
+            if base in ("I2", "H2"):
+                return self._heterogeneity_tolerance(spec, base)
             return ITERATIVE
         return CLOSED
+
+    def _heterogeneity_tolerance(self, spec, base):
+        """ITERATIVE for I^2 and H^2, with the absolute part carried over from tau^2's.
+
+        :math:`I^2 = 100\\tau^2/(\\tilde v + \\tau^2)` and :math:`H^2 = \\tau^2/\\tilde v + 1` (metafor's
+        typical sampling variance :math:`\\tilde v = (k - p)/\\operatorname{tr}P` at the FE weights;
+        metafor 5.0-1 R/rma.uni.r lines 2810-2820, ``vt <- (k-p) / .tr(P)``, ``I2 <- 100 * tau2 / (vt + tau2)``).
+        Their slopes in :math:`\\tau^2` are at most :math:`100/\\tilde v` and :math:`1/\\tilde v` (at
+        :math:`\\tau^2 = 0`), so the difference ITERATIVE.atol that tau^2 is allowed (two stops of Fisher
+        scoring within the threshold of a boundary estimate) moves I^2 by up to 100 atol / vt: the
+        consistent atol. The relative part needs no change (d log I^2 <= d log tau^2). Never below
+        ITERATIVE.atol (the value's own rounding)."""
+        def compute():
+            from ..core.wls import projection
+
+            vi, X = self._fitted_design(spec)
+            k, p = X.shape
+            if k <= p or np.min(vi) <= 0:
+                return None
+            trP = float(projection(np.zeros(k), 1 / vi, X).trP)
+            return (k - p) / trP if trP > 0 else None
+
+        vt = _cached(self, "_vt_cache", spec, compute)
+        if vt is None or not math.isfinite(vt) or vt <= 0:
+            return ITERATIVE
+        slope = 100.0 / vt if base == "I2" else 1.0 / vt
+        return Tolerance(ITERATIVE.rtol, max(ITERATIVE.atol, ITERATIVE.atol * slope))
 
 
 def _cached(kind, name, spec, compute, size=16):
