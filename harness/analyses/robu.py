@@ -298,7 +298,7 @@ class RobuKind(AnalysisKind):
         """{quantity: absolute bound of robumeta's rounding error} for an intercept-only CORR fit, or None.
 
         Measured on Python's fit (:func:`corr_intercept_error_bounds`); cached per data."""
-        if spec.get("modelweights") != "CORR" or spec.get("userweights") or spec["mods"] or not spec["intercept"] or not spec["small"]:
+        if spec.get("modelweights") != "CORR" or spec.get("userweights") or spec["mods"] or not spec["intercept"] or not spec["small"] or spec["sensitivity"]:
             return None
         x = self.inputs(spec)[0]
         study, _ = self._study_ids(x["study"])
@@ -352,7 +352,7 @@ C_RESIDUAL = 2.0
 #: symmetric eigensolver, whose error is a small multiple of eps ||I - H_jj|| = eps)
 C_EIGEN = 8.0
 #: robumeta's chain of matrix products for the adjusted score's square, in eps (sum of absolute
-#: terms / sum)^2 -- a first-order rounding model; robumeta's error on fuzz #8216 is 0.26 of it at 1
+#: terms / sum)^2 -- a first-order rounding model; robumeta's largest difference on fuzz #8216 is 0.13 of it
 C_PRODUCT = 2.0
 
 
@@ -374,8 +374,11 @@ def corr_intercept_error_bounds(y, v, study, rho, denom_scale, h=1e-6):
     2. the small-sample adjustment: robumeta takes lam_j = S_-j/S (study weights s_j = k_j wr_j)
        as the eigenvalue of ``I - X Q X'W`` (C_EIGEN eps absolute, so C_EIGEN eps / lam_j relative)
        and the residual sums E_j = sum_i (y_ij - b_r) by subtraction (C_RESIDUAL eps k_j sum_i
-       (|y_ij| + |b_r|) absolute). VR = sum_j (s_j/k_j)^2 E_j^2 / (lam_j S^2); its bound is the
-       largest change of that sum under those errors, carried to SE, t, p and the CI.
+       (|y_ij| + |b_r|) absolute), then squares the adjusted score in a chain of products
+       (C_PRODUCT eps (1'|A_j||e_j|)^2 absolute, wr_j^2/S^2 aside). VR = sum_j (s_j/k_j)^2 E_j^2 /
+       (lam_j S^2); its bound is the largest change of that sum under those errors, carried to SE,
+       t, p and the CI. A block below robumeta's pseudo-inverse threshold (lam_j < 1e-10) adds
+       nothing on either side.
     """
     from ..core import rve
     from ..core.wls import sum_of_others
@@ -414,17 +417,18 @@ def corr_intercept_error_bounds(y, v, study, rho, denom_scale, h=1e-6):
     E = k * ((ybar[:, None] - ybar[None, :]) * s[None, :]).sum(-1) / S
     b = float(o["b_r"][0])
     dE = C_RESIDUAL * EPS * k * np.where(mask, np.abs(yb) + abs(b), 0.0).sum(-1)
-    pre = (s / k) ** 2 / (lam * S * S)
+    live = lam >= rve.ROBU_EIG_TOL  # robumeta's pseudo-inverse drops the others (both sides: 0)
+    pre = np.where(live, (s / k) ** 2 / (S * S * np.where(live, lam, 1.0)), 0.0)
     # robumeta's product t(X) W A (e e') A W X with A_j = I + (f_j - 1) J/k_j rounds to about
     # C_PRODUCT eps wr_j^2 (1'|A_j||e_j|)^2 / S^2 absolute: the dominant study's residuals nearly
     # cancel in 1'A_j e_j = f_j E_j, and the chain of products carries each term's rounding
-    f = 1.0 / np.sqrt(lam)
+    f = 1.0 / np.sqrt(np.where(live, lam, 1.0))
     c = np.abs(f - 1.0) / k
     abs_sum = np.where(mask, np.abs(yb - b), 0.0).sum(-1) * (np.abs(1.0 + (f - 1.0) / k) + (k - 1) * c)  # 1'|A_j||e_j|
-    with np.errstate(divide="ignore", invalid="ignore"):
-        grow = np.where(lam > C_EIGEN * EPS, 1.0 / (1.0 - C_EIGEN * EPS / lam), math.inf)
+    product = np.where(live, (s / k / S) ** 2 * abs_sum**2, 0.0)
+    grow = 1.0 / (1.0 - C_EIGEN * EPS / np.where(live, lam, 1.0))  # lam_j (1 - C_EIGEN eps / lam_j) at the least
     VR = float((pre * E * E).sum())
-    dVR = float((pre * ((np.abs(E) + dE) ** 2 * grow - E * E)).sum() + C_PRODUCT * EPS * (pre / (f * f) * abs_sum**2).sum())
+    dVR = float((pre * ((np.abs(E) + dE) ** 2 * grow - E * E)).sum() + C_PRODUCT * EPS * product.sum())
     dSE = math.sqrt(VR + dVR) - math.sqrt(VR)
     SE, t, df = base["SE[X.Intercept.]"], base["t[X.Intercept.]"], base["dfs[X.Intercept.]"]
     bounds["VR_r[X.Intercept.,X.Intercept.]"] += dVR
