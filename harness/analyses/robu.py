@@ -35,6 +35,7 @@ Options
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -293,16 +294,44 @@ class RobuKind(AnalysisKind):
             out["corr_denom_scale"] = S * S / inner if inner > 0 else math.inf
         return out
 
+    def corr_intercept_bounds(self, spec):
+        """{quantity: absolute bound of robumeta's rounding error} for an intercept-only CORR fit, or None.
+
+        Measured on Python's fit (:func:`corr_intercept_error_bounds`); cached per data."""
+        if spec.get("modelweights") != "CORR" or spec.get("userweights") or spec["mods"] or not spec["intercept"] or not spec["small"] or spec["sensitivity"]:
+            return None
+        x = self.inputs(spec)[0]
+        study, _ = self._study_ids(x["study"])
+        ctx = self.explain_context(spec)
+        key = (np.asarray(x["yi"], float).tobytes(), np.asarray(x["vi"], float).tobytes(), tuple(study), float(spec["rho"]), ctx.get("corr_denom_scale"))
+        return _bounds_cached(key)
+
+    def explain(self, spec, record):
+        """robumeta's table: the registry, and for an intercept-only CORR fit with ``case =
+        "corr-intercept"`` and ``corr_intercept_error`` = robumeta's error bound for this quantity
+        (:meth:`corr_intercept_bounds`) relative to the larger value, in units of eps."""
+        if spec["reference"] != "clubSandwich":
+            why = super().explain(spec, record)
+            if why is not None or record.python is None or record.r is None:
+                return why
+            bounds = self.corr_intercept_bounds(spec)
+            if not bounds or record.name not in bounds:
+                return None
+            big = max(abs(float(record.python)), abs(float(record.r)))
+            from ..compare.explained import EPS, explain
+
+            scale = bounds[record.name] / (EPS * big) if big > 0 else 0.0
+            return explain({**self.explain_context(spec), "case": "corr-intercept", "corr_intercept_error": scale}, record)
+        return self._explain_clubsandwich(spec, record)
+
     def condition_number(self, spec):
         x, M, _, _ = self.inputs(spec)
         return weighted_condition(design_with_intercept(M, spec["intercept"], len(x["yi"])), x["vi"])
 
-    def explain(self, spec, record):
+    def _explain_clubsandwich(self, spec, record):
         """robumeta's table against clubSandwich CR2 on the same fit: which known
         difference this record is (its ``case``), then the registry entry for that
         case and the run's robumeta/clubSandwich releases, with its bound."""
-        if spec["reference"] != "clubSandwich":
-            return super().explain(spec, record)  # the registry
         base = record.name.split("[", 1)[0]
         if not spec["small"] and base in ("SE", "t", "dfs", "prob", "CI_L", "CI_U", "VR_r"):
             case = "small-false"
@@ -315,6 +344,110 @@ class RobuKind(AnalysisKind):
         from ..compare.explained import explain
 
         return explain({**self.explain_context(spec), "case": case}, record)
+
+
+#: rounding of robumeta's residual y - b_r per row, in eps * (|y| + |b_r|) (subtraction and b_r's own error)
+C_RESIDUAL = 2.0
+#: robumeta's eigenvalue of (I - H)_jj: absolute error in eps (the matrix's entries, then LAPACK's
+#: symmetric eigensolver, whose error is a small multiple of eps ||I - H_jj|| = eps)
+C_EIGEN = 8.0
+#: robumeta's chain of matrix products for the adjusted score's square, in eps (sum of absolute
+#: terms / sum)^2 -- a first-order rounding model; robumeta's largest difference on fuzz #8216 is 0.13 of it
+C_PRODUCT = 2.0
+
+
+@lru_cache(maxsize=64)
+def _bounds_cached(key):
+    y, v, study, rho, denom_scale = key
+    return corr_intercept_error_bounds(np.frombuffer(y), np.frombuffer(v), list(study), rho, denom_scale)
+
+
+def corr_intercept_error_bounds(y, v, study, rho, denom_scale, h=1e-6):
+    """Absolute bounds of robumeta's rounding error in an intercept-only CORR fit (small = TRUE),
+    per quantity, measured on Python's fit (whose tau^2 denominator, eigenvalues and residual sums
+    are formed without cancellation, :mod:`harness.core.rve`).
+
+    1. tau^2: robumeta's ``denom = sumW - tr(...)`` carries 4 eps corr_denom_scale relative into
+       term1, term2 and so tau^2 (the ``robu-corr-denominator-cancellation`` bound); every later
+       quantity q moves by |dq/dtau^2| times that (central difference of Python's second stage
+       at tau^2 (1 +- h)).
+    2. the small-sample adjustment: robumeta takes lam_j = S_-j/S (study weights s_j = k_j wr_j)
+       as the eigenvalue of ``I - X Q X'W`` (C_EIGEN eps absolute, so C_EIGEN eps / lam_j relative)
+       and the residual sums E_j = sum_i (y_ij - b_r) by subtraction (C_RESIDUAL eps k_j sum_i
+       (|y_ij| + |b_r|) absolute), then squares the adjusted score in a chain of products
+       (C_PRODUCT eps (1'|A_j||e_j|)^2 absolute, wr_j^2/S^2 aside). VR = sum_j (s_j/k_j)^2 E_j^2 /
+       (lam_j S^2); its bound is the largest change of that sum under those errors, carried to SE,
+       t, p and the CI. A block below robumeta's pseudo-inverse threshold (lam_j < 1e-10) adds
+       nothing on either side.
+    """
+    from ..core import rve
+    from ..core.wls import sum_of_others
+    from ..compare.explained import EPS
+
+    B = rve.StudyBlocks.from_ids(study)
+    yb, vb = rve.pad_rows(B, y), rve.pad_rows(B, v)
+    X = B.mask[..., None].astype(float)
+
+    def fit(tau=None):
+        o = rve.robu_blocks(yb, vb, X, B.mask, rho=rho, tau_sq=tau)
+        out = {f"{q}[X.Intercept.]": float(o[q][0]) for q in COEF_Q}
+        out["VR_r[X.Intercept.,X.Intercept.]"] = float(o["VR_r"][0, 0])
+        out["tau_sq"] = float(o["tau_sq"])
+        for name in ("e_r", "r_weights"):
+            for i, a in enumerate(B.rows(o[name]), start=1):
+                out[f"{name}[{i}]"] = float(a)
+        return o, out
+
+    o, base = fit()
+    bounds = dict.fromkeys(base, 0.0)
+    tau = float(o["tau_sq"])
+    if tau > 0 and denom_scale is not None and math.isfinite(denom_scale):
+        dtau = 4 * EPS * denom_scale * tau
+        _, hi = fit(tau * (1 + h))
+        _, lo = fit(tau * (1 - h))
+        for q in bounds:
+            bounds[q] += abs(hi[q] - lo[q]) / (2 * h * tau) * dtau
+        bounds["tau_sq"] = dtau
+    mask = B.mask
+    k = mask.sum(-1).astype(float)
+    s = np.where(mask, o["r_weights"], 0.0).sum(-1)
+    S = s.sum()
+    lam = sum_of_others(s) / S
+    ybar = np.where(mask, yb, 0.0).sum(-1) / k
+    E = k * ((ybar[:, None] - ybar[None, :]) * s[None, :]).sum(-1) / S
+    b = float(o["b_r"][0])
+    dE = C_RESIDUAL * EPS * k * np.where(mask, np.abs(yb) + abs(b), 0.0).sum(-1)
+    live = lam >= rve.ROBU_EIG_TOL  # robumeta's pseudo-inverse drops the others (both sides: 0)
+    pre = np.where(live, (s / k) ** 2 / (S * S * np.where(live, lam, 1.0)), 0.0)
+    # robumeta's product t(X) W A (e e') A W X with A_j = I + (f_j - 1) J/k_j rounds to about
+    # C_PRODUCT eps wr_j^2 (1'|A_j||e_j|)^2 / S^2 absolute: the dominant study's residuals nearly
+    # cancel in 1'A_j e_j = f_j E_j, and the chain of products carries each term's rounding
+    f = 1.0 / np.sqrt(np.where(live, lam, 1.0))
+    c = np.abs(f - 1.0) / k
+    abs_sum = np.where(mask, np.abs(yb - b), 0.0).sum(-1) * (np.abs(1.0 + (f - 1.0) / k) + (k - 1) * c)  # 1'|A_j||e_j|
+    product = np.where(live, (s / k / S) ** 2 * abs_sum**2, 0.0)
+    grow = 1.0 / (1.0 - C_EIGEN * EPS / np.where(live, lam, 1.0))  # lam_j (1 - C_EIGEN eps / lam_j) at the least
+    VR = float((pre * E * E).sum())
+    dVR = float((pre * ((np.abs(E) + dE) ** 2 * grow - E * E)).sum() + C_PRODUCT * EPS * product.sum())
+    dSE = math.sqrt(VR + dVR) - math.sqrt(VR)
+    SE, t, df = base["SE[X.Intercept.]"], base["t[X.Intercept.]"], base["dfs[X.Intercept.]"]
+    bounds["VR_r[X.Intercept.,X.Intercept.]"] += dVR
+    bounds["SE[X.Intercept.]"] += dSE
+    crit = float(rve.t_quantile(0.975, df))
+    bounds["CI_L[X.Intercept.]"] += crit * dSE
+    bounds["CI_U[X.Intercept.]"] += crit * dSE
+    if SE > dSE:
+        dt = abs(t) * dSE / (SE - dSE)
+        bounds["t[X.Intercept.]"] += dt
+        dens = math.exp(_t_logpdf(abs(t), df))  # t density: dp = 2 f(|t|) dt
+        bounds["prob[X.Intercept.]"] += 2 * dens * dt
+    else:
+        bounds["t[X.Intercept.]"] = bounds["prob[X.Intercept.]"] = math.inf
+    return bounds
+
+
+def _t_logpdf(x, df):
+    return math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi) - (df + 1) / 2 * math.log1p(x * x / df)
 
 
 def _escalc(spec, arms):

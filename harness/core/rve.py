@@ -36,7 +36,9 @@ Model (robumeta notation; p+1 = number of columns of X, N studies, M rows)
   ``small=True``: CR2-type adjustment matrices ``A_j`` (CORR:
   ``(I-H)_jj^{-1/2}``; HIER: ``E^{1/2}[E^{1/2}(I-H)_jj E^{3/2}]^{-1/2}E^{1/2}``
   with ``E = diag(1/w_r)``; user weights: ``Vbar_j^{1/2}[(I-H)_j Vbar (I-H)_j']^{-1/2}``),
-  inverse square roots by eigendecomposition with eigenvalues < 1e-10 set to 0;
+  inverse square roots by eigendecomposition with eigenvalues < 1e-10 set to 0
+  (intercept-only CORR: in closed form, eigenvalue ``S_-j/S`` on 1, and the scores
+  ``X_j'W_jA_je_j`` from differences of study means: both cancel when formed as robumeta does);
   ``V = Q (sum_j X_j'W_jA_j e_j e_j'A_jW_jX_j) Q``; Satterthwaite ``dfs`` per
   coefficient ``(tr B)^2/tr(B^2)`` (``:518-544``), computed here from the
   N x N matrix ``Omega[j,l] = g_j' Phi g_l`` (same traces), with
@@ -234,7 +236,7 @@ def t_quantile(p, df):
 # ---------------------------------------------------------------------------------
 # robu
 # ---------------------------------------------------------------------------------
-def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, userweights=None, eig_tol=ROBU_EIG_TOL):
+def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, userweights=None, eig_tol=ROBU_EIG_TOL, tau_sq=None):
     """robumeta ``robu()`` on padded study blocks.
 
     Parameters
@@ -247,6 +249,9 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         against the leading axes)
     eig_tol : eigenvalue threshold of the pseudo-inverse square roots
         (robumeta 1e-10; ``None`` reproduces ``sensitivity()``, which has none)
+    tau_sq : CORR only: the second stage at this tau^2 instead of the estimate (the
+        explanations measure how the outputs move with tau^2; ``tau_sq`` in the result
+        is then this value)
 
     Returns a dict of arrays named after robumeta's output (``b_r``, ``SE``,
     ``t``, ``dfs``, ``prob``, ``CI_L``, ``CI_U``, ``VR_r``, ``tau_sq``,
@@ -289,6 +294,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
     nan = np.full(np.shape(Qe), np.nan)
     out = {"QE": Qe, "tau_sq": nan, "omega_sq": nan, "I_2": nan, "term1": nan, "term2": nan}
 
+    intercept_only = P == 1 and bool(np.all(np.where(mask[..., None], X, 1.0) == 1.0))
     if modelweights == "CORR":
         sumW = w.sum((-2, -1))
         WKXX = np.einsum("...nkp,...nk,...nkq->...pq", X, w / k_rows, X)
@@ -297,7 +303,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         # robumeta's per-study matrices): the two sums apart cancel (a one-effect study adds
         # w1_j to both; 1e-9 relative off with study weights 4e6 apart)
         XJX_XX = np.einsum("...n,...npq->...pq", w1, t_[..., :, :, None] * t_[..., :, None, :] - np.einsum("...nkp,...nkq->...npq", X, X))
-        if P == 1 and bool(np.all(np.where(mask[..., None], X, 1.0) == 1.0)):
+        if intercept_only:
             # intercept only: sumW - sum_j s_j^2 / sumW (s_j = sum of study j's weights) cancels by
             # (s_max/s_min) eps when one study dominates; sum_j s_j S_-j / sumW is a sum of
             # positive terms (S_-j = the other studies' sum, prefix + suffix sums)
@@ -310,7 +316,7 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         term1 = (Qe - N + termA) / denom
         term2 = termB / denom
         tau1 = term1 + rho * term2
-        tau = np.where(tau1 < 0, 0.0, tau1)
+        tau = np.where(tau1 < 0, 0.0, tau1) if tau_sq is None else np.broadcast_to(np.asarray(tau_sq, float), np.shape(tau1))
         df_i = N - termA - rho * termB
         with np.errstate(divide="ignore", invalid="ignore"):
             I21 = (Qe - df_i) / Qe * 100
@@ -366,7 +372,10 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         eye = np.eye(K)
         XQX = np.einsum("...nap,...npq,...nbq->...nab", X, np.broadcast_to(_bq(Q), X.shape[:-2] + (P, P)), X)
         ImH = eye - XQX * wr[..., None, :]  # (I - H)_jj = I - X_j Q X_j' W_j
-        if modelweights == "CORR":
+        if modelweights == "CORR" and intercept_only:
+            A, lam_min = _corr_intercept_adjustment(wr, mask, eig_tol)
+            Phi = masked(1.0 / masked(wr, 1.0), 0.0)
+        elif modelweights == "CORR":
             A, lam_min = _inv_sqrt(ImH, eig_tol)
             Phi = masked(1.0 / masked(wr, 1.0), 0.0)
         elif modelweights == "HIER":
@@ -384,10 +393,16 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
             Ai, lam_min = _inv_sqrt(inside, eig_tol)
             A = np.sqrt(Vb)[..., :, None] * Ai
             Phi = np.where(mask, 1.0, 0.0)
-        Ae = np.einsum("...nab,...nb->...na", A, er)
-        Ate = np.einsum("...nba,...nb->...na", A, er)
-        left = np.einsum("...nkp,...nk,...nk->...np", X, wr, Ae)
-        right = np.einsum("...nkp,...nk,...nk->...np", X, wr, Ate)
+        if modelweights == "CORR" and intercept_only:
+            # X_j'W_jA_je_j = wr_j lam_j^{-1/2} E_j with E_j = sum_i e_ij = k_j (ybar_j - b_r); for a
+            # dominant study b_r ~ ybar_j and the residuals' sum cancels (eps |y| / |E_j| relative):
+            # E_j = k_j sum_l s_l (ybar_j - ybar_l) / S, a sum of differences of the data
+            left = right = _corr_intercept_scores(y, wr, mask, A)
+        else:
+            Ae = np.einsum("...nab,...nb->...na", A, er)
+            Ate = np.einsum("...nba,...nb->...na", A, er)
+            left = np.einsum("...nkp,...nk,...nk->...np", X, wr, Ae)
+            right = np.einsum("...nkp,...nk,...nk->...np", X, wr, Ate)
         VR = Q @ np.einsum("...np,...nq->...pq", left, right) @ Q
         SE = np.sqrt(np.diagonal(VR, axis1=-2, axis2=-1))
         # Satterthwaite: u_jc = (A_j W_j X_j Q)[:, c]
@@ -404,6 +419,46 @@ def robu_blocks(y, v, X, mask, *, modelweights="CORR", rho=0.8, small=True, user
         r_weights=wr, e_r=er, N=N, M=M, k=kf,
     )
     return out
+
+
+def _corr_intercept_adjustment(wr, mask, tol):
+    """CORR adjustment ``A_j = (I - H)_jj^{-1/2}`` of an intercept-only model, in closed form.
+
+    CORR weights are constant within a study (``wr_j`` on each of its ``k_j`` rows), so
+    ``(I - H)_jj = I - (wr_j / S) J`` (``S = sum_j k_j wr_j``, ``J`` the k_j x k_j matrix of
+    ones): eigenvalue 1 on the vectors orthogonal to 1, and ``lam_j = 1 - k_j wr_j / S =
+    S_-j / S`` on 1 (``S_-j`` the other studies' sum). ``A_j = I - J/k_j + lam_j^{-1/2} J/k_j``,
+    with robumeta's pseudo-inverse rule (``lam_j < tol`` -> 0, robumeta R/robu.R, CORR
+    ``eigenval_InvSqrt``). ``lam_j`` is formed as ``S_-j / S``, a ratio of sums of positive
+    terms: formed as ``1 - s_j/S`` (what the eigendecomposition of ``I - H`` amounts to) it
+    loses ``eps * S / S_-j`` relative when one study's weight dominates.
+    Returns (A, smallest eigenvalue per block).
+    """
+    k = mask.sum(-1).astype(float)
+    s = np.where(mask, wr, 0.0).sum(-1)  # s_j = k_j wr_j
+    S = s.sum(-1)[..., None]
+    lam = sum_of_others(s) / S
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(lam < tol, 0.0, 1.0 / np.sqrt(np.where(lam > 0, lam, 1.0))) if tol is not None else 1.0 / np.sqrt(lam)
+        ksafe = np.where(k > 0, k, 1.0)
+    K = mask.shape[-1]
+    J = (mask[..., :, None] & mask[..., None, :]).astype(float)
+    A = np.eye(K) + ((f - 1.0) / ksafe)[..., None, None] * J  # padded rows: identity, as eigh of I - H gives
+    return A, lam
+
+
+def _corr_intercept_scores(y, wr, mask, A):
+    """``X_j'W_jA_je_j`` (shape (..., N, 1)) of an intercept-only CORR model from the study
+    means: ``wr_j f_j E_j``, ``f_j = 1'A_j1/k_j`` (lam_j^{-1/2}, or 0 for a pseudo-inverse) and
+    ``E_j = k_j sum_l s_l (ybar_j - ybar_l) / S`` (``s_l = k_l wr_l``, ``S = sum s_l``), which is
+    ``sum_i (y_ij - b_r)`` without the subtraction of two nearly equal numbers."""
+    k = mask.sum(-1).astype(float)
+    ksafe = np.where(k > 0, k, 1.0)
+    s = np.where(mask, wr, 0.0).sum(-1)
+    ybar = np.where(mask, y, 0.0).sum(-1) / ksafe
+    E = k * np.einsum("...l,...jl->...j", s, ybar[..., :, None] - ybar[..., None, :]) / s.sum(-1)[..., None]
+    f = np.einsum("...jab->...j", np.where(mask[..., :, None] & mask[..., None, :], A, 0.0)) / ksafe  # 1'A_j1 = k_j f_j
+    return ((s / ksafe) * f * E)[..., None]
 
 
 def _bq(Q):
