@@ -53,8 +53,18 @@ def r_make_names(names):
     return res
 
 
+#: a df counts as below 4 only when it is below by more than rounding: an intercept-only fit of
+#: 5 studies with equal weights has df = N - 1 = 4 exactly, and each engine lands within an ulp or
+#: two of it, on either side; the margin is the closed-form relative tolerance the dfs themselves
+#: are compared with (harness.compare.tolerance.CLOSED)
+DF_NOTICE_MARGIN = 1e-10
+
+
 def df_warning(labels, dfs):
-    low = [lab for lab, d in zip(labels, dfs) if d < 4]
+    """robumeta's small-sample note ("If df < 4, do not trust the results", printed by robu() with
+    every small = TRUE fit: robumeta 2.1 R/robu.R line 576) as a warning naming the coefficients
+    whose Satterthwaite df is below 4 -- by more than :data:`DF_NOTICE_MARGIN` relative -- or None."""
+    low = [lab for lab, d in zip(labels, dfs) if d < 4 * (1 - DF_NOTICE_MARGIN)]
     return f"Satterthwaite df < 4 for {', '.join(low)} (robumeta: {DF_NOTICE})" if low else None
 
 
