@@ -32,7 +32,7 @@ import numpy as np
 
 from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
-from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
+from .wls import _intercept_pieces, intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
 
 #: Use the O(k) closed forms for intercept-only models (DL, HE, ML, REML, EB and
 #: rma_arrays); False forces the general QR path (the tests compare the two).
@@ -190,6 +190,7 @@ def tau2_he(y, v, X, tau2_min=0.0, **control):
 #: noise = STEP_NOISE * eps * (|a| + scale of b) / d; elsewhere the rule is metafor's exactly.
 STEP_NOISE = 8.0
 _EPS = np.finfo(float).eps
+_MAX = np.finfo(float).max
 
 
 #: a step stopped as rounding must also be negligible next to tau^2 (far inside the 1e-8
@@ -199,9 +200,24 @@ STEP_NOISE_REL = 1e-10
 
 
 def _stops(change, threshold, noise, new):
-    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`)."""
-    noise = np.nan_to_num(noise)
+    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`).
+
+    A NaN noise counts as 0 and an infinite one as the largest float (``np.nan_to_num``,
+    written out: it is the cost of a whole step for one small problem)."""
+    noise = np.minimum(np.maximum(noise, -_MAX), _MAX)
+    noise = np.where(np.isnan(noise), 0.0, noise)
     return (change <= threshold) | ((change <= noise) & (change <= STEP_NOISE_REL * np.abs(new)))
+
+
+def _stops_scalar(change, threshold, noise, new):
+    """:func:`_stops` for one problem (Python floats): the same comparisons."""
+    if noise != noise:
+        noise = 0.0
+    elif noise > _MAX:
+        noise = _MAX
+    elif noise < -_MAX:
+        noise = -_MAX
+    return change <= threshold or (change <= noise and change <= STEP_NOISE_REL * abs(new))
 
 
 def _step_noise(a, b, d):
@@ -224,6 +240,11 @@ def _contraction_amp(method, a, d, zPz, yPPy, k, p, w_sum, stepadj):
         rho = 1 + stepadj * (d - 2 * zPz) / d
     else:
         rho = 1 - stepadj * yPPy * k / (k - p) / w_sum
+    if np.ndim(rho) == 0:  # one problem: the same operations on scalars (rho < 0 excludes NaN)
+        if not rho < 0:
+            return 1.0
+        amp = abs(1 - rho) / max(1 - abs(rho), 1 / AMP_MAX)
+        return min(max(amp, 1.0), 2 * AMP_MAX)
     r = np.abs(rho)
     amp = np.abs(1 - rho) / np.maximum(1 - r, 1 / AMP_MAX)
     return np.where(rho < 0, np.minimum(np.maximum(amp, 1.0), 2 * AMP_MAX), 1.0)
@@ -366,7 +387,7 @@ def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
     with ``noise``: (adjustment, its rounding error: :data:`STEP_NOISE`, amplified by the
     iteration's oscillation, :func:`_contraction_amp`)."""
     w = 1 / (v + t)
-    W, S2, _, r, yPy, yPPy, trP, trPP = intercept_projection(y, w)
+    W, S2, _, r, yPy, yPPy, trP, trPP, *zPz = _intercept_pieces(y, w, noise)  # zPz = [y'PPPy] with noise
     if method == "REML":
         a, b, d = yPPy, trP, trPP
         scale = W
@@ -379,9 +400,7 @@ def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
     adj = (a - b) / d
     if not noise:
         return adj
-    z = w * r  # P y
-    zPz = rowdot(w * z, z) - rowdot(w, z) ** 2 / W  # y'PPPy
-    return adj, _step_noise(a, scale, d) * _contraction_amp(method, a, d, zPz, yPPy, k, 1, W, stepadj)
+    return adj, _step_noise(a, scale, d) * _contraction_amp(method, a, d, zPz[0], yPPy, k, 1, W, stepadj)
 
 
 def _io_loglik(y, v, t, method):
@@ -421,7 +440,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         while t + adj < tau2_min:
             adj = adj / 2
         new = t + adj
-        done = bool(_stops(abs(t - new), threshold, noise, new))
+        done = _stops_scalar(abs(t - new), threshold, noise, new)
         t = new
         if done or it > maxiter:
             conv = done and not it > maxiter

@@ -186,37 +186,65 @@ def intercept_projection(y, w):
     cancel catastrophically when one weight dominates: 4e-5 relative in
     tr P^2 with weights 1e6 apart.) Returns ``(W, S2, beta, r, yPy, yPPy, trP, trPP)``.
     """
-    # the sums are reduced together from one buffer (fewer calls for one small
-    # problem); each row is summed as ``x.sum(-1)`` would sum it
-    buf = np.empty((4,) + w.shape)
-    buf[0] = w
-    np.multiply(w, w, out=buf[1])
-    np.multiply(buf[1], w, out=buf[2])
-    np.multiply(w, y, out=buf[3])
-    W, S2, S3, Swy = _sum_last(buf)
+    # Every sum over the studies is a row of a stacked buffer reduced by one call (per-call
+    # overhead, not arithmetic, is the cost of a small problem); numpy sums each row of a
+    # stacked array exactly as ``x.sum(-1)`` sums it alone, and the exclusive sums of w and
+    # w^2 come from one cumsum call (:func:`_others_stacked`), so the bits are those of the
+    # term-by-term form.
+    return _intercept_pieces(y, w, False)
+
+
+def _intercept_pieces(y, w, zpz):
+    """:func:`intercept_projection`'s tuple; with ``zpz`` also
+    :math:`y'PPPy = z'Wz - (\\sum wz)^2/W` for :math:`z = Py = wr` (the Fisher-scoring
+    step's contraction, :func:`harness.core.tau2._contraction_amp`), from the same pass."""
+    first = np.empty((3,) + w.shape)
+    first[0] = w
+    np.multiply(w, w, out=first[1])
+    np.multiply(w, y, out=first[2])
+    W, S2, Swy = _sum_last(first)
+    others = _others_stacked(first[:2])  # W_{-i}, S_{2,-i}
     beta = Swy / W
     r = y - (beta if w.ndim == 1 else beta[..., None])
     wr = w * r
-    np.multiply(wr, r, out=buf[0])
-    np.multiply(wr, wr, out=buf[1])
-    yPy, yPPy = _sum_last(buf[:2])
-    w_other = sum_of_others(w)
-    w2_other = sum_of_others(w * w)
-    np.multiply(w, w_other, out=buf[0])
-    np.multiply(w * w, w_other * w_other + w2_other, out=buf[1])
-    sP, sPP = _sum_last(buf[:2])
-    return W, S2, beta, r, yPy, yPPy, sP / W, sPP / (W * W)
+    second = np.empty(((6,) if zpz else (4,)) + w.shape)
+    np.multiply(wr, r, out=second[0])
+    np.multiply(wr, wr, out=second[1])
+    np.multiply(w, others[0], out=second[2])
+    np.multiply(first[1], others[0] * others[0] + others[1], out=second[3])
+    if zpz:
+        np.multiply(w, wr, out=second[5])  # w z
+        np.multiply(second[5], wr, out=second[4])  # (w z) z
+    sums = _sum_last(second)
+    yPy, yPPy, sP, sPP = sums[:4]
+    out = (W, S2, beta, r, yPy, yPPy, sP / W, sPP / (W * W))
+    if zpz:
+        return out + (sums[4] - sums[5] ** 2 / W,)
+    return out
+
+
+def _others_stacked(a):
+    """:func:`sum_of_others` along the last axis of each of the stacked arrays ``a`` at once:
+    the prefix sums and the suffix sums of all of them from one ``cumsum`` (each the same
+    sequential sum as its own ``cumsum`` call), added as in :func:`sum_of_others`."""
+    ps = np.zeros((2,) + a.shape)  # [prefix, reversed suffix]
+    ps[0, ..., 1:] = a[..., :-1]
+    ps[1, ..., 1:] = a[..., :0:-1]
+    np.cumsum(ps[..., 1:], axis=-1, out=ps[..., 1:])
+    return ps[0] + ps[1, ..., ::-1]
 
 
 def sum_of_others(a, axis=-1):
     """:math:`\\sum_{j \\ne i} a_j` for each i along ``axis``: prefix + suffix sums (exclusive:
     :math:`a_i` itself is never added then taken away, so terms of one sign stay accurate)."""
-    a = np.moveaxis(a, axis, -1)
+    if axis != -1 and axis != np.ndim(a) - 1:
+        return np.moveaxis(sum_of_others(np.moveaxis(a, axis, -1)), -1, axis)
+    a = np.asarray(a)
     pre = np.zeros_like(a)
     np.cumsum(a[..., :-1], axis=-1, out=pre[..., 1:])
     suf = np.zeros_like(a)
     np.cumsum(a[..., :0:-1], axis=-1, out=suf[..., -2::-1])
-    return np.moveaxis(pre + suf, -1, axis)
+    return pre + suf
 
 
 def _sum_last(a):
