@@ -327,31 +327,29 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         iters[a] += 1
         w = 1 / (vf[a] + ta[:, None])
         pr = projection(yf[a], w, Xf[a])
+        w_sum = w.sum(-1)
         if method == "ML":
             d = (w**2).sum(-1)
-            adj = (pr.yPPy - w.sum(-1)) / d
-            noise = _step_noise(pr.yPPy, w.sum(-1), d)
+            adj = (pr.yPPy - w_sum) / d
+            noise = _step_noise(pr.yPPy, w_sum, d)
         elif method == "REML":
             d = pr.trPP
             adj = (pr.yPPy - pr.trP) / d
-            noise = _step_noise(pr.yPPy, w.sum(-1), d)
+            noise = _step_noise(pr.yPPy, w_sum, d)
         else:  # EB
-            d = w.sum(-1)
+            d = w_sum
             adj = (pr.yPy * k / (k - p) - k) / d
             noise = _step_noise(pr.yPy * k / (k - p), k, d)
         z = w * pr.resid  # P y
         sz = np.sqrt(w) * z
         zPz = (w * z * z).sum(-1) - (np.einsum("bkp,bk->bp", pr.Q, sz) ** 2).sum(-1)  # (Py)'P(Py) = y'PPPy
-        noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w.sum(-1), stepadj)
+        noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w_sum, stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         # a step of -inf cannot be halved above tau2_min (the loop below would
         # never end): NaN, so the problem runs out of iterations (non-convergence)
-        adj = np.where(np.isneginf(adj), np.nan, adj)
-        low = ta + adj < tau2_min
-        while low.any():
-            adj = np.where(low, adj / 2, adj)
-            low = ta + adj < tau2_min
+        adj = np.where(adj == -np.inf, np.nan, adj)
+        adj = _halve_to_min(ta, adj, tau2_min)
         new = ta + adj
         done = _stops(np.abs(ta - new), threshold, noise, new)
         # metafor checks the iteration count after the update, so a problem
@@ -380,6 +378,40 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         se = np.sqrt(2 * k**2 / (k - p)) / w.sum(-1)
     se = np.where(converged, se, np.nan)
     return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
+
+
+#: at most this many problems halve their steps one by one in Python (:func:`_halve_to_min`)
+_HALVE_ONE_BY_ONE = 16
+
+
+def _halve_to_min(ta, adj, tau2_min):
+    """metafor's ``while (tau2 + adj < tau2.min) adj <- adj / 2`` for each problem (``ta``, ``adj``
+    of shape (B,)): the steps that overshoot are halved, only where they do.
+
+    A step towards tau2_min = 0 from tau2 = 0 is halved until it underflows to -0 (about 1075
+    halvings); a few such problems run that loop on Python floats (one numpy call per halving
+    for a batch of one is what made it slow), more of them on the batch's subset. Either way
+    each halving is the same division by 2 and the same comparison, so the bits are the same."""
+    low = ta + adj < tau2_min
+    if not low.any():
+        return adj
+    li = np.nonzero(low)[0]
+    adj = adj.copy()
+    if li.size <= _HALVE_ONE_BY_ONE:
+        tmin = np.broadcast_to(tau2_min, ta.shape)
+        for i in li.tolist():
+            t, step, lo = float(ta[i]), float(adj[i]), float(tmin[i])
+            while t + step < lo:
+                step = step / 2
+            adj[i] = step
+        return adj
+    al, tl = adj[li], ta[li]
+    m = low[li]
+    while m.any():
+        al = np.where(m, al / 2, al)
+        m = tl + al < tau2_min
+    adj[li] = al
+    return adj
 
 
 def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
@@ -489,16 +521,8 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
         adj, noise = _fs_step(ya, va, ta[:, None], method, k, noise=True, stepadj=stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
-        adj = np.where(np.isneginf(adj), np.nan, adj)  # as in _fisher_scoring
-        low = ta + adj < tau2_min
-        if low.any():  # halve the steps that overshoot tau2_min, only where they do
-            li = np.nonzero(low)[0]
-            al, tl = adj[li], ta[li]
-            m = low[li]
-            while m.any():
-                al = np.where(m, al / 2, al)
-                m = tl + al < tau2_min
-            adj[li] = al
+        adj = np.where(adj == -np.inf, np.nan, adj)  # as in _fisher_scoring
+        adj = _halve_to_min(ta, adj, tau2_min)
         new = ta + adj
         done = _stops(np.abs(ta - new), threshold, noise, new)
         tau2[a] = new

@@ -15,6 +15,7 @@ Because P is symmetric, :math:`\\sum_{ij} P_{ij}^2 = \\operatorname{tr} P^2`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,9 +102,17 @@ def projection(y, w, X) -> Projection:
     beta = np.einsum("...ij,...j->...i", Rinv, np.einsum("...ki,...k->...i", Q, np.sqrt(w) * y))
     r = y - np.einsum("...kp,...p->...k", X, beta)
     h = (Q**2).sum(-1)
-    trP = (w * (1 - h)).sum(-1)
-    trPP = (w**2 * (1 - h) ** 2).sum(-1) + _offdiag_pp(w, Q)
-    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
+    # the four sums over the studies as rows of one buffer, reduced by one call (each row is
+    # summed as ``x.sum(-1)`` sums it alone; w^2 and 1 - h are formed once, the same values)
+    omh, w2, r2 = 1 - h, w**2, r**2
+    terms = np.empty((4,) + w.shape)
+    np.multiply(w, omh, out=terms[0])
+    np.multiply(w2, omh**2, out=terms[1])
+    np.multiply(w, r2, out=terms[2])
+    np.multiply(w2, r2, out=terms[3])
+    trP, trPP_diag, yPy, yPPy = _sum_last(terms)
+    trPP = trPP_diag + _offdiag_pp(w, Q)
+    return Projection(yPy=yPy, yPPy=yPPy, trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
 
 
 #: elements (rows x k x p x stacked problems) of the q_i'q_j products :func:`_offdiag_pp` forms at once
@@ -116,15 +125,16 @@ def _offdiag_pp(w, Q):
     Each row's sum over j is formed whole and the rows are summed at the end, so the bits do not
     depend on the block size (nor on how many problems are stacked)."""
     k, p = Q.shape[-2], Q.shape[-1]
-    batch = int(np.prod(Q.shape[:-2], dtype=np.int64))
+    batch = math.prod(Q.shape[:-2])
     step = max(1, _BLOCK_ELEMENTS // max(1, k * p * batch))
     rows = np.empty(Q.shape[:-1])
     for a in range(0, k, step):
         b = min(k, a + step)
         G = (Q[..., a:b, None, :] * Q[..., None, :, :]).sum(-1)  # (..., b - a, k): q_i'q_j
         G2 = w[..., None, :] * G * G
-        idx = np.arange(a, b)
-        G2[..., idx - a, idx] = 0.0  # the diagonal is counted apart, through 1 - h
+        # the diagonal (i, i) is counted apart, through 1 - h: in the flattened rows of the
+        # block it is every (k + 1)-th element from a
+        G2.reshape(G2.shape[:-2] + (-1,))[..., a :: k + 1] = 0.0
         rows[..., a:b] = w[..., a:b] * G2.sum(-1)
     return rows.sum(-1)
 
