@@ -224,6 +224,8 @@ def handle_missing(masks: Mapping[str, np.ndarray], slab: Sequence[str], na_acti
         if m is None:
             continue
         m = np.asarray(m, bool)
+        if not m.any():  # (the usual case: nothing to record)
+            continue
         bad |= m
         for i in np.flatnonzero(m):
             where.setdefault(int(i), []).append(name)

@@ -366,7 +366,7 @@ def rma(
         msgs.append('Setting argument test="z" since k=1.')
     if method in FE_METHODS and test in ("knha", "adhoc"):
         msgs.append(conv.knha_fe_warning(method))
-    if not zero.any() and np.max(v) / np.min(v) >= 1e7:
+    if not zero.any() and v.max() / v.min() >= 1e7:
         msgs.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
     # (no errstate here: a floating-point overflow in the core must reach the caller,
     # where `metaharness verify` reports it as a numerical breakdown)

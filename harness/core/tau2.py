@@ -343,7 +343,11 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         z = w * pr.resid  # P y
         sz = np.sqrt(w) * z
         zPz = (w * z * z).sum(-1) - (np.einsum("bkp,bk->bp", pr.Q, sz) ** 2).sum(-1)  # (Py)'P(Py) = y'PPPy
-        noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w_sum, stepadj)
+        one = a.size == 1  # one problem: the tests below on its scalars (the same operations, fewer numpy calls)
+        if one:
+            noise = noise * _contraction_amp(method, None, d[0], zPz[0], pr.yPPy[0], k, p, w_sum[0], stepadj)
+        else:
+            noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w_sum, stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         # a step of -inf cannot be halved above tau2_min (the loop below would
@@ -351,7 +355,10 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         adj = np.where(adj == -np.inf, np.nan, adj)
         adj = _halve_to_min(ta, adj, tau2_min)
         new = ta + adj
-        done = _stops(np.abs(ta - new), threshold, noise, new)
+        if one:
+            done = np.array([_stops_scalar(float(abs(ta[0] - new[0])), threshold, float(noise[0]), float(new[0]))])
+        else:
+            done = _stops(np.abs(ta - new), threshold, noise, new)
         # metafor checks the iteration count after the update, so a problem
         # still moving after maxiter steps has not converged (an error in R).
         over = iters[a] > maxiter

@@ -127,6 +127,11 @@ def _offdiag_pp(w, Q):
     k, p = Q.shape[-2], Q.shape[-1]
     batch = math.prod(Q.shape[:-2])
     step = max(1, _BLOCK_ELEMENTS // max(1, k * p * batch))
+    if step >= k:  # one block (the loop below, once; without the buffer of row sums)
+        G = _sum_last(Q[..., :, None, :] * Q[..., None, :, :])
+        G2 = w[..., None, :] * G * G
+        G2.reshape(G2.shape[:-2] + (-1,))[..., :: k + 1] = 0.0
+        return _sum_last(w * _sum_last(G2))
     rows = np.empty(Q.shape[:-1])
     for a in range(0, k, step):
         b = min(k, a + step)
@@ -240,7 +245,8 @@ def _others_stacked(a):
     ps = np.zeros((2,) + a.shape)  # [prefix, reversed suffix]
     ps[0, ..., 1:] = a[..., :-1]
     ps[1, ..., 1:] = a[..., :0:-1]
-    np.cumsum(ps[..., 1:], axis=-1, out=ps[..., 1:])
+    tail = ps[..., 1:]
+    tail.cumsum(axis=-1, out=tail)
     return ps[0] + ps[1, ..., ::-1]
 
 
