@@ -242,6 +242,11 @@ def handle_missing(masks: Mapping[str, np.ndarray], slab: Sequence[str], na_acti
     return ~bad, omitted
 
 
+def kept(slab, keep) -> tuple:
+    """The labels of the studies kept (``keep`` a boolean mask)."""
+    return tuple(slab) if keep.all() else tuple(lab for lab, k in zip(slab, keep) if k)
+
+
 def finite_check(arg, x, slab):
     """+-Inf is never a valid input (metafor stops or silently gives the study zero weight)."""
     if x is None:

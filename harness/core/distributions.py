@@ -36,6 +36,11 @@ def _sf(fn, x, lower, ok, *args):
     end ``lower``; 0 at +inf; ``fn(x, *args)`` inside the support."""
     x = np.asarray(x, dtype=float)
     args = [np.asarray(a, dtype=float) for a in args]
+    if _one_inside(x, ok, args) and lower < x < np.inf:
+        # one number inside the support: fn of it, without the masks below (their cost, not
+        # fn's, is what a single fit pays); the same call on the same 0-d arrays
+        with np.errstate(invalid="ignore", over="ignore"):
+            return _scalar(np.asarray(fn(x, *args)))
     x, ok, *args = np.broadcast_arrays(x, ok, *args)
     inside = ok & (x > lower) & (x < np.inf)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -49,12 +54,20 @@ def _quantile(fn, q, at0, at1, ok, *args):
     support's ends ``at0``/``at1`` at q = 0 and q = 1; ``fn(q, *args)`` in between."""
     q = np.asarray(q, dtype=float)
     args = [np.asarray(a, dtype=float) for a in args]
+    if _one_inside(q, ok, args) and 0 < q < 1:  # as in _sf
+        with np.errstate(invalid="ignore", over="ignore"):
+            return _scalar(np.asarray(fn(q, *args)))
     q, ok, *args = np.broadcast_arrays(q, ok, *args)
     inside = ok & (q > 0) & (q < 1)
     with np.errstate(invalid="ignore", over="ignore"):
         val = fn(np.where(inside, q, 0.5), *(np.where(inside, a, 1.0) for a in args))
     out = np.where(inside, val, np.where(ok & (q == 0), at0, np.where(ok & (q == 1), at1, np.nan)))
     return _scalar(out)
+
+
+def _one_inside(x, ok, args):
+    """0-d ``x`` and arguments, and arguments that are valid (``ok``)."""
+    return x.ndim == 0 and np.ndim(ok) == 0 and bool(ok) and all(a.ndim == 0 for a in args)
 
 
 def _scalar(x):
