@@ -97,7 +97,7 @@ def labels(slab, data, k) -> tuple[str, ...]:
     """Study labels: a column of ``data``, a sequence, or 1..k (as metafor numbers them);
     duplicates made unique as metafor makes them."""
     if slab is None:
-        return tuple(str(i + 1) for i in range(k))
+        return tuple(map(str, range(1, k + 1)))
     v = raw("slab", slab, data)
     labs = tuple(str(s) for s in (v.tolist() if hasattr(v, "tolist") else list(v)))
     if len(labs) != k:
