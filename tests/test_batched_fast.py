@@ -133,3 +133,54 @@ def test_rve_unpadded_layout_equals_padded_path():
     b = rve.robu_blocks(pad(rve.pad_rows(blocks, yi), 0.0), pad(rve.pad_rows(blocks, vi), 1.0), Xp, mask, small=True)
     for key in ("b_r", "SE", "dfs", "tau_sq", "I_2"):
         np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+def _sum_of_others_by_definition(a):
+    """Prefix plus suffix sums, each a plain cumsum (the form :func:`harness.core.wls.sum_of_others` documents)."""
+    pre = np.zeros_like(a)
+    pre[..., 1:] = np.cumsum(a[..., :-1], axis=-1)
+    suf = np.zeros_like(a)
+    suf[..., :-1] = np.cumsum(a[..., ::-1][..., :-1], axis=-1)[..., ::-1]
+    return pre + suf
+
+
+def test_stacked_exclusive_sums_and_projection_pieces_bit_for_bit():
+    """The intercept-only projection forms its sums stacked (one reduce, one cumsum): each piece
+    has the bits of the same sum formed alone."""
+    from harness.core import wls
+
+    rng = np.random.default_rng(4)
+    for shape in ((1,), (2,), (7,), (40,), (3, 9), (5, 130)):
+        w = rng.uniform(0.1, 50, shape) ** 3
+        y = rng.normal(0, 1, shape)
+        np.testing.assert_array_equal(wls.sum_of_others(w), _sum_of_others_by_definition(w))
+        both = wls._others_stacked(np.stack([w, w * w]))
+        np.testing.assert_array_equal(both[0], _sum_of_others_by_definition(w))
+        np.testing.assert_array_equal(both[1], _sum_of_others_by_definition(w * w))
+        W, S2, beta, r, yPy, yPPy, trP, trPP, zPz = wls._intercept_pieces(y, w, True)
+        wo, w2o = _sum_of_others_by_definition(w), _sum_of_others_by_definition(w * w)
+        b = (w * y).sum(-1) / w.sum(-1)
+        rr = y - (b if w.ndim == 1 else b[..., None])
+        z = w * rr
+        expect = (w.sum(-1), (w * w).sum(-1), b, rr, (z * rr).sum(-1), (z * z).sum(-1), (w * wo).sum(-1) / w.sum(-1),
+                  ((w * w) * (wo * wo + w2o)).sum(-1) / (w.sum(-1) * w.sum(-1)), ((w * z) * z).sum(-1) - (w * z).sum(-1) ** 2 / w.sum(-1))
+        for got, want in zip((W, S2, beta, r, yPy, yPPy, trP, trPP, zPz), expect):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n", [1, 3, 40])
+def test_step_halving_one_by_one_equals_batch(n):
+    """Steps below tau2_min are halved on Python floats for a few problems and on the batch for
+    many: the same halvings (down to -0 from tau2 = 0), the same bits either way."""
+    rng = np.random.default_rng(n)
+    ta = np.where(rng.uniform(size=n) < 0.5, 0.0, rng.uniform(0, 1, n))
+    adj = -rng.uniform(0.1, 5, n) * np.where(rng.uniform(size=n) < 0.8, 1.0, 1e-300)
+    adj[0] = np.nan
+    ref = adj.copy()
+    low = ta + ref < 0.0
+    while low.any():
+        ref = np.where(low, ref / 2, ref)
+        low = ta + ref < 0.0
+    got = tau2_mod._halve_to_min(ta, adj, 0.0)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))

@@ -36,6 +36,8 @@ def test_t_chi2_f(df):
         same(d.chi2_sf(x, df), stats.chi2.sf(x, df))
         with np.errstate(invalid="ignore"):  # scipy's own _logpdf warns at df = inf
             same(d.chi2_pdf(x, df), stats.chi2.pdf(x, df))
+            same(d.t_pdf(x, df), stats.t.pdf(x, df))
+            same(d.t_logpdf(x, df), stats.t.logpdf(x, df))
         for dfd in DF:
             same(d.f_sf(x, df, dfd), stats.f.sf(x, df, dfd))
     for q in Q:
@@ -49,7 +51,10 @@ def test_arrays_broadcast_as_scipy_stats():
     for df in (np.array([2.0]), np.array(DF)[:, None]):
         same(d.t_sf(x, df), stats.t.sf(x, df))
         same(d.chi2_sf(x, df), stats.chi2.sf(x, df))
+        same(d.t_pdf(x, df), stats.t.pdf(x, df))
+        same(d.t_logpdf(x, df), stats.t.logpdf(x, df))
     same(d.norm_sf(x), stats.norm.sf(x))
+    assert isinstance(d.t_pdf(1.0, 3.0), np.floating)
     assert isinstance(d.norm_sf(1.0), np.floating) and isinstance(d.t_isf(0.025, 5), np.floating)
 
 
@@ -57,3 +62,14 @@ def test_rank_first():
     rng = np.random.default_rng(1)
     for x in ([3.0, 1.0, 2.0], [1.0, 1.0, 0.5, 1.0], rng.integers(0, 4, 50).astype(float)):
         same(d.rank_first(x), stats.rankdata(x, method="ordinal").astype(float))
+
+
+def test_t_density_on_many_points():
+    """t density and its log, bit for bit, off the grid too (the robu bound evaluates it at |t|, df)."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 3, 500), rng.uniform(0, 60, 500)])
+    df = np.concatenate([rng.uniform(0.05, 5, 500), rng.uniform(1, 400, 500)])
+    same(d.t_pdf(x, df), stats.t.pdf(x, df))
+    same(d.t_logpdf(x, df), stats.t.logpdf(x, df))
+    for xi, dfi in zip(x[::50], df[::50]):  # one at a time, as scalars
+        same(d.t_pdf(float(xi), float(dfi)), stats.t.pdf(float(xi), float(dfi)))

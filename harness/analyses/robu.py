@@ -41,6 +41,7 @@ import numpy as np
 
 from ..api import rve as rve_api  # robu, sensitivity and robumeta's messages
 from ..compare.tolerance import CLOSED
+from ..core.distributions import t as t_dist  # scipy.stats.t's density, bit for bit
 from ..errors import InputError
 from .base import METAFOR_KEY, AnalysisKind, Key, Outcome, check_r_name, require_columns, check_moderators, FAVOURS, arm_inputs, is_categorical, design_with_intercept, weighted_condition
 
@@ -439,15 +440,11 @@ def corr_intercept_error_bounds(y, v, study, rho, denom_scale, h=1e-6):
     if SE > dSE:
         dt = abs(t) * dSE / (SE - dSE)
         bounds["t[X.Intercept.]"] += dt
-        dens = math.exp(_t_logpdf(abs(t), df))  # t density: dp = 2 f(|t|) dt
+        dens = float(t_dist.pdf(abs(t), df))  # t density: dp = 2 f(|t|) dt
         bounds["prob[X.Intercept.]"] += 2 * dens * dt
     else:
         bounds["t[X.Intercept.]"] = bounds["prob[X.Intercept.]"] = math.inf
     return bounds
-
-
-def _t_logpdf(x, df):
-    return math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi) - (df + 1) / 2 * math.log1p(x * x / df)
 
 
 def _escalc(spec, arms):

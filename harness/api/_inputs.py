@@ -97,7 +97,7 @@ def labels(slab, data, k) -> tuple[str, ...]:
     """Study labels: a column of ``data``, a sequence, or 1..k (as metafor numbers them);
     duplicates made unique as metafor makes them."""
     if slab is None:
-        return tuple(str(i + 1) for i in range(k))
+        return tuple(map(str, range(1, k + 1)))
     v = raw("slab", slab, data)
     labs = tuple(str(s) for s in (v.tolist() if hasattr(v, "tolist") else list(v)))
     if len(labs) != k:
@@ -224,6 +224,8 @@ def handle_missing(masks: Mapping[str, np.ndarray], slab: Sequence[str], na_acti
         if m is None:
             continue
         m = np.asarray(m, bool)
+        if not m.any():  # (the usual case: nothing to record)
+            continue
         bad |= m
         for i in np.flatnonzero(m):
             where.setdefault(int(i), []).append(name)
@@ -238,6 +240,11 @@ def handle_missing(masks: Mapping[str, np.ndarray], slab: Sequence[str], na_acti
     omitted = tuple(slab[i] for i in np.flatnonzero(bad))
     warnings.warn(f"Studies with NAs omitted from model fitting: {detail}", StudiesOmittedWarning, stacklevel=3)
     return ~bad, omitted
+
+
+def kept(slab, keep) -> tuple:
+    """The labels of the studies kept (``keep`` a boolean mask)."""
+    return tuple(slab) if keep.all() else tuple(lab for lab, k in zip(slab, keep) if k)
 
 
 def finite_check(arg, x, slab):

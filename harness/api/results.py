@@ -116,8 +116,8 @@ class EscalcResult(_Printed):
         out = {}
         lb, ub = self.ci()
         for name, arr in (("yi", self.yi), ("vi", self.vi), ("yi_ci_lb", lb), ("yi_ci_ub", ub)):
-            for lab, x in zip(self.slab, arr):
-                out[f"{name}[{lab}]"] = float(x)
+            for lab, x in zip(self.slab, np.asarray(arr, dtype=float).tolist()):  # (tolist: the same floats, at once)
+                out[f"{name}[{lab}]"] = x
         return out
 
 

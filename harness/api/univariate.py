@@ -157,8 +157,8 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
             raise ValueError(f"negative standard error in `sei` for study {_study_list(labs, s < 0)}")
         vv = v if v is not None else s**2
         keep, omitted = inp.handle_missing({"yi": np.isnan(y), "vi" if v is not None else "sei": np.isnan(vv)}, labs, na_action)
-        return EscalcResult(measure, y[keep], vv[keep], tuple(np.asarray(labs, dtype=object)[keep]), vtype, convention,
-                            omitted=omitted, rows=tuple(int(i) for i in np.flatnonzero(keep)))
+        return EscalcResult(measure, y[keep], vv[keep], inp.kept(labs, keep), vtype, convention,
+                            omitted=omitted, rows=tuple(np.flatnonzero(keep).tolist()))
     given = {"m1i": m1i, "sd1i": sd1i, "n1i": n1i, "m2i": m2i, "sd2i": sd2i, "n2i": n2i, "ti": ti, "pi": pi, "di": di}
     alt = [a for a in ("ti", "pi", "di") if given[a] is not None] if convention == "metafor" else []
     if len(alt) > 1:
@@ -211,8 +211,8 @@ def escalc(measure, *, m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=N
         keep = keep & ~bad
         if not keep.any():
             raise ValueError("no study is left to analyse (metafor: \"Processing terminated since k = 0.\")")
-    return EscalcResult(measure, y[keep], v[keep], tuple(np.asarray(labs, dtype=object)[keep]), vtype, convention,
-                        omitted=tuple(omitted), rows=tuple(int(i) for i in np.flatnonzero(keep)))
+    return EscalcResult(measure, y[keep], v[keep], inp.kept(labs, keep), vtype, convention,
+                        omitted=tuple(omitted), rows=tuple(np.flatnonzero(keep).tolist()))
 
 
 def rma(
@@ -366,7 +366,7 @@ def rma(
         msgs.append('Setting argument test="z" since k=1.')
     if method in FE_METHODS and test in ("knha", "adhoc"):
         msgs.append(conv.knha_fe_warning(method))
-    if not zero.any() and np.max(v) / np.min(v) >= 1e7:
+    if not zero.any() and v.max() / v.min() >= 1e7:
         msgs.append("Ratio of largest to smallest sampling variance extremely large. May not be able to obtain stable results.")
     # (no errstate here: a floating-point overflow in the core must reach the caller,
     # where `metaharness verify` reports it as a numerical breakdown)

@@ -110,6 +110,11 @@ def redundant_columns(X, names, rtol=1e-7) -> list[str]:
         if not np.isfinite(norms[j]) or norms[j] == 0:
             out.append(names[j])
             continue
+        if not keep:
+            # one column of finite, non-zero norm: its single singular value is the norm of
+            # the normalised column, about 1, never <= rtol times itself (the SVD is not needed)
+            keep.append(j)
+            continue
         cols = X[:, keep + [j]] / norms[keep + [j]]
         sv = np.linalg.svd(cols, compute_uv=False)
         if len(sv) < len(keep) + 1 or sv[-1] <= rtol * sv[0]:

@@ -1,4 +1,4 @@
-"""Tail probabilities and quantiles of the normal, t, chi-square and F distributions (and the chi-square density).
+"""Tail probabilities and quantiles of the normal, t, chi-square and F distributions (and the t and chi-square densities).
 
 The functions scipy.stats evaluates for these distributions, called directly from scipy.special,
 so that the core does not import scipy.stats (about half a second at every start of the command
@@ -36,6 +36,11 @@ def _sf(fn, x, lower, ok, *args):
     end ``lower``; 0 at +inf; ``fn(x, *args)`` inside the support."""
     x = np.asarray(x, dtype=float)
     args = [np.asarray(a, dtype=float) for a in args]
+    if _one_inside(x, ok, args) and lower < x < np.inf:
+        # one number inside the support: fn of it, without the masks below (their cost, not
+        # fn's, is what a single fit pays); the same call on the same 0-d arrays
+        with np.errstate(invalid="ignore", over="ignore"):
+            return _scalar(np.asarray(fn(x, *args)))
     x, ok, *args = np.broadcast_arrays(x, ok, *args)
     inside = ok & (x > lower) & (x < np.inf)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -49,12 +54,20 @@ def _quantile(fn, q, at0, at1, ok, *args):
     support's ends ``at0``/``at1`` at q = 0 and q = 1; ``fn(q, *args)`` in between."""
     q = np.asarray(q, dtype=float)
     args = [np.asarray(a, dtype=float) for a in args]
+    if _one_inside(q, ok, args) and 0 < q < 1:  # as in _sf
+        with np.errstate(invalid="ignore", over="ignore"):
+            return _scalar(np.asarray(fn(q, *args)))
     q, ok, *args = np.broadcast_arrays(q, ok, *args)
     inside = ok & (q > 0) & (q < 1)
     with np.errstate(invalid="ignore", over="ignore"):
         val = fn(np.where(inside, q, 0.5), *(np.where(inside, a, 1.0) for a in args))
     out = np.where(inside, val, np.where(ok & (q == 0), at0, np.where(ok & (q == 1), at1, np.nan)))
     return _scalar(out)
+
+
+def _one_inside(x, ok, args):
+    """0-d ``x`` and arguments, and arguments that are valid (``ok``)."""
+    return x.ndim == 0 and np.ndim(ok) == 0 and bool(ok) and all(a.ndim == 0 for a in args)
 
 
 def _scalar(x):
@@ -101,6 +114,46 @@ def chi2_pdf(x, df):
     return _scalar(np.where((df <= 0) | np.isnan(x) | np.isnan(df), np.nan, out))
 
 
+#: log(sqrt(2 pi)) and sqrt(2 pi) as scipy.stats' normal density takes them (``_norm_pdf_logC``, ``_norm_pdf_C``)
+_NORM_LOGC = float(np.log(np.sqrt(2 * np.pi)))
+_NORM_C = float(np.sqrt(2 * np.pi))
+
+
+def _t_logpdf_inside(x, df):
+    """``t_gen._logpdf`` (scipy/stats/_continuous_distns.py) for df > 0:
+    log Gamma((df+1)/2)/Gamma(df/2) (as ``log(poch(df/2, 1/2))``) - (log df + log pi)/2
+    - (df+1)/2 log1p(x^2/df), and the normal's -x^2/2 - log sqrt(2 pi) where df = inf."""
+    t = np.log(special.poch(0.5 * df, 0.5)) - 0.5 * (np.log(df) + np.log(np.pi)) - (df + 1) / 2 * np.log1p(x * x / df)
+    return np.where(df == np.inf, -x**2 / 2.0 - _NORM_LOGC, t)
+
+
+def t_logpdf(x, df):
+    """The log of the t density (``stats.t.logpdf``; R ``dt(x, df, log = TRUE)``), evaluated as
+    scipy's ``t_gen._logpdf``; NaN for df <= 0 or NaN arguments, -inf at x = +-inf."""
+    x, df, ok = _density_args(x, df)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        val = _t_logpdf_inside(x, np.where(ok, df, 1.0))
+    return _scalar(np.where(ok, val, np.nan))
+
+
+def t_pdf(x, df):
+    """The t density (``stats.t.pdf``; R ``dt(x, df)``): ``exp`` of :func:`t_logpdf` (scipy's
+    ``t_gen._pdf``), the normal's exp(-x^2/2)/sqrt(2 pi) where df = inf."""
+    x, df, ok = _density_args(x, df)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        dfo = np.where(ok, df, 1.0)
+        val = np.where(dfo == np.inf, np.exp(-x**2 / 2.0) / _NORM_C, np.exp(_t_logpdf_inside(x, dfo)))
+    return _scalar(np.where(ok, val, np.nan))
+
+
+def _density_args(x, df):
+    """``x``, ``df`` broadcast (as contiguous arrays) and scipy.stats' argument rule for the
+    density: df > 0 and x not NaN (otherwise NaN)."""
+    x, df = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(df, dtype=float))
+    x, df = np.array(x), np.array(df)  # contiguous copies (not the broadcast views)
+    return x, df, (df > 0) & ~np.isnan(x)
+
+
 def chi2_isf(q, df):
     """The x with P(X²_df > x) = q (``stats.chi2.isf``; R ``qchisq(q, df, lower.tail = FALSE)``)."""
     return _quantile(lambda q, df: special.chdtri(df, q), q, np.inf, 0.0, _df_ok(df), df)
@@ -134,6 +187,6 @@ def rankdata(x, method="ordinal"):
 
 #: scipy.stats' distribution objects, for the methods the core calls
 norm = SimpleNamespace(sf=norm_sf, isf=norm_isf)
-t = SimpleNamespace(sf=t_sf, isf=t_isf)
+t = SimpleNamespace(sf=t_sf, isf=t_isf, pdf=t_pdf, logpdf=t_logpdf)
 chi2 = SimpleNamespace(sf=chi2_sf, isf=chi2_isf, ppf=chi2_ppf, pdf=chi2_pdf)
 f = SimpleNamespace(sf=f_sf)

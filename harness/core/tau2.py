@@ -32,7 +32,7 @@ import numpy as np
 
 from . import distributions as stats  # scipy.stats' functions, without importing scipy.stats
 
-from .wls import intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
+from .wls import _intercept_pieces, intercept_projection, inv_xtwx, is_ones_column, rowdot, projection, tr_PA, tr_PAPB, wls
 
 #: Use the O(k) closed forms for intercept-only models (DL, HE, ML, REML, EB and
 #: rma_arrays); False forces the general QR path (the tests compare the two).
@@ -190,6 +190,7 @@ def tau2_he(y, v, X, tau2_min=0.0, **control):
 #: noise = STEP_NOISE * eps * (|a| + scale of b) / d; elsewhere the rule is metafor's exactly.
 STEP_NOISE = 8.0
 _EPS = np.finfo(float).eps
+_MAX = np.finfo(float).max
 
 
 #: a step stopped as rounding must also be negligible next to tau^2 (far inside the 1e-8
@@ -199,9 +200,24 @@ STEP_NOISE_REL = 1e-10
 
 
 def _stops(change, threshold, noise, new):
-    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`)."""
-    noise = np.nan_to_num(noise)
+    """metafor's |change| <= threshold, or a change that is rounding (see :data:`STEP_NOISE`).
+
+    A NaN noise counts as 0 and an infinite one as the largest float (``np.nan_to_num``,
+    written out: it is the cost of a whole step for one small problem)."""
+    noise = np.minimum(np.maximum(noise, -_MAX), _MAX)
+    noise = np.where(np.isnan(noise), 0.0, noise)
     return (change <= threshold) | ((change <= noise) & (change <= STEP_NOISE_REL * np.abs(new)))
+
+
+def _stops_scalar(change, threshold, noise, new):
+    """:func:`_stops` for one problem (Python floats): the same comparisons."""
+    if noise != noise:
+        noise = 0.0
+    elif noise > _MAX:
+        noise = _MAX
+    elif noise < -_MAX:
+        noise = -_MAX
+    return change <= threshold or (change <= noise and change <= STEP_NOISE_REL * abs(new))
 
 
 def _step_noise(a, b, d):
@@ -224,6 +240,11 @@ def _contraction_amp(method, a, d, zPz, yPPy, k, p, w_sum, stepadj):
         rho = 1 + stepadj * (d - 2 * zPz) / d
     else:
         rho = 1 - stepadj * yPPy * k / (k - p) / w_sum
+    if np.ndim(rho) == 0:  # one problem: the same operations on scalars (rho < 0 excludes NaN)
+        if not rho < 0:
+            return 1.0
+        amp = abs(1 - rho) / max(1 - abs(rho), 1 / AMP_MAX)
+        return min(max(amp, 1.0), 2 * AMP_MAX)
     r = np.abs(rho)
     amp = np.abs(1 - rho) / np.maximum(1 - r, 1 / AMP_MAX)
     return np.where(rho < 0, np.minimum(np.maximum(amp, 1.0), 2 * AMP_MAX), 1.0)
@@ -306,33 +327,38 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
         iters[a] += 1
         w = 1 / (vf[a] + ta[:, None])
         pr = projection(yf[a], w, Xf[a])
+        w_sum = w.sum(-1)
         if method == "ML":
             d = (w**2).sum(-1)
-            adj = (pr.yPPy - w.sum(-1)) / d
-            noise = _step_noise(pr.yPPy, w.sum(-1), d)
+            adj = (pr.yPPy - w_sum) / d
+            noise = _step_noise(pr.yPPy, w_sum, d)
         elif method == "REML":
             d = pr.trPP
             adj = (pr.yPPy - pr.trP) / d
-            noise = _step_noise(pr.yPPy, w.sum(-1), d)
+            noise = _step_noise(pr.yPPy, w_sum, d)
         else:  # EB
-            d = w.sum(-1)
+            d = w_sum
             adj = (pr.yPy * k / (k - p) - k) / d
             noise = _step_noise(pr.yPy * k / (k - p), k, d)
         z = w * pr.resid  # P y
         sz = np.sqrt(w) * z
         zPz = (w * z * z).sum(-1) - (np.einsum("bkp,bk->bp", pr.Q, sz) ** 2).sum(-1)  # (Py)'P(Py) = y'PPPy
-        noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w.sum(-1), stepadj)
+        one = a.size == 1  # one problem: the tests below on its scalars (the same operations, fewer numpy calls)
+        if one:
+            noise = noise * _contraction_amp(method, None, d[0], zPz[0], pr.yPPy[0], k, p, w_sum[0], stepadj)
+        else:
+            noise = noise * _contraction_amp(method, None, d, zPz, pr.yPPy, k, p, w_sum, stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
         # a step of -inf cannot be halved above tau2_min (the loop below would
         # never end): NaN, so the problem runs out of iterations (non-convergence)
-        adj = np.where(np.isneginf(adj), np.nan, adj)
-        low = ta + adj < tau2_min
-        while low.any():
-            adj = np.where(low, adj / 2, adj)
-            low = ta + adj < tau2_min
+        adj = np.where(adj == -np.inf, np.nan, adj)
+        adj = _halve_to_min(ta, adj, tau2_min)
         new = ta + adj
-        done = _stops(np.abs(ta - new), threshold, noise, new)
+        if one:
+            done = np.array([_stops_scalar(float(abs(ta[0] - new[0])), threshold, float(noise[0]), float(new[0]))])
+        else:
+            done = _stops(np.abs(ta - new), threshold, noise, new)
         # metafor checks the iteration count after the update, so a problem
         # still moving after maxiter steps has not converged (an error in R).
         over = iters[a] > maxiter
@@ -361,12 +387,46 @@ def _fisher_scoring(y, v, X, method, tau2_min, threshold, maxiter, stepadj, tol,
     return Tau2Estimate(tau2.reshape(shape), se.reshape(shape), converged.reshape(shape), iters.reshape(shape), was_reset.reshape(shape))
 
 
+#: at most this many problems halve their steps one by one in Python (:func:`_halve_to_min`)
+_HALVE_ONE_BY_ONE = 16
+
+
+def _halve_to_min(ta, adj, tau2_min):
+    """metafor's ``while (tau2 + adj < tau2.min) adj <- adj / 2`` for each problem (``ta``, ``adj``
+    of shape (B,)): the steps that overshoot are halved, only where they do.
+
+    A step towards tau2_min = 0 from tau2 = 0 is halved until it underflows to -0 (about 1075
+    halvings); a few such problems run that loop on Python floats (one numpy call per halving
+    for a batch of one is what made it slow), more of them on the batch's subset. Either way
+    each halving is the same division by 2 and the same comparison, so the bits are the same."""
+    low = ta + adj < tau2_min
+    if not low.any():
+        return adj
+    li = np.nonzero(low)[0]
+    adj = adj.copy()
+    if li.size <= _HALVE_ONE_BY_ONE:
+        tmin = np.broadcast_to(tau2_min, ta.shape)
+        for i in li.tolist():
+            t, step, lo = float(ta[i]), float(adj[i]), float(tmin[i])
+            while t + step < lo:
+                step = step / 2
+            adj[i] = step
+        return adj
+    al, tl = adj[li], ta[li]
+    m = low[li]
+    while m.any():
+        al = np.where(m, al / 2, al)
+        m = tl + al < tau2_min
+    adj[li] = al
+    return adj
+
+
 def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
     """One Fisher-scoring adjustment for X = 1 (same formulas as :func:`_fisher_scoring`);
     with ``noise``: (adjustment, its rounding error: :data:`STEP_NOISE`, amplified by the
     iteration's oscillation, :func:`_contraction_amp`)."""
     w = 1 / (v + t)
-    W, S2, _, r, yPy, yPPy, trP, trPP = intercept_projection(y, w)
+    W, S2, _, r, yPy, yPPy, trP, trPP, *zPz = _intercept_pieces(y, w, noise)  # zPz = [y'PPPy] with noise
     if method == "REML":
         a, b, d = yPPy, trP, trPP
         scale = W
@@ -379,9 +439,7 @@ def _fs_step(y, v, t, method, k, noise=False, stepadj=1.0):
     adj = (a - b) / d
     if not noise:
         return adj
-    z = w * r  # P y
-    zPz = rowdot(w * z, z) - rowdot(w, z) ** 2 / W  # y'PPPy
-    return adj, _step_noise(a, scale, d) * _contraction_amp(method, a, d, zPz, yPPy, k, 1, W, stepadj)
+    return adj, _step_noise(a, scale, d) * _contraction_amp(method, a, d, zPz[0], yPPy, k, 1, W, stepadj)
 
 
 def _io_loglik(y, v, t, method):
@@ -421,7 +479,7 @@ def _fs_scalar(y, v, method, tau2_min, threshold, maxiter, stepadj, tol, tau2_in
         while t + adj < tau2_min:
             adj = adj / 2
         new = t + adj
-        done = bool(_stops(abs(t - new), threshold, noise, new))
+        done = _stops_scalar(abs(t - new), threshold, noise, new)
         t = new
         if done or it > maxiter:
             conv = done and not it > maxiter
@@ -470,16 +528,8 @@ def _fisher_scoring_intercept(y, v, method, tau2_min, threshold, maxiter, stepad
         adj, noise = _fs_step(ya, va, ta[:, None], method, k, noise=True, stepadj=stepadj)
         adj = adj * stepadj
         adj = np.where(np.isnan(adj), 0.0, adj)
-        adj = np.where(np.isneginf(adj), np.nan, adj)  # as in _fisher_scoring
-        low = ta + adj < tau2_min
-        if low.any():  # halve the steps that overshoot tau2_min, only where they do
-            li = np.nonzero(low)[0]
-            al, tl = adj[li], ta[li]
-            m = low[li]
-            while m.any():
-                al = np.where(m, al / 2, al)
-                m = tl + al < tau2_min
-            adj[li] = al
+        adj = np.where(adj == -np.inf, np.nan, adj)  # as in _fisher_scoring
+        adj = _halve_to_min(ta, adj, tau2_min)
         new = ta + adj
         done = _stops(np.abs(ta - new), threshold, noise, new)
         tau2[a] = new

@@ -46,14 +46,12 @@ class Version:
 
     def __init__(self, text: str | "Version"):
         if isinstance(text, Version):
-            text = text.text
-        if not isinstance(text, str) or not _VERSION_RE.match(text.strip()):
-            raise ValueError(f"not an R package version: {text!r} (expected e.g. \"5.0-1\")")
-        self.text = text.strip()
-        self.parts = tuple(int(p) for p in re.split(r"[.-]", self.text))
+            self.text, self.parts = text.text, text.parts
+            return
+        self.text, self.parts = _parse_version(text) if isinstance(text, str) else _not_a_version(text)
 
     def _key(self, other) -> tuple[int, ...]:
-        return (other if isinstance(other, Version) else Version(other)).parts
+        return other.parts if isinstance(other, Version) else Version(other).parts
 
     def __eq__(self, other):
         try:
@@ -72,6 +70,20 @@ class Version:
 
     def __str__(self):
         return self.text
+
+
+@lru_cache(maxsize=256)
+def _parse_version(text) -> tuple[str, tuple[int, ...]]:
+    """``(text, parts)`` of a version string (cached: every spec and fit compares the same few
+    release strings, and a str is immutable)."""
+    if not _VERSION_RE.match(text.strip()):
+        _not_a_version(text)
+    text = text.strip()
+    return text, tuple(int(p) for p in re.split(r"[.-]", text))
+
+
+def _not_a_version(text):
+    raise ValueError(f"not an R package version: {text!r} (expected e.g. \"5.0-1\")")
 
 
 def metafor_version(value: str | Version | None = None) -> Version:

@@ -15,6 +15,7 @@ Because P is symmetric, :math:`\\sum_{ij} P_{ij}^2 = \\operatorname{tr} P^2`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,9 +102,17 @@ def projection(y, w, X) -> Projection:
     beta = np.einsum("...ij,...j->...i", Rinv, np.einsum("...ki,...k->...i", Q, np.sqrt(w) * y))
     r = y - np.einsum("...kp,...p->...k", X, beta)
     h = (Q**2).sum(-1)
-    trP = (w * (1 - h)).sum(-1)
-    trPP = (w**2 * (1 - h) ** 2).sum(-1) + _offdiag_pp(w, Q)
-    return Projection(yPy=(w * r**2).sum(-1), yPPy=(w**2 * r**2).sum(-1), trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
+    # the four sums over the studies as rows of one buffer, reduced by one call (each row is
+    # summed as ``x.sum(-1)`` sums it alone; w^2 and 1 - h are formed once, the same values)
+    omh, w2, r2 = 1 - h, w**2, r**2
+    terms = np.empty((4,) + w.shape)
+    np.multiply(w, omh, out=terms[0])
+    np.multiply(w2, omh**2, out=terms[1])
+    np.multiply(w, r2, out=terms[2])
+    np.multiply(w2, r2, out=terms[3])
+    trP, trPP_diag, yPy, yPPy = _sum_last(terms)
+    trPP = trPP_diag + _offdiag_pp(w, Q)
+    return Projection(yPy=yPy, yPPy=yPPy, trP=trP, trPP=trPP, Q=Q, vb=M, resid=r)
 
 
 #: elements (rows x k x p x stacked problems) of the q_i'q_j products :func:`_offdiag_pp` forms at once
@@ -116,15 +125,21 @@ def _offdiag_pp(w, Q):
     Each row's sum over j is formed whole and the rows are summed at the end, so the bits do not
     depend on the block size (nor on how many problems are stacked)."""
     k, p = Q.shape[-2], Q.shape[-1]
-    batch = int(np.prod(Q.shape[:-2], dtype=np.int64))
+    batch = math.prod(Q.shape[:-2])
     step = max(1, _BLOCK_ELEMENTS // max(1, k * p * batch))
+    if step >= k:  # one block (the loop below, once; without the buffer of row sums)
+        G = _sum_last(Q[..., :, None, :] * Q[..., None, :, :])
+        G2 = w[..., None, :] * G * G
+        G2.reshape(G2.shape[:-2] + (-1,))[..., :: k + 1] = 0.0
+        return _sum_last(w * _sum_last(G2))
     rows = np.empty(Q.shape[:-1])
     for a in range(0, k, step):
         b = min(k, a + step)
         G = (Q[..., a:b, None, :] * Q[..., None, :, :]).sum(-1)  # (..., b - a, k): q_i'q_j
         G2 = w[..., None, :] * G * G
-        idx = np.arange(a, b)
-        G2[..., idx - a, idx] = 0.0  # the diagonal is counted apart, through 1 - h
+        # the diagonal (i, i) is counted apart, through 1 - h: in the flattened rows of the
+        # block it is every (k + 1)-th element from a
+        G2.reshape(G2.shape[:-2] + (-1,))[..., a :: k + 1] = 0.0
         rows[..., a:b] = w[..., a:b] * G2.sum(-1)
     return rows.sum(-1)
 
@@ -186,37 +201,66 @@ def intercept_projection(y, w):
     cancel catastrophically when one weight dominates: 4e-5 relative in
     tr P^2 with weights 1e6 apart.) Returns ``(W, S2, beta, r, yPy, yPPy, trP, trPP)``.
     """
-    # the sums are reduced together from one buffer (fewer calls for one small
-    # problem); each row is summed as ``x.sum(-1)`` would sum it
-    buf = np.empty((4,) + w.shape)
-    buf[0] = w
-    np.multiply(w, w, out=buf[1])
-    np.multiply(buf[1], w, out=buf[2])
-    np.multiply(w, y, out=buf[3])
-    W, S2, S3, Swy = _sum_last(buf)
+    # Every sum over the studies is a row of a stacked buffer reduced by one call (per-call
+    # overhead, not arithmetic, is the cost of a small problem); numpy sums each row of a
+    # stacked array exactly as ``x.sum(-1)`` sums it alone, and the exclusive sums of w and
+    # w^2 come from one cumsum call (:func:`_others_stacked`), so the bits are those of the
+    # term-by-term form.
+    return _intercept_pieces(y, w, False)
+
+
+def _intercept_pieces(y, w, zpz):
+    """:func:`intercept_projection`'s tuple; with ``zpz`` also
+    :math:`y'PPPy = z'Wz - (\\sum wz)^2/W` for :math:`z = Py = wr` (the Fisher-scoring
+    step's contraction, :func:`harness.core.tau2._contraction_amp`), from the same pass."""
+    first = np.empty((3,) + w.shape)
+    first[0] = w
+    np.multiply(w, w, out=first[1])
+    np.multiply(w, y, out=first[2])
+    W, S2, Swy = _sum_last(first)
+    others = _others_stacked(first[:2])  # W_{-i}, S_{2,-i}
     beta = Swy / W
     r = y - (beta if w.ndim == 1 else beta[..., None])
     wr = w * r
-    np.multiply(wr, r, out=buf[0])
-    np.multiply(wr, wr, out=buf[1])
-    yPy, yPPy = _sum_last(buf[:2])
-    w_other = sum_of_others(w)
-    w2_other = sum_of_others(w * w)
-    np.multiply(w, w_other, out=buf[0])
-    np.multiply(w * w, w_other * w_other + w2_other, out=buf[1])
-    sP, sPP = _sum_last(buf[:2])
-    return W, S2, beta, r, yPy, yPPy, sP / W, sPP / (W * W)
+    second = np.empty(((6,) if zpz else (4,)) + w.shape)
+    np.multiply(wr, r, out=second[0])
+    np.multiply(wr, wr, out=second[1])
+    np.multiply(w, others[0], out=second[2])
+    np.multiply(first[1], others[0] * others[0] + others[1], out=second[3])
+    if zpz:
+        np.multiply(w, wr, out=second[5])  # w z
+        np.multiply(second[5], wr, out=second[4])  # (w z) z
+    sums = _sum_last(second)
+    yPy, yPPy, sP, sPP = sums[:4]
+    out = (W, S2, beta, r, yPy, yPPy, sP / W, sPP / (W * W))
+    if zpz:
+        return out + (sums[4] - sums[5] ** 2 / W,)
+    return out
+
+
+def _others_stacked(a):
+    """:func:`sum_of_others` along the last axis of each of the stacked arrays ``a`` at once:
+    the prefix sums and the suffix sums of all of them from one ``cumsum`` (each the same
+    sequential sum as its own ``cumsum`` call), added as in :func:`sum_of_others`."""
+    ps = np.zeros((2,) + a.shape)  # [prefix, reversed suffix]
+    ps[0, ..., 1:] = a[..., :-1]
+    ps[1, ..., 1:] = a[..., :0:-1]
+    tail = ps[..., 1:]
+    tail.cumsum(axis=-1, out=tail)
+    return ps[0] + ps[1, ..., ::-1]
 
 
 def sum_of_others(a, axis=-1):
     """:math:`\\sum_{j \\ne i} a_j` for each i along ``axis``: prefix + suffix sums (exclusive:
     :math:`a_i` itself is never added then taken away, so terms of one sign stay accurate)."""
-    a = np.moveaxis(a, axis, -1)
+    if axis != -1 and axis != np.ndim(a) - 1:
+        return np.moveaxis(sum_of_others(np.moveaxis(a, axis, -1)), -1, axis)
+    a = np.asarray(a)
     pre = np.zeros_like(a)
     np.cumsum(a[..., :-1], axis=-1, out=pre[..., 1:])
     suf = np.zeros_like(a)
     np.cumsum(a[..., :0:-1], axis=-1, out=suf[..., -2::-1])
-    return np.moveaxis(pre + suf, -1, axis)
+    return pre + suf
 
 
 def _sum_last(a):
