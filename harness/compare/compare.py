@@ -281,8 +281,12 @@ class AnalysisComparison:
 
     def worst(self) -> Record | None:
         """The compared record with the largest relative difference."""
-        rs = [r for r in self.records if r.rel_diff is not None and not math.isnan(r.rel_diff)]
-        return max(rs, key=lambda r: r.rel_diff) if rs else None
+        best = None
+        for r in self.records:  # the first of the largest, as max() gives it, in one pass
+            d = r.rel_diff
+            if d is not None and not math.isnan(d) and (best is None or d > best.rel_diff):
+                best = r
+        return best
 
     def to_dict(self) -> dict[str, Any]:
         w = self.worst()
