@@ -729,7 +729,7 @@ class RmaKind(AnalysisKind):
         of ones, and finds no redundant column left), so it saves the effect sizes and the
         model matrix built again."""
         fit = _peek(self, "_fit_cache", spec)
-        if fit is not None:
+        if fit is not None and fit.X is not None:
             return np.asarray(fit.vi, float), np.asarray(fit.X, float)
         es, kept, _ = self.effects(spec)
         d = self.design(spec)
