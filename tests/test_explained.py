@@ -101,3 +101,14 @@ def test_verify_reports_revman_vs_metafor_smd_as_explained(r_engine, fixtures_di
     # stats-reference.md 1.2 [verified]: RevMan SMD DL -0.5293, metafor SMD DL -0.5307
     assert round(est.python, 4) == -0.5293 and round(est.r, 4) == -0.5307
     assert "smd-revman-vs-metafor" in est.explanation
+
+
+def test_reads_names_the_entries_measures():
+    """``reads``: whether an entry covering a quantity conditions on (or bounds by) a context key."""
+    from harness.compare.explained import Explanation, reads
+
+    e = Explanation("x", ("R2", "beta*"), {"kind": "rma", "tau2_re_over_threshold": "<= 1"}, 1.0, 0.0, "c", "r", "2 * eps * vi_ratio^2")
+    assert e.measures() == {"kind", "tau2_re_over_threshold", "vi_ratio"}
+    assert reads("R2", "tau2_re_over_threshold", [e]) and reads("beta[x1]", "vi_ratio", [e])
+    assert not reads("QE", "tau2_re_over_threshold", [e]) and not reads("R2", "explicit_p_scale", [e])
+    assert reads("R2", "tau2_re_over_threshold") and not reads("QE", "tau2_re_over_threshold")  # the registry's entries

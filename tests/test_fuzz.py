@@ -206,3 +206,18 @@ def test_small_binary_campaign_agrees(r_engine):
     res = run_campaign(seed=3, n=12, models=resolve(["MH-OR", "MH-RD", "peto", "OR-REML-drop00", "revman-MH-RR-random"]), jobs=1, out_dir=None, engine=r_engine)
     assert res.n_compared > 0
     assert not res.disagreements, [(d.model, d.category, d.detail) for d in res.disagreements]
+
+
+def test_chunk_shortcuts_are_the_long_ways():
+    """n_studies counts the groups without forming them; to_dataset's column arrays are what the
+    frame would give back (the same doubles)."""
+    from harness.fuzz.batch import to_dataset
+
+    for fam in ("uni", "clustered", "binary"):
+        for i in range(6):
+            ds = dataset(1, i, fam)
+            assert ds.n_studies == len(ds.groups())
+            d = to_dataset(ds, "t")
+            for c in d.frame.columns:
+                assert d._arrays[c].tobytes() == d.frame[c].to_numpy(dtype=float).tobytes()
+                assert d._arrays[c] is not ds.columns[c]

@@ -134,6 +134,9 @@ class AnalysisKind:
         raise NotImplementedError
 
     def tolerance_class(self, spec, quantity: str) -> Tolerance:
+        """The default tolerance of ``quantity``. A function of its base name (``yi`` for
+        ``yi[3]``) and the spec: :func:`~harness.compare.compare.compare_outcomes` looks it up
+        once per base name of an analysis."""
         return CLOSED
 
     def tolerance(self, spec, quantity: str) -> Tolerance:
@@ -147,6 +150,12 @@ class AnalysisKind:
     def tolerance_from_override(self, spec, quantity, rtol, atol) -> Tolerance:
         d = self.tolerance_class(spec, quantity if quantity != "*" else "beta")
         return Tolerance(d.rtol if rtol is None else rtol, d.atol if atol is None else atol)
+
+    def remember_python(self, spec, python: Outcome) -> None:
+        """Keep what this kind's tolerances and explanations of ``spec`` need from its Python
+        outcome ``python`` (say the fit), so that they need not run the analysis again.
+        Called by :func:`~harness.compare.compare.compare_outcomes` before any quantity is
+        compared. Default: nothing."""
 
     def explain_context(self, spec) -> dict:
         """What the explained-differences registry matches on: kind, spec options, and the

@@ -35,6 +35,7 @@ from ..core.bias import regtest_arrays, trimfill_arrays
 from ..core.confint import confint_tau2, confint_tau2_wald
 from ..core.design import model_matrix
 from ..core.wls import explicit_p_qe_scale
+from ..compare.explained import reads
 from ..core.influence import leave1out_arrays
 from ..core.predict import predict_arrays
 from ..core.rma import FE_METHODS, TESTS, level_to_alpha
@@ -475,8 +476,10 @@ class RmaKind(AnalysisKind):
     #: explain differences only for designs at least this ill-conditioned
     ILL_CONDITIONED = 1e5
 
-    def explain_context(self, spec):
-        """Spec options plus what the registry's measured conditions use:
+    def explain_context(self, spec, quantity=None):
+        """Spec options plus what the registry's measured conditions use (``quantity``: the
+        context for explaining that quantity, which leaves out ``tau2_re_over_threshold``, a
+        refit, unless a registry entry covering the quantity reads it):
 
         ``vi_ratio``
             max(vi) / min(vi) of the effect sizes both engines fit; ``explicit_p_scale``
@@ -496,7 +499,26 @@ class RmaKind(AnalysisKind):
         ``tau2_over_threshold``
             the model's own tau^2 (Python) over the threshold.
         """
-        return {**super().explain_context(spec), **self._measures(spec)}
+        ctx = {**super().explain_context(spec), **self._measures(spec)}
+        if spec["method"] not in FE_METHODS and (quantity is None or reads(quantity, "tau2_re_over_threshold")):
+            ctx["tau2_re_over_threshold"] = self._refit_tau2_over_threshold(spec)
+        return ctx
+
+    def _refit_tau2_over_threshold(self, spec):
+        """The intercept-only model's tau^2 (Python's refit, same method and control) over the threshold
+        (NaN if it fails). It can take as long as the analysis: :meth:`explain_context` measures it
+        only for the quantities whose registry entries read it (R^2's)."""
+        def compute():
+            es = self._escalc(spec)
+            try:
+                with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
+                    pywarnings.simplefilter("ignore")
+                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
+                return re.tau2 / spec["threshold"] if re.converged else math.nan
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                return math.nan
+
+        return _cached(self, "_refit_cache", spec, compute)
 
     def _measures(self, spec):
         def compute():
@@ -504,19 +526,9 @@ class RmaKind(AnalysisKind):
             ratio = float(np.max(es.vi) / np.min(es.vi)) if np.min(es.vi) > 0 else math.inf
             m = {"vi_ratio": ratio, "explicit_p_scale": len(es.vi) * ratio**2}
             m["explicit_p_scale_qep"] = m["explicit_p_scale"]
+            fit = self._python_fit(spec)
             if spec["method"] not in FE_METHODS:
-                thr = spec["threshold"]
-                try:
-                    with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
-                        pywarnings.simplefilter("ignore")
-                        re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
-                    m["tau2_re_over_threshold"] = re.tau2 / thr if re.converged else math.nan
-                except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-                    m["tau2_re_over_threshold"] = math.nan
-            out = self.run_python(spec)
-            fit = out.info.get("fit")
-            if spec["method"] not in FE_METHODS:
-                m["tau2_over_threshold"] = fit.tau2 / thr if fit is not None else math.nan
+                m["tau2_over_threshold"] = fit.tau2 / spec["threshold"] if fit is not None else math.nan
             if fit is not None and fit.k > fit.p and fit.QE > 0:
                 # QEp = P(chi2_df > QE): a relative error e in QE moves it by e * QE f(QE) / QEp
                 from ..core.distributions import chi2
@@ -578,7 +590,9 @@ class RmaKind(AnalysisKind):
         ``rma-ill-conditioned-projection``, conditioned on the metafor releases
         it was checked with), never silently agreed.
         """
-        registered = super().explain(spec, record)  # the explained-differences registry first
+        from ..compare.explained import explain
+
+        registered = explain(self.explain_context(spec, record.name), record)  # the explained-differences registry first
         if registered:
             return registered
         if record.name == "R2":
@@ -594,9 +608,7 @@ class RmaKind(AnalysisKind):
         kappa = self._condition(spec)
         bound = rounding_bound(kappa)
         if kappa >= self.ILL_CONDITIONED and record.rel_diff <= bound:
-            from ..compare.explained import explain
-
-            why = explain({**self.explain_context(spec), "design": "ill-conditioned"}, record)
+            why = explain({**self.explain_context(spec, record.name), "design": "ill-conditioned"}, record)
             return None if why is None else f"{why} (this design: kappa = {kappa:.2g}, kappa^2*eps = {bound:.1g})"
         return None
 
@@ -616,7 +628,7 @@ class RmaKind(AnalysisKind):
         tau2_re, noise = measured
         from ..compare.explained import explain
 
-        ctx = {**self.explain_context(spec), "case": "r2-undefined-in-r", "re_step_noise_over_threshold": noise / spec["threshold"]}
+        ctx = {**self.explain_context(spec, record.name), "case": "r2-undefined-in-r", "re_step_noise_over_threshold": noise / spec["threshold"]}
         why = explain(ctx, record)
         return None if why is None else (f"{why} (intercept-only refit: tau^2 = {tau2_re:.6g}, step noise {noise:.2g} = "
                                          f"{noise / spec['threshold']:.2g} x threshold)")
@@ -658,7 +670,7 @@ class RmaKind(AnalysisKind):
         def compute():
             if self.user_weights(spec) is not None:
                 return None
-            fit = self.run_python(spec).info.get("fit")
+            fit = self._python_fit(spec)
             if fit is None:
                 return None
             y = np.asarray(fit.yi, float)
@@ -694,9 +706,31 @@ class RmaKind(AnalysisKind):
         ratio = float(np.max(es.vi) / np.min(es.vi))
         return re.tau2, step_noise(es.yi, es.vi, None, re.tau2, spec["method"]) * len(es.vi) * ratio
 
+    def remember_python(self, spec, python):
+        """Python's fit of ``spec`` (``python.info["fit"]``), for :meth:`_python_fit` and
+        :meth:`_fitted_design`: the tolerances and explanations read it instead of fitting again."""
+        fit = python.info.get("fit")
+        if fit is not None:
+            _remember(self, "_fit_cache", spec, fit)
+
+    def _python_fit(self, spec):
+        """Python's fit of ``spec``: the one :meth:`remember_python` kept, else run_python's
+        (``None`` when the Python side failed). The same numbers either way: a fit is a pure
+        function of the spec."""
+        return _cached(self, "_fit_cache", spec, lambda: self.run_python(spec).info.get("fit"))
+
     def _fitted_design(self, spec):
         """(vi, X) of the studies and columns both engines fit: 2x2 tables with NA effects left
-        out, redundant columns dropped first (as in run_python)."""
+        out, redundant columns dropped first (as in run_python).
+
+        Taken from Python's fit when :meth:`remember_python` kept it: its ``vi`` and ``X`` are
+        these arrays, passed through (run_python fits ``es.vi[kept]`` and the design without
+        the redundant columns; api.rma rebuilds X from the same moderator values and a column
+        of ones, and finds no redundant column left), so it saves the effect sizes and the
+        model matrix built again."""
+        fit = _peek(self, "_fit_cache", spec)
+        if fit is not None and fit.X is not None:
+            return np.asarray(fit.vi, float), np.asarray(fit.X, float)
         es, kept, _ = self.effects(spec)
         d = self.design(spec)
         X = d["X"][kept]
@@ -734,13 +768,16 @@ class RmaKind(AnalysisKind):
         consistent atol. The relative part needs no change (d log I^2 <= d log tau^2). Never below
         ITERATIVE.atol (the value's own rounding)."""
         def compute():
-            from ..core.wls import projection
+            from ..core.wls import qr_q, tr_PA
 
             vi, X = self._fitted_design(spec)
             k, p = X.shape
             if k <= p or np.min(vi) <= 0:
                 return None
-            trP = float(projection(np.zeros(k), 1 / vi, X).trP)
+            # tr P = sum w (1 - h), h the leverages of W^1/2 X: the operations of
+            # core.wls.projection's trP (w * 1 is w), without its other traces (tr P^2 costs O(k^2 p))
+            w = 1 / vi
+            trP = float(tr_PA(w, qr_q(X, w), np.ones(k)))
             return (k - p) / trP if trP > 0 else None
 
         vt = _cached(self, "_vt_cache", spec, compute)
@@ -756,15 +793,26 @@ def _cached(kind, name, spec, compute, size=16):
     Keyed by the spec object (held, so its id cannot be reused while cached), not
     by its id string: a campaign's shrinking reuses one id for many datasets.
     """
-    cache = kind.__dict__.setdefault(name, {})
-    hit = cache.get(id(spec))
+    hit = kind.__dict__.get(name, {}).get(id(spec))
     if hit is not None and hit[0] is spec:
         return hit[1]
     val = compute()
-    if len(cache) >= size:
+    _remember(kind, name, spec, val, size)
+    return val
+
+
+def _peek(kind, name, spec):
+    """What :func:`_cached` holds for this spec object, or None (nothing is computed)."""
+    hit = kind.__dict__.get(name, {}).get(id(spec))
+    return hit[1] if hit is not None and hit[0] is spec else None
+
+
+def _remember(kind, name, spec, val, size=16):
+    """Hold ``val`` as :func:`_cached`'s value for this spec object."""
+    cache = kind.__dict__.setdefault(name, {})
+    if id(spec) not in cache and len(cache) >= size:
         cache.pop(next(iter(cache)))
     cache[id(spec)] = (spec, val)
-    return val
 
 
 def _prefixed(prefix, cols, labels):

@@ -29,6 +29,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from .tolerance import EPS
+
 #: package data of harness.compare (in a wheel as in the repository)
 REGISTRY = resources.files(__package__) / "explained.toml"
 _KEYS = {"id", "quantities", "when", "max_rel_diff", "max_abs_diff", "rel_bound", "cause", "reference"}
@@ -85,9 +87,17 @@ class Explanation:
     #: measured number of the context); the relative bound is then the smaller of it and max_rel_diff
     rel_bound: str | None = None
 
+    def covers(self, quantity: str) -> bool:
+        """Whether ``quantity`` (or its base name, without ``[index]``) is one of :attr:`quantities`."""
+        base = quantity.split("[", 1)[0]
+        return any(fnmatchcase(quantity, q) or fnmatchcase(base, q) for q in self.quantities)
+
+    def measures(self) -> set:
+        """The context keys this entry reads: its conditions' and its measured bound's."""
+        return set(self.when) | ({_bound_terms(self.rel_bound)[1]} if self.rel_bound else set())
+
     def applies(self, quantity: str, context: dict) -> bool:
-        base = quantity
-        if not any(fnmatchcase(quantity, q) or fnmatchcase(base.split("[", 1)[0], q) for q in self.quantities):
+        if not self.covers(quantity):
             return False
         for key, want in self.when.items():
             have = context.get(key)
@@ -145,7 +155,6 @@ class Explanation:
         return f"{self.id}: {self.cause} ({size}; bound {bound} or {self.max_abs_diff:g} absolute) [{self.reference}]"
 
 
-EPS = 2.0**-52
 _BOUND = re.compile(r"^\s*([0-9.eE+-]+)\s*\*\s*eps\s*\*\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\^\s*([0-9.]+))?\s*$")
 
 
@@ -224,6 +233,12 @@ def load(path=REGISTRY) -> tuple[Explanation, ...]:
         out.append(Explanation(e["id"], tuple(e["quantities"]), when, float(e["max_rel_diff"]), float(e.get("max_abs_diff", 0.0)), e["cause"], e["reference"],
                                e.get("rel_bound")))
     return tuple(out)
+
+
+def reads(quantity: str, key: str, registry=None) -> bool:
+    """Whether an entry covering ``quantity`` reads the context key ``key`` (:meth:`Explanation.measures`):
+    a measure that is costly to take (a refit) need only be taken for such a quantity."""
+    return any(key in e.measures() and e.covers(quantity) for e in (registry if registry is not None else load()))
 
 
 def find(quantity: str, context: dict, abs_diff=None, rel_diff=None, registry=None, rel_sym=None) -> Explanation | None:

@@ -80,7 +80,15 @@ class ArrayDataset(Dataset):
 
 
 def to_dataset(ds: FuzzDataset, name: str) -> Dataset:
-    return ArrayDataset(name, Path(f"<{name}>"), pd.DataFrame({c: np.asarray(v, float) for c, v in ds.columns.items()}))
+    """``ds`` as an :class:`ArrayDataset` whose column arrays are ``ds``'s, as floats.
+
+    They are what :attr:`ArrayDataset._arrays` would read back from the frame (the same doubles),
+    given at once: reading a column out of a DataFrame costs more than some fits' checks. The
+    frame is built from one 2-D array (one block, as pandas would consolidate the columns)."""
+    arrays = {c: np.array(v, dtype=float) for c, v in ds.columns.items()}
+    out = ArrayDataset(name, Path(f"<{name}>"), pd.DataFrame(np.column_stack(list(arrays.values())), columns=list(arrays)))
+    out.__dict__["_arrays"] = arrays  # where functools.cached_property keeps _arrays
+    return out
 
 
 def make_spec(ds: FuzzDataset, model, aid: str, dataset: Dataset | None = None) -> AnalysisSpec:

@@ -28,6 +28,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable
 
@@ -214,7 +215,8 @@ def classify(cmp, py, r):
         return "nonconverged", "", "", "", set()
     if py.error is not None and r.error is not None:
         return "refused", "", "", f"Python: {py.error} | R: {r.error}", set()
-    if cmp.verdict == "explained":
+    verdict = cmp.verdict
+    if verdict == "explained":
         ex = [x for x in cmp.records if x.verdict == "explained"]
         ids = sorted({(x.explanation or "").split(":", 1)[0] for x in ex})
         return "explained", "", ", ".join(ids), "; ".join(f"{x.name}: {x.explanation}" for x in ex[:2]), set()
@@ -222,7 +224,7 @@ def classify(cmp, py, r):
         return "disagree", "python-error", _norm(py.error), f"Python failed, R gave numbers. Python: {py.error}", set()
     if r.error is not None:
         return "disagree", "r-error", _norm(r.error), f"R failed, Python gave numbers. R: {r.error}", set()
-    if cmp.verdict in OK_VERDICTS:
+    if verdict in OK_VERDICTS:
         return "agree", "", "", "", set()
     bad = [x for x in cmp.records if x.verdict not in OK_VERDICTS]
     cats = {x.verdict for x in bad}
@@ -236,7 +238,7 @@ def classify(cmp, py, r):
                 detail = w.name.split("[", 1)[0]
             msg = "; ".join(f"{x.name}: Python {x.python!r} vs R {x.r!r}" + (f" ({x.explanation})" if x.explanation else "") for x in recs[:4])
             return "disagree", cat, detail, msg, {x.name.split("[", 1)[0] for x in recs}
-    return "disagree", cmp.verdict, "", "", set()
+    return "disagree", verdict, "", "", set()
 
 
 def _worst(cmp):
@@ -281,6 +283,11 @@ def _opt(x):
     return None if x is None else float(x)
 
 
+#: the record fields stored per quantity (operator.attrgetter: the columns are read at C speed)
+_NAME, _VERDICT, _EXPLANATION = attrgetter("name"), attrgetter("verdict"), attrgetter("explanation")
+_NUMBERS = tuple((col, attrgetter(col)) for col in ("python", "r", "abs_diff", "rel_diff"))
+
+
 def run_chunk(seed, models, start, stop, engine):
     """Datasets ``start .. stop-1`` through every model: (records table, analyses table, BatchStats).
 
@@ -313,15 +320,13 @@ def run_chunk(seed, models, start, stop, engine):
             rec["family"] += [ds.family] * n
             rec["model"] += [m.name] * n
             xs = cmp.records
-            names = [x.name for x in xs]
+            names = list(map(_NAME, xs))
             rec["quantity"] += names
             rec["base"] += [q.split("[", 1)[0] for q in names]
-            rec["python"] += [None if x.python is None else float(x.python) for x in xs]
-            rec["r"] += [None if x.r is None else float(x.r) for x in xs]
-            rec["abs_diff"] += [None if x.abs_diff is None else float(x.abs_diff) for x in xs]
-            rec["rel_diff"] += [None if x.rel_diff is None else float(x.rel_diff) for x in xs]
-            rec["verdict"] += [x.verdict for x in xs]
-            rec["explanation"] += [x.explanation for x in xs]
+            for col, get in _NUMBERS:
+                rec[col] += [None if v is None else float(v) for v in map(get, xs)]
+            rec["verdict"] += map(_VERDICT, xs)
+            rec["explanation"] += map(_EXPLANATION, xs)
             status, cat, detail, msg, _ = classify(cmp, py, r)
             w = _worst(cmp)
             row.update(status=status, category=cat or None, detail=detail or None, message=msg or None, python_error=py.error,

@@ -51,7 +51,8 @@ class FuzzDataset:
 
     @property
     def n_studies(self) -> int:
-        return len(self.groups())
+        """len(groups()), counted without forming the groups (a campaign asks it per model)."""
+        return self.k if self.group is None else len(np.unique(self.columns[self.group]))
 
     def groups(self) -> list[np.ndarray]:
         """Row indices of each study, in order of first appearance."""
