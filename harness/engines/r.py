@@ -194,10 +194,21 @@ class _RAPI:
         from rpy2.rinterface_lib import conversion, openrlib
 
         self.ri, self.ffi, self.lib, self.lock = ri, openrlib.ffi, openrlib.rlib, openrlib.lock
-        self.enc = conversion._R_ENC_PY  # CHARSXP encoding -> Python codec, as rpy2 decodes strings
+        self.decode = _charsxp_decoder(conversion, self.ffi, self.lib)
         self.wrap = conversion._cdata_to_rinterface  # a SEXP as an rpy2 object (which preserves it)
         # a symbol is never garbage-collected: its SEXP can be kept
         self.names_sym = ri.SexpSymbol("names").__sexp__._cdata
+
+
+def _charsxp_decoder(conversion, ffi, lib):
+    """A CHARSXP (not NA) -> str, decoded as the installed rpy2 decodes a character vector's
+    elements: rpy2 >= 3.6 through R's ``Rf_translateCharUTF8`` (``conversion._rchar_to_str``),
+    rpy2 3.5 from the bytes with the codec of the string's encoding mark (``_R_ENC_PY``)."""
+    if hasattr(conversion, "_rchar_to_str"):
+        enc = conversion._ENC_PY
+        return lambda e: conversion._rchar_to_str(e, enc)
+    codecs = conversion._R_ENC_PY  # filled when R starts, before any conversion
+    return lambda e: ffi.string(lib.R_CHAR(e)).decode(codecs[lib.Rf_getCharCE(e)])
 
 
 @functools.lru_cache(maxsize=1)
@@ -340,7 +351,7 @@ def _read_strings(x, api, lib, text):
         e = lib.STRING_ELT(x, i)
         s = text.get(e)
         if s is None and e not in text:
-            s = text[e] = None if e == lib.R_NaString else api.ffi.string(lib.R_CHAR(e)).decode(api.enc[lib.Rf_getCharCE(e)])
+            s = text[e] = None if e == lib.R_NaString else api.decode(e)
         out.append(s)
     return out
 
