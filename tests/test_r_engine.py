@@ -38,3 +38,111 @@ def test_only_engine_functions_can_be_called(r_engine):
         r_engine.call("system", command="echo hi")
     r = r_engine.call("mh_does_not_exist")
     assert "unknown engine function" in r.error
+
+
+# ---------------------------------------------------------------------------------------
+# the conversions (harness.engines.r._to_r / _to_py, R's C API through rpy2), judged by R
+
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+
+FAULTS = Path(__file__).resolve().parent / "r_faults"
+
+
+@pytest.fixture(scope="module")
+def test_engine(r_engine):  # r_engine: R must be available (fails under --require-r otherwise)
+    from harness.engines.worker import WorkerEngine
+
+    eng = WorkerEngine(extra_scripts=[FAULTS], timeout=300)
+    eng.start()
+    yield eng
+    eng.close()
+
+
+def _args():
+    """Python's side of mh_test_expected_args (tests/r_faults/conversion.R)."""
+    return {"num": 1.5, "int": 3, "yes": True, "no": np.bool_(False), "text": "\u00e9\u2018x\u2019", "none": None,
+            "empty": {}, "vec": np.array([1.0, -0.0, np.inf, -np.inf, np.nan]), "ivec": np.arange(3),
+            "lvec": np.array([True, False]), "svec": np.array(["a", "b"], dtype=object), "evec": [],
+            "nested": {"a": {"b": [1, 2]}}, "lst": [0.5, 2]}
+
+
+def _bits(x):
+    return struct.pack("<d", x)
+
+
+@pytest.mark.r
+def test_python_values_arrive_as_r_objects(test_engine):
+    r = test_engine.call("mh_test_is_expected", x=_args())
+    assert r.error is None, r.error
+    assert r.value["identical"] == [True], r.value["received"]
+    assert r.value["encoding"] == ["UTF-8"]
+
+
+@pytest.mark.r
+def test_r_values_arrive_as_python_values(test_engine):
+    r = test_engine.call("mh_test_values")
+    assert r.error is None, r.error
+    v = r.value
+    assert v["int"][0] == 1 and type(v["int"][0]) is int and math.isnan(v["int"][1])  # NA_integer_ -> nan
+    assert v["lgl"] == [True, None, False]
+    assert v["chr"] == ["x", None, "\u00e9\u2018"]
+    assert v["null"] is None
+    assert v["unnamed"] == [[1.0], ["a"]]
+    assert v["partly"] == [[1.0], [2.0]] and v["na_name"] == [[1.0]]  # not every element named: a list
+    assert v["int0"] == v["lgl0"] == v["chr0"] == v["dbl0"] == v["list0"] == []
+    assert v["fac"] == [1, 2, 1]  # a factor's codes (attributes other than names are not kept)
+    assert v["named_dbl"] == [1.0, 2.0] and v["mat"] == [1.0, 2.0, 3.0, 4.0]
+    d = v["dbl"]
+    assert all(type(x) is float for x in d)
+    # R's NA_real_ is the NaN whose low word is 1954 (R's arithmetic.c, R_ValueOfNA): the bits arrive
+    assert _bits(d[1]) == struct.pack("<Q", 0x7FF00000000007A2)
+    assert math.isnan(d[0]) and _bits(d[2]) == _bits(-0.0) and d[3] == math.inf and _bits(d[4]) == _bits(0.1)
+
+
+@pytest.mark.r
+def test_an_r_object_that_cannot_be_converted_is_an_error(test_engine):
+    with pytest.raises(TypeError, match="does not convert"):
+        test_engine.call("mh_test_environment")
+    assert test_engine.call("mh_test_values").error is None  # the worker stays usable
+
+
+_TORTURE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import rpy2.rinterface as ri
+from harness.engines.r import REngine, _to_py, _to_r
+from test_r_engine import FAULTS, _args
+env = REngine(extra_scripts=[FAULTS]).start()._env
+torture = ri.baseenv["gctorture"]
+out = {}
+for _ in range(3):
+    torture(True)
+    x = _to_r(_args())
+    torture(False)
+    out["identical"] = _to_py(env["mh_test_is_expected"](x))["identical"]
+    obj = env["mh_test_values"]()
+    torture(True)
+    v = _to_py(obj)
+    torture(False)
+    out["chr"], out["partly"] = v["chr"], v["partly"]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.r
+def test_conversions_survive_garbage_collection_at_every_allocation(r_engine):
+    """Under R's gctorture (a collection at every allocation) an R object the conversions
+    left unprotected would be freed at once. R embedded in a child process of its own
+    (the conversions alone run under gctorture: R's code under it would take minutes)."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _TORTURE, str(Path(__file__).resolve().parent)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out == {"identical": [True], "chr": ["x", None, "\u00e9\u2018"], "partly": [[1.0], [2.0]]}

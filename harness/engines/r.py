@@ -16,6 +16,7 @@ a private environment, and every call goes through ``mh_call`` (engine.R):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -177,94 +178,182 @@ class REngine:
         return dict(self._versions)
 
 
+class _RAPI:
+    """R's C API as rpy2 exposes it (``openrlib.rlib``, cffi), for the two conversions below.
+
+    A chunk's crossing converts some 10^4 small R vectors each way. Through rpy2's
+    ``rinterface`` objects every one costs a wrapper object, a preserve/release pair
+    and, for a list's names, a call of R's ``names()``: 0.5-1 ms per fit, more than
+    the crossing's pickling. Calling the same C functions R's own code calls
+    (``VECTOR_ELT``, ``REAL``, ``Rf_allocVector``, ``Rf_mkCharCE``, ...) directly makes
+    the same R objects and the same Python values at a fraction of that cost.
+    """
+
+    def __init__(self):
+        import rpy2.rinterface as ri
+        from rpy2.rinterface_lib import conversion, openrlib
+
+        self.ri, self.ffi, self.lib, self.lock = ri, openrlib.ffi, openrlib.rlib, openrlib.lock
+        self.decode = _charsxp_decoder(conversion, self.ffi, self.lib)
+        self.wrap = conversion._cdata_to_rinterface  # a SEXP as an rpy2 object (which preserves it)
+        # a symbol is never garbage-collected: its SEXP can be kept
+        self.names_sym = ri.SexpSymbol("names").__sexp__._cdata
+
+
+def _charsxp_decoder(conversion, ffi, lib):
+    """A CHARSXP (not NA) -> str, decoded as the installed rpy2 decodes a character vector's
+    elements: rpy2 >= 3.6 through R's ``Rf_translateCharUTF8`` (``conversion._rchar_to_str``),
+    rpy2 3.5 from the bytes with the codec of the string's encoding mark (``_R_ENC_PY``)."""
+    if hasattr(conversion, "_rchar_to_str"):
+        enc = conversion._ENC_PY
+        return lambda e: conversion._rchar_to_str(e, enc)
+    codecs = conversion._R_ENC_PY  # filled when R starts, before any conversion
+    return lambda e: ffi.string(lib.R_CHAR(e)).decode(codecs[lib.Rf_getCharCE(e)])
+
+
+@functools.lru_cache(maxsize=1)
+def _rapi() -> _RAPI:
+    return _RAPI()
+
+
 def _to_r(x):
     """Plain Python data -> R objects (explicit vector types; never R code).
 
-    Built with rpy2's low-level ``rinterface`` (numbers copied from a memory
-    view), several times cheaper than ``robjects`` for a chunk's many calls.
+    None -> NULL; dict -> named list; bool -> logical; int/float -> double; str ->
+    character (UTF-8); arrays of numbers -> double, of bools -> logical, of str ->
+    character. Built with R's C API (:class:`_RAPI`); each new vector is protected
+    from R's garbage collector until it hangs in its (protected) parent.
     """
-    import rpy2.rinterface as ri
+    api = _rapi()
+    lib = api.lib
+    with api.lock:
+        nprot = [0]
+        try:
+            sexp = _build_r(x, api, lib, nprot)
+            lib.Rf_protect(sexp)
+            nprot[0] += 1
+            return api.wrap(sexp)
+        finally:
+            if nprot[0]:
+                lib.Rf_unprotect(nprot[0])
 
+
+def _build_r(x, api, lib, nprot):
+    """One value of :func:`_to_r` as an unprotected SEXP (the caller attaches or protects it
+    before R allocates again). ``nprot[0]`` counts what is still protected if this raises."""
     if x is None:
-        return ri.NULL
+        return lib.R_NilValue
     if isinstance(x, dict):
-        out = ri.ListSexpVector([_to_r(v) for v in x.values()])
-        if x:
-            out.do_slot_assign("names", ri.StrSexpVector([str(k) for k in x]))
+        n = len(x)
+        out = lib.Rf_protect(lib.Rf_allocVector(lib.VECSXP, n))
+        nprot[0] += 1
+        for i, v in enumerate(x.values()):
+            lib.SET_VECTOR_ELT(out, i, _build_r(v, api, lib, nprot))
+        if n:
+            nm = lib.Rf_protect(lib.Rf_allocVector(lib.STRSXP, n))
+            nprot[0] += 1
+            for i, k in enumerate(x):
+                lib.SET_STRING_ELT(nm, i, lib.Rf_mkCharCE(str(k).encode("utf-8"), lib.CE_UTF8))
+            lib.Rf_setAttrib(out, api.names_sym, nm)
+            lib.Rf_unprotect(1)
+            nprot[0] -= 1
+        lib.Rf_unprotect(1)
+        nprot[0] -= 1
         return out
     if isinstance(x, bool) or isinstance(x, np.bool_):
-        return ri.BoolSexpVector([bool(x)])
+        return lib.Rf_ScalarLogical(int(bool(x)))
     if isinstance(x, (int, float, np.integer, np.floating)):
-        return ri.FloatSexpVector([float(x)])
+        return lib.Rf_ScalarReal(float(x))
     if isinstance(x, str):
-        return ri.StrSexpVector([x])
+        return _str_vector(lib, [x], nprot)
     arr = np.asarray(x)
     if arr.dtype.kind in "iuf":
         a = np.ascontiguousarray(arr, dtype=float).ravel()
-        return ri.FloatSexpVector.from_memoryview(memoryview(a)) if a.size else ri.FloatSexpVector([])
+        out = lib.Rf_allocVector(lib.REALSXP, a.size)
+        if a.size:
+            api.ffi.memmove(lib.REAL(out), a, 8 * a.size)
+        return out
     if arr.dtype.kind == "b":
-        return ri.BoolSexpVector(arr.ravel().tolist())
+        vals = arr.ravel().tolist()
+        out = lib.Rf_allocVector(lib.LGLSXP, len(vals))
+        if vals:
+            api.ffi.memmove(lib.LOGICAL(out), np.array(vals, dtype=np.intc), api.ffi.sizeof("int") * len(vals))
+        return out
     if arr.dtype.kind in "UO":
         vals = list(arr.ravel())
         if all(isinstance(v, str) for v in vals):
-            return ri.StrSexpVector(vals)
+            return _str_vector(lib, vals, nprot)
     raise TypeError(f"cannot pass {type(x).__name__} to R")
 
 
-def _doubles(fv) -> list:
-    """An R double vector's values: one copy of R's buffer (R's C ``REAL()`` through rpy2's cffi).
-
-    Not ``FloatSexpVector.memoryview()``: in rpy2 3.5 each call drops a reference to
-    Python's ``None`` (after some 10^5 calls the interpreter aborts, "none_dealloc").
-    """
-    n = len(fv)
-    if not n:
-        return []
-    try:
-        from rpy2.rinterface_lib import openrlib
-
-        buf = openrlib.ffi.buffer(openrlib.rlib.REAL(fv.__sexp__._cdata), 8 * n)
-        return np.frombuffer(buf, dtype=np.float64).tolist()
-    except (AttributeError, TypeError):  # another rpy2 layout: element by element
-        return [float(v) for v in fv]
+def _str_vector(lib, vals, nprot):
+    """A character vector of Python strings, as rpy2 makes one (``Rf_mkCharCE(..., CE_UTF8)``)."""
+    out = lib.Rf_protect(lib.Rf_allocVector(lib.STRSXP, len(vals)))
+    nprot[0] += 1
+    for i, v in enumerate(vals):
+        lib.SET_STRING_ELT(out, i, lib.Rf_mkCharCE(v.encode("utf-8"), lib.CE_UTF8))
+    lib.Rf_unprotect(1)
+    nprot[0] -= 1
+    return out
 
 
 def _to_py(obj):
     """R objects -> plain Python: dicts, lists of float/int/str/bool, None.
 
-    Works on rpy2's low-level ``rinterface`` vectors (numbers through their
-    memory view): iterating ``robjects`` vectors element by element costs more
-    than R's own fitting for the many short results of a campaign's chunk.
+    A list whose elements all have names (none "" or NA) -> dict, else a list;
+    double -> floats; integer -> ints (NA: nan); logical -> bools (NA: None);
+    character -> str (NA: None); NULL -> None; other attributes are ignored.
+    Read with R's C API (:class:`_RAPI`): a double vector as one copy of R's buffer.
+    Not ``FloatSexpVector.memoryview()``: in rpy2 3.5 each call drops a reference to
+    Python's ``None`` (after some 10^5 calls the interpreter aborts, "none_dealloc").
     """
-    from rpy2 import rinterface as ri
-
-    T = ri.RTYPES
     t = getattr(obj, "typeof", None)
-    if obj is None or t is None or t == T.NILSXP:
+    if obj is None or t is None:
         if t is None and obj is not None:
             raise TypeError(f"R returned an object of type {type(obj)} that the engine does not convert")
         return None
-    if t == T.VECSXP:
-        lv = obj if type(obj) is ri.ListSexpVector else ri.ListSexpVector(obj)
-        nm = lv.names
-        names = None if nm is ri.NULL or getattr(nm, "typeof", T.NILSXP) == T.NILSXP else list(nm)
-        vals = [_to_py(v) for v in lv]
-        if names and all(n not in ("", None) and n is not ri.NA_Character for n in names):
-            return dict(zip(names, vals))
+    api = _rapi()
+    with api.lock:  # obj (preserved by rpy2) keeps everything reached from it alive: nothing here allocates
+        return _read_r(obj.__sexp__._cdata, api, api.lib, {})
+
+
+def _read_r(x, api, lib, text):
+    """``x`` as Python (see :func:`_to_py`). ``text``: the strings read so far in this
+    conversion, by CHARSXP (R keeps one CHARSXP per distinct string: a chunk's results
+    repeat the same few dozen names thousands of times, decoded once each here)."""
+    t = x.sxpinfo.type
+    if t == lib.NILSXP:
+        return None
+    if t == lib.VECSXP:
+        vals = [_read_r(lib.VECTOR_ELT(x, i), api, lib, text) for i in range(lib.Rf_xlength(x))]
+        nm = lib.Rf_getAttrib(x, api.names_sym)  # what names(x) returns for a list
+        if nm.sxpinfo.type == lib.STRSXP:
+            names = _read_strings(nm, api, lib, text)
+            if names and all(n not in ("", None) for n in names):
+                return dict(zip(names, vals))
         return vals
-    if t == T.REALSXP:
-        fv = obj if type(obj) is ri.FloatSexpVector else ri.FloatSexpVector(obj)
-        return _doubles(fv)
-    if t == T.INTSXP:
-        na = ri.NA_Integer
-        return [float("nan") if v is na or v == na else int(v) for v in (obj if type(obj) is ri.IntSexpVector else ri.IntSexpVector(obj))]
-    if t == T.LGLSXP:
-        na = ri.NA_Logical
-        return [None if v is na else bool(v) for v in (obj if type(obj) is ri.BoolSexpVector else ri.BoolSexpVector(obj))]
-    if t == T.STRSXP:
-        na = ri.NA_Character
-        return [None if v is na else str(v) for v in (obj if type(obj) is ri.StrSexpVector else ri.StrSexpVector(obj))]
-    raise TypeError(f"R returned an object of type {t} that the engine does not convert")
+    if t == lib.REALSXP:  # the doubles as R stores them (bit for bit: NA's payload, -0)
+        return api.ffi.unpack(lib.REAL(x), lib.Rf_xlength(x))
+    if t == lib.INTSXP:
+        na = lib.R_NaInt
+        return [float("nan") if v == na else v for v in api.ffi.unpack(lib.INTEGER(x), lib.Rf_xlength(x))]
+    if t == lib.LGLSXP:
+        na = lib.R_NaInt  # NA_LOGICAL is NA_INTEGER
+        return [None if v == na else bool(v) for v in api.ffi.unpack(lib.LOGICAL(x), lib.Rf_xlength(x))]
+    if t == lib.STRSXP:
+        return _read_strings(x, api, lib, text)
+    raise TypeError(f"R returned an object of type {api.ri.RTYPES(t)} that the engine does not convert")
+
+
+def _read_strings(x, api, lib, text):
+    out = []
+    for i in range(lib.Rf_xlength(x)):
+        e = lib.STRING_ELT(x, i)
+        s = text.get(e)
+        if s is None and e not in text:
+            s = text[e] = None if e == lib.R_NaString else api.decode(e)
+        out.append(s)
+    return out
 
 
 _ENGINE = None
