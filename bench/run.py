@@ -190,20 +190,18 @@ def bench_overhead(engine, n, workers, target, chunk=100):
     core, the bridge, comparison, the store, idle time -- is the harness's.
     """
     res, startup = _campaign(n, workers, engine if workers == 1 else None, chunk)
-    wall, b = res.seconds, res.batch
-    capacity = workers * wall
-    outside = capacity - b.r_seconds
-    in_tasks = res.task_seconds - b.r_seconds
+    tb = res.time_budget()
+    wall = res.seconds
     return {
         "case": (f"fuzz campaign, n = {n:,} datasets (chunks of {chunk}), {workers} {'process' if workers == 1 else 'local workers'}: "
                  "harness time outside R's computing"),
         "python": None,
         "r": None,
-        "ratio": f"{100 * outside / b.r_seconds:.1f} % of R",
+        "ratio": f"{tb['outside_r_percent']:.1f} % of R",
         "target": target,
-        "note": (f"{workers} x wall {wall:.1f} s = R computing {b.r_seconds:.1f} s + Python core {b.python_seconds:.1f} s + bridge "
-                 f"{b.bridge_seconds - b.r_seconds:.1f} s + rest in tasks {in_tasks - b.python_seconds - (b.bridge_seconds - b.r_seconds):.1f} s "
-                 f"+ outside tasks (scheduling, store, idle) {capacity - res.task_seconds:.1f} s; cluster start-up {startup:.1f} s not counted"),
+        "note": (f"{workers} x wall {wall:.1f} s = R computing {tb['r_seconds']:.1f} s + Python core {tb['python_core_seconds']:.1f} s + bridge "
+                 f"{tb['bridge_seconds']:.1f} s + rest in tasks {tb['rest_in_tasks_seconds']:.1f} s "
+                 f"+ outside tasks (scheduling, store, idle) {tb['outside_tasks_seconds']:.1f} s; cluster start-up {startup:.1f} s not counted"),
         "wall": wall,
     }
 

@@ -110,6 +110,24 @@ def test_small_campaign_reports_every_quantity(r_engine):
 
     out = render(res)
     assert "quantities compared" in out and "max rel diff" in out
+    tb = res.time_budget()
+    assert tb["workers"] == 1 and "harness time outside R's computing" in out
+    parts = sum(tb[f"{p}_seconds"] for p in ("python_core", "bridge", "rest_in_tasks", "outside_tasks"))
+    assert abs(parts - tb["outside_r_seconds"]) < 1e-9 and tb["r_seconds"] == res.batch.r_seconds
+
+
+def test_time_budget_splits_the_workers_capacity():
+    """2 workers x 100 s wall = 200 s of capacity: R 150 s (timed inside R), crossings 160 s
+    (so the bridge beyond R is 10 s), Python core 12 s, tasks 190 s (so 190 - 160 - 12 = 18 s
+    of the rest in tasks) and 200 - 190 = 10 s outside the tasks; 50 s outside R = 33.3 % of R."""
+    from harness.fuzz.campaign import CampaignResult
+
+    res = CampaignResult(1, 10, ["DL"], seconds=100.0, batch=BatchStats(1, 10, 150.0, 160.0, 12.0), task_seconds=190.0, workers=2)
+    tb = res.time_budget()
+    assert tb["capacity_seconds"] == 200.0 and tb["outside_r_seconds"] == 50.0
+    assert (tb["python_core_seconds"], tb["bridge_seconds"], tb["rest_in_tasks_seconds"], tb["outside_tasks_seconds"]) == (12.0, 10.0, 18.0, 10.0)
+    assert abs(tb["outside_r_percent"] - 100 * 50 / 150) < 1e-12 and abs(tb["bridge_percent"] - 100 * 10 / 150) < 1e-12
+    assert CampaignResult(1, 10, ["DL"]).time_budget() is None  # nothing computed in R (e.g. all resumed)
 
 
 class PlantedKind(RmaKind):

@@ -112,6 +112,8 @@ class CampaignResult:
     failed: list = field(default_factory=list)
     #: process-seconds of the tasks (sum over workers; R's time is part of it)
     task_seconds: float = 0.0
+    #: worker processes the run had at its end (1: this process, no cluster)
+    workers: int = 1
 
     def __post_init__(self):
         for m in self.models:
@@ -140,6 +142,33 @@ class CampaignResult:
     def ok(self) -> bool:
         return not self.disagreements and not self.failed
 
+    def time_budget(self) -> dict | None:
+        """Where this run's worker time went, in seconds and as percent of R's own computing.
+
+        The capacity is ``workers`` x wall time; R times itself inside each batched
+        crossing (``r_seconds``). Everything else is the harness's: the Python core,
+        the bridge beyond R's time, the rest of each task (specs, comparison,
+        records) and what lies outside the tasks (scheduling, result transfer, the
+        store, idle workers at the end). ``None`` when R computed nothing (a resumed
+        campaign with nothing left, or every chunk failed).
+        """
+        b = self.batch
+        if not b.r_seconds or not self.seconds:
+            return None
+        capacity = self.workers * self.seconds
+        parts = {
+            "python_core": b.python_seconds,
+            "bridge": b.bridge_seconds - b.r_seconds,
+            "rest_in_tasks": self.task_seconds - b.bridge_seconds - b.python_seconds,
+            "outside_tasks": capacity - self.task_seconds,
+        }
+        out = {"workers": self.workers, "capacity_seconds": capacity, "r_seconds": b.r_seconds, "outside_r_seconds": capacity - b.r_seconds,
+               "outside_r_percent": 100 * (capacity - b.r_seconds) / b.r_seconds}
+        for name, secs in parts.items():
+            out[name + "_seconds"] = secs
+            out[name + "_percent"] = 100 * secs / b.r_seconds
+        return out
+
     def to_dict(self) -> dict:
         def num(x):
             if x is None:
@@ -161,6 +190,7 @@ class CampaignResult:
             "r": {"crossings": self.batch.crossings, "calls": self.batch.r_calls, "r_seconds": self.batch.r_seconds,
                   "bridge_seconds": self.batch.bridge_seconds, "python_seconds": self.batch.python_seconds,
                   "task_seconds": self.task_seconds},
+            "time_budget": self.time_budget(),
             "quantities_compared": self.n_compared,
             "per_model": {
                 m: {
@@ -553,6 +583,7 @@ def run_campaign(
             res = summarize(st, seed, models, start, n)
             res.seconds, res.batch, res.failed, res.task_seconds = seconds, stats, sorted(failed), task_seconds
             res.resumed, res.layout, res.store = resumed, cl.describe(), None if tmp else str(store)
+            res.workers = cl.n_workers
             res.engines = {"python": python_versions()}
             try:
                 res.engines["r"] = _r_versions(cl, engine)

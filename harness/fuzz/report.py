@@ -20,6 +20,12 @@ def render(res, worst: int = 10, detail: bool = False) -> str:
         out.append(f"store: {res.store} (Parquet: one row per dataset x model x quantity)")
     out.append(f"R: {b.r_calls} fits in {b.crossings} bridge crossings; R computing {b.r_seconds:.1f} s, crossings incl. conversion "
                f"{b.bridge_seconds:.1f} s; Python core {b.python_seconds:.1f} s")
+    tb = res.time_budget()
+    if tb is not None:
+        out.append(f"harness time outside R's computing: {tb['outside_r_percent']:.1f} % of R's time ({tb['workers']} x wall "
+                   f"{res.seconds:.1f} s = R {tb['r_seconds']:.1f} s + Python core {tb['python_core_seconds']:.1f} s + bridge "
+                   f"{tb['bridge_seconds']:.1f} s + rest in tasks {tb['rest_in_tasks_seconds']:.1f} s + outside tasks "
+                   f"{tb['outside_tasks_seconds']:.1f} s)")
     out.append("")
     rows = []
     for m in res.models:
