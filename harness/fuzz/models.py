@@ -20,8 +20,8 @@ ALIASES = {"EE": "FE", "CE": "FE", "MP": "PM", "CO": "HE", "VC": "HE"}  # CO, VC
 #: meta-regression with two moderators (collinear/constant ones included),
 #: escalc from two-group summaries, and RVE (robumeta CORR). metafor costs
 #: ~5-10 ms per fit even for small k (and ~1 s for REML at k = 400), so this is
-#: what lets ``metaharness fuzz --n 10000`` finish on 2 cores in about a
-#: quarter of an hour; ``--models all`` runs every model.
+#: what lets ``metaharness fuzz --n 10000`` finish on 2 cores in about 35
+#: minutes; ``--models all`` runs every model.
 DEFAULT = ("DL", "REML", "REML-mods", "SMD-DL", "robu-CORR")
 
 
