@@ -504,21 +504,27 @@ class RmaKind(AnalysisKind):
             ctx["tau2_re_over_threshold"] = self._refit_tau2_over_threshold(spec)
         return ctx
 
-    def _refit_tau2_over_threshold(self, spec):
-        """The intercept-only model's tau^2 (Python's refit, same method and control) over the threshold
-        (NaN if it fails). It can take as long as the analysis: :meth:`explain_context` measures it
-        only for the quantities whose registry entries read it (R^2's)."""
+    def _intercept_refit(self, spec):
+        """Python's intercept-only refit of ``spec`` (same effect sizes, method, control and user
+        weights), or None if it raises. It can take as long as the analysis: it is made once per
+        spec, and only for what reads it (R^2's registry entries and explanation)."""
         def compute():
             es = self._escalc(spec)
             try:
                 with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
                     pywarnings.simplefilter("ignore")
-                    re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
-                return re.tau2 / spec["threshold"] if re.converged else math.nan
+                    return api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), weights=self.user_weights(spec), metafor=metafor_of(spec).version.text)
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-                return math.nan
+                return None
 
         return _cached(self, "_refit_cache", spec, compute)
+
+    def _refit_tau2_over_threshold(self, spec):
+        """The intercept-only model's tau^2 (:meth:`_intercept_refit`) over the threshold (NaN if
+        the refit fails or does not converge); :meth:`explain_context` measures it only for the
+        quantities whose registry entries read it."""
+        re = self._intercept_refit(spec)
+        return re.tau2 / spec["threshold"] if re is not None and re.converged else math.nan
 
     def _measures(self, spec):
         def compute():
@@ -688,20 +694,16 @@ class RmaKind(AnalysisKind):
         return _cached(self, "_coef_cache", spec, compute)
 
     def _refit_step_noise(self, spec):
-        """(tau^2, step noise) of Python's intercept-only refit, the step noise amplified by
-        k * vi_ratio as for metafor's explicit P (see :meth:`explain_error`); None if it did not converge."""
+        """(tau^2, step noise) of Python's intercept-only refit (:meth:`_intercept_refit`), the step
+        noise amplified by k * vi_ratio as for metafor's explicit P (see :meth:`explain_error`);
+        None if it did not converge."""
         from ..core.tau2 import step_noise
 
         es = self._escalc(spec)
         if self.user_weights(spec) is not None or np.min(es.vi) <= 0:
             return None  # the noise measure is that of the inverse-variance weighted step
-        try:
-            with pywarnings.catch_warnings():  # a measurement: the analysis reports its own warnings
-                pywarnings.simplefilter("ignore")
-                re = api.rma(es.yi, es.vi, method=spec["method"], control=self.control(spec), metafor=metafor_of(spec).version.text)
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-            return None
-        if not re.converged:
+        re = self._intercept_refit(spec)
+        if re is None or not re.converged:
             return None
         ratio = float(np.max(es.vi) / np.min(es.vi))
         return re.tau2, step_noise(es.yi, es.vi, None, re.tau2, spec["method"]) * len(es.vi) * ratio

@@ -405,9 +405,9 @@ def _halve_to_min(ta, adj, tau2_min):
     li = np.nonzero(low)[0]
     adj = adj.copy()
     if li.size <= _HALVE_ONE_BY_ONE:
-        tmin = np.broadcast_to(tau2_min, ta.shape)
+        lo = float(tau2_min)
         for i in li.tolist():
-            t, step, lo = float(ta[i]), float(adj[i]), float(tmin[i])
+            t, step = float(ta[i]), float(adj[i])
             while t + step < lo:
                 step = step / 2
             adj[i] = step
