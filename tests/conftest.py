@@ -26,6 +26,19 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="module")
+def fault_engine(r_engine):  # r_engine: R must be available (fails under --require-r otherwise)
+    """An R worker (harness.engines.worker.WorkerEngine) that also loads the test-only R functions
+    of tests/r_faults/ (faults to inject, conversions to judge), one per test module: the tests
+    of a module may kill or time it out."""
+    from harness.engines.worker import WorkerEngine
+
+    eng = WorkerEngine(extra_scripts=[ROOT / "tests" / "r_faults"], timeout=60)
+    eng.start()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
 def local2():
     """A 2-worker Dask LocalCluster (harness.distributed.Cluster), one per test module."""
     from harness.distributed import Cluster

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.engines.worker import WorkerEngine
 
 HERE = Path(__file__).resolve().parent
 FAULTS = HERE / "r_faults"
@@ -40,14 +39,6 @@ def run_cli(*args, env=None, cwd=None):
 
 def no_traceback(p):
     assert "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
-
-
-@pytest.fixture(scope="module")
-def fault_engine(r_engine):  # r_engine: R must be available (fails under --require-r otherwise)
-    eng = WorkerEngine(extra_scripts=[FAULTS], timeout=60)
-    eng.start()
-    yield eng
-    eng.close()
 
 
 def _ok_call(eng):

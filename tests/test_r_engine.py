@@ -53,16 +53,6 @@ import numpy as np
 FAULTS = Path(__file__).resolve().parent / "r_faults"
 
 
-@pytest.fixture(scope="module")
-def test_engine(r_engine):  # r_engine: R must be available (fails under --require-r otherwise)
-    from harness.engines.worker import WorkerEngine
-
-    eng = WorkerEngine(extra_scripts=[FAULTS], timeout=300)
-    eng.start()
-    yield eng
-    eng.close()
-
-
 def _args():
     """Python's side of mh_test_expected_args (tests/r_faults/conversion.R)."""
     return {"num": 1.5, "int": 3, "yes": True, "no": np.bool_(False), "text": "\u00e9\u2018x\u2019", "none": None,
@@ -76,16 +66,16 @@ def _bits(x):
 
 
 @pytest.mark.r
-def test_python_values_arrive_as_r_objects(test_engine):
-    r = test_engine.call("mh_test_is_expected", x=_args())
+def test_python_values_arrive_as_r_objects(fault_engine):
+    r = fault_engine.call("mh_test_is_expected", x=_args())
     assert r.error is None, r.error
     assert r.value["identical"] == [True], r.value["received"]
     assert r.value["encoding"] == ["UTF-8"]
 
 
 @pytest.mark.r
-def test_r_values_arrive_as_python_values(test_engine):
-    r = test_engine.call("mh_test_values")
+def test_r_values_arrive_as_python_values(fault_engine):
+    r = fault_engine.call("mh_test_values")
     assert r.error is None, r.error
     v = r.value
     assert v["int"][0] == 1 and type(v["int"][0]) is int and math.isnan(v["int"][1])  # NA_integer_ -> nan
@@ -105,10 +95,10 @@ def test_r_values_arrive_as_python_values(test_engine):
 
 
 @pytest.mark.r
-def test_an_r_object_that_cannot_be_converted_is_an_error(test_engine):
+def test_an_r_object_that_cannot_be_converted_is_an_error(fault_engine):
     with pytest.raises(TypeError, match="does not convert"):
-        test_engine.call("mh_test_environment")
-    assert test_engine.call("mh_test_values").error is None  # the worker stays usable
+        fault_engine.call("mh_test_environment")
+    assert fault_engine.call("mh_test_values").error is None  # the worker stays usable
 
 
 _TORTURE = """
